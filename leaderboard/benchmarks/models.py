@@ -1,0 +1,72 @@
+"""Benchmarks and their splits. Ground-truth files live in private storage and are never served."""
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+
+
+class Benchmark(models.Model):
+    """One evaluation set (e.g. AGORA-val, EHF), scored on its ``primary_metric`` (lower is better)."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    paper_url = models.URLField(blank=True)
+    data_url = models.URLField(blank=True)
+    primary_metric = models.CharField(max_length=40, default="mpvpe_all")
+    counts_toward_mpe = models.BooleanField(default=True, help_text="Averaged into the overall MPE.")
+    counts_toward_hand_mpe = models.BooleanField(default=True, help_text="Has hand GT; averaged into hand MPE.")
+    num_samples = models.PositiveIntegerField(default=0)
+    # Path relative to PRIVATE_STORAGE_ROOT. A plain string, not a FileField, so no storage URL exists for it.
+    gt_path = models.CharField(max_length=500, help_text="Relative to PRIVATE_STORAGE_ROOT; never served.")
+    gt_sha256 = models.CharField(max_length=64, blank=True)
+    # Held-out images for model submissions (relative to PRIVATE_STORAGE_ROOT); empty = predictions only.
+    images_path = models.CharField(max_length=500, blank=True)
+    is_active = models.BooleanField(default=True, help_text="Accepting submissions.")
+    display_order = models.PositiveIntegerField(default=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["display_order", "slug"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("benchmark-detail", args=[self.slug])
+
+    def clean(self) -> None:
+        from evaluator.metrics import METRICS
+
+        if self.primary_metric not in METRICS:
+            raise ValidationError({"primary_metric": f"Unknown metric {self.primary_metric!r}; choose one of {', '.join(METRICS)}."})
+
+    @property
+    def accepts_models(self) -> bool:
+        return bool(self.images_path)
+
+    @property
+    def ranking_split(self) -> "Split | None":
+        """The split the leaderboard ranks by: the first revealed ranking split."""
+        return self.splits.filter(is_ranking=True, is_revealed=True).first()
+
+
+class Split(models.Model):
+    """A named subset of a benchmark's samples (GT ``splits`` array), e.g. a public dev and a hidden test split.
+
+    Every submission is scored on all splits; a split's results are shown only once ``is_revealed``.
+    """
+
+    benchmark = models.ForeignKey(Benchmark, related_name="splits", on_delete=models.CASCADE)
+    name = models.SlugField(max_length=40)
+    num_samples = models.PositiveIntegerField(default=0)
+    is_revealed = models.BooleanField(default=True, help_text="Results on this split are visible to everyone.")
+    is_ranking = models.BooleanField(default=False, help_text="The leaderboard and MPE rank by this split.")
+
+    class Meta:
+        ordering = ["benchmark", "name"]
+        constraints = [models.UniqueConstraint(fields=["benchmark", "name"], name="unique_split_per_benchmark")]
+
+    def __str__(self) -> str:
+        return f"{self.benchmark.slug}/{self.name}"

@@ -1,0 +1,184 @@
+"""Submissions, their guarded status machine, and the results the workers write."""
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from leaderboard.benchmarks.models import Benchmark
+from leaderboard.storage import private_storage
+
+
+class Status(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    VALIDATING = "validating", "Validating"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINAL_STATUSES = frozenset({Status.FINISHED, Status.FAILED, Status.CANCELLED})
+IN_PROGRESS_STATUSES = frozenset({Status.SUBMITTED, Status.VALIDATING, Status.QUEUED, Status.RUNNING})
+
+# Allowed moves. Re-entering VALIDATING/QUEUED from later states lets the sweeper re-queue a stuck run.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.SUBMITTED: frozenset({Status.VALIDATING, Status.FAILED, Status.CANCELLED}),
+    Status.VALIDATING: frozenset({Status.QUEUED, Status.SUBMITTED, Status.FAILED, Status.CANCELLED}),
+    Status.QUEUED: frozenset({Status.RUNNING, Status.SUBMITTED, Status.FAILED, Status.CANCELLED}),
+    Status.RUNNING: frozenset({Status.FINISHED, Status.QUEUED, Status.FAILED, Status.CANCELLED}),
+    Status.FINISHED: frozenset(),
+    Status.FAILED: frozenset(),
+    Status.CANCELLED: frozenset(),
+}
+
+
+class SubmissionKind(models.TextChoices):
+    PREDICTIONS = "predictions", "Predictions file (.npz or .zip of <benchmark>.npz)"
+    CONTAINER = "container", "Model container image (OCI archive)"
+    MODEL_ARCHIVE = "model_archive", "Model archive (TorchScript + manifest .zip)"
+
+
+class BaselineSource(models.TextChoices):
+    NONE = "", "Not a baseline"
+    REPORTED = "reported", "Reported in a paper (not computed here)"
+    COMPUTED = "computed", "Computed by this server"
+
+
+class InvalidTransition(Exception):
+    """Raised when a status change is not allowed from the row's current status."""
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def upload_path(instance: "Submission", filename: str) -> str:
+    return f"uploads/{instance.uuid}/{filename}"
+
+
+class Submission(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="submissions", on_delete=models.CASCADE)
+    team = models.ForeignKey(Team, null=True, blank=True, related_name="submissions", on_delete=models.SET_NULL)
+    method_name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    paper_url = models.URLField(blank=True)
+    code_url = models.URLField(blank=True)
+    kind = models.CharField(max_length=20, choices=SubmissionKind.choices, default=SubmissionKind.PREDICTIONS)
+    benchmarks = models.ManyToManyField(Benchmark, related_name="submissions", blank=True)
+    # Stored relative to PRIVATE_STORAGE_ROOT by the private storage backend; only the owner can download it.
+    upload = models.FileField(upload_to=upload_path, storage=private_storage, max_length=500, blank=True)
+    upload_sha256 = models.CharField(max_length=64, blank=True)
+    upload_size = models.BigIntegerField(default=0)
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
+    error_message = models.TextField(blank=True)
+    log = models.TextField(blank=True, help_text="Truncated stdout/stderr of a model run; owner only.")
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    is_public = models.BooleanField(default=False, help_text="Shown on public leaderboards (owner publishes).")
+    baseline_source = models.CharField(max_length=10, choices=BaselineSource.choices, default="", blank=True)
+    citation = models.CharField(max_length=300, blank=True)
+
+    mpe = models.FloatField(null=True, blank=True)
+    hand_mpe = models.FloatField(null=True, blank=True)
+    pa_hand_mpe = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.method_name} ({self.uuid})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("submission-detail", args=[self.uuid])
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def is_baseline(self) -> bool:
+        return bool(self.baseline_source)
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == Status.FINISHED:
+            return 100
+        return int(100 * self.progress_done / self.progress_total) if self.progress_total else 0
+
+    def transition(self, to: str, **fields) -> None:
+        """Move to ``to`` atomically: a conditional UPDATE, so concurrent workers cannot both win.
+
+        Raises InvalidTransition when the stored status does not allow the move (e.g. it is final).
+        """
+        allowed_from = [src for src, targets in TRANSITIONS.items() if to in targets]
+        now = timezone.now()
+        fields.setdefault("heartbeat_at", now)
+        if to == Status.RUNNING:
+            fields.setdefault("started_at", now)
+        if to in FINAL_STATUSES:
+            fields.setdefault("finished_at", now)
+        updated = type(self).objects.filter(pk=self.pk, status__in=allowed_from).update(status=to, **fields)
+        if not updated:
+            current = type(self).objects.filter(pk=self.pk).values_list("status", flat=True).first()
+            raise InvalidTransition(f"Submission {self.uuid}: cannot go from {current!r} to {to!r}.")
+        self.status = to
+        for name, value in fields.items():
+            setattr(self, name, value)
+
+
+class BenchmarkResult(models.Model):
+    """Every metric (mm) of one submission on one benchmark split."""
+
+    submission = models.ForeignKey(Submission, related_name="results", on_delete=models.CASCADE)
+    benchmark = models.ForeignKey(Benchmark, related_name="results", on_delete=models.CASCADE)
+    split = models.CharField(max_length=40, default="test")
+    metrics = models.JSONField(default=dict)
+    primary_value = models.FloatField(null=True, blank=True, help_text="Denormalised for sorting.")
+    num_samples = models.PositiveIntegerField(default=0)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["benchmark__display_order", "benchmark__slug", "split"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "benchmark", "split"], name="unique_result_per_split")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.submission_id} {self.benchmark.slug}/{self.split}"
+
+
+class ShardResult(models.Model):
+    """Metric sums and counts of one evaluated shard (per split), so the reduction is exact and idempotent."""
+
+    submission = models.ForeignKey(Submission, related_name="shards", on_delete=models.CASCADE)
+    benchmark = models.ForeignKey(Benchmark, related_name="+", on_delete=models.CASCADE)
+    shard_index = models.PositiveIntegerField()
+    sample_start = models.PositiveIntegerField()
+    sample_stop = models.PositiveIntegerField()
+    sums = models.JSONField(default=dict, help_text="{split: MetricSums.to_dict()}")
+    worker = models.CharField(max_length=200, blank=True)
+    completed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["submission", "benchmark", "shard_index"]
+        constraints = [
+            models.UniqueConstraint(fields=["submission", "benchmark", "shard_index"], name="unique_shard")
+        ]

@@ -1,0 +1,7 @@
+"""WSGI entry point for gunicorn: ``gunicorn leaderboard.wsgi:application``."""
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leaderboard.settings")
+application = get_wsgi_application()

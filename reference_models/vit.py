@@ -1,0 +1,124 @@
+"""Plain ViT backbone (ViTPose layout) with extra learnable task tokens.
+
+Input (B, 3, 256, 192) in [0, 1] → 16×12 patch tokens (patch 16). Task tokens are prepended to the
+patch tokens and attend jointly through every block; the backbone returns both parts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+INPUT_SHAPE = (256, 192)  # (H, W) fed to the ViT
+PATCH_SIZE = 16
+FEATURE_SHAPE = (INPUT_SHAPE[0] // PATCH_SIZE, INPUT_SHAPE[1] // PATCH_SIZE)  # (16, 12)
+
+
+@dataclass(frozen=True)
+class ViTSize:
+    embed_dim: int
+    depth: int
+    num_heads: int
+    drop_path: float
+
+
+VIT_SIZES: dict[str, ViTSize] = {
+    "tiny": ViTSize(embed_dim=64, depth=2, num_heads=2, drop_path=0.0),  # CPU tests only
+    "S": ViTSize(384, 12, 12, 0.1),
+    "B": ViTSize(768, 12, 12, 0.3),
+    "L": ViTSize(1024, 24, 16, 0.5),
+    "H": ViTSize(1280, 32, 16, 0.55),
+}
+
+
+def vit_size(name: str) -> ViTSize:
+    try:
+        return VIT_SIZES[name]
+    except KeyError:
+        raise ValueError(f"unknown ViT size {name!r}; expected one of {sorted(VIT_SIZES)}") from None
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: drops the whole residual branch per sample during training."""
+
+    def __init__(self, prob: float):
+        super().__init__()
+        self.prob = prob
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.prob == 0.0:
+            return x
+        keep = 1.0 - self.prob
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, num_heads: int):
+        super().__init__()
+        self.num_heads = num_heads
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        out = nn.functional.scaled_dot_product_attention(q, k, v)
+        return self.proj(out.transpose(1, 2).reshape(b, n, c))
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, dim: int, num_heads: int, drop_path: float, mlp_ratio: float = 4.0):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.attn = Attention(dim, num_heads)
+        self.drop_path = DropPath(drop_path)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop_path(self.attn(self.norm1(x)))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class ViT(nn.Module):
+    """ViT encoder returning (task_tokens (B, T, C), feature map (B, C, 16, 12))."""
+
+    def __init__(self, size: ViTSize, num_task_tokens: int):
+        super().__init__()
+        dim = size.embed_dim
+        self.embed_dim = dim
+        self.patch_embed = nn.Conv2d(3, dim, kernel_size=PATCH_SIZE, stride=PATCH_SIZE)
+        num_patches = FEATURE_SHAPE[0] * FEATURE_SHAPE[1]
+        self.pos_embed = nn.Parameter(torch.zeros(1, num_patches, dim))
+        self.task_tokens = nn.Parameter(torch.zeros(1, num_task_tokens, dim))
+        rates = torch.linspace(0, size.drop_path, size.depth).tolist()  # deeper blocks drop more
+        self.blocks = nn.ModuleList(Block(dim, size.num_heads, r) for r in rates)
+        self.last_norm = nn.LayerNorm(dim, eps=1e-6)
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        nn.init.trunc_normal_(self.task_tokens, std=0.02)
+
+    def forward(self, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if img.shape[-2:] != INPUT_SHAPE:
+            raise ValueError(f"ViT input must be (B, 3, {INPUT_SHAPE[0]}, {INPUT_SHAPE[1]}), got {tuple(img.shape)}")
+        patches = self.patch_embed(img).flatten(2).transpose(1, 2) + self.pos_embed
+        num_tasks = self.task_tokens.shape[1]
+        x = torch.cat((self.task_tokens.expand(img.shape[0], -1, -1), patches), dim=1)
+        for block in self.blocks:
+            x = block(x)
+        x = self.last_norm(x)
+        tasks, patches = x[:, :num_tasks], x[:, num_tasks:]
+        fmap = patches.transpose(1, 2).reshape(img.shape[0], self.embed_dim, *FEATURE_SHAPE)
+        return tasks, fmap

@@ -109,6 +109,13 @@ class Submission(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("submission-detail", args=[self.uuid])
 
+    def predictions_name(self, benchmark_slug: str) -> str:
+        """Where this submission's validated predictions for one benchmark live, relative to PRIVATE_STORAGE_ROOT.
+
+        The web upload (one npz, or each member of a zip) and the model runners both write here; workers read here.
+        """
+        return f"uploads/{self.uuid}/predictions/{benchmark_slug}.npz"
+
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES

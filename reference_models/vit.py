@@ -104,7 +104,7 @@ class ViT(nn.Module):
         num_patches = FEATURE_SHAPE[0] * FEATURE_SHAPE[1]
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches, dim))
         self.task_tokens = nn.Parameter(torch.zeros(1, num_task_tokens, dim))
-        rates = torch.linspace(0, size.drop_path, size.depth).tolist()  # deeper blocks drop more
+        rates = [size.drop_path * i / max(size.depth - 1, 1) for i in range(size.depth)]  # deeper blocks drop more
         self.blocks = nn.ModuleList(Block(dim, size.num_heads, r) for r in rates)
         self.last_norm = nn.LayerNorm(dim, eps=1e-6)
         nn.init.trunc_normal_(self.pos_embed, std=0.02)

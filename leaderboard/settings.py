@@ -122,11 +122,25 @@ EVAL_CHUNK_SIZE = env_int("EVAL_CHUNK_SIZE", 256)
 EVAL_DEVICE = os.environ.get("EVAL_DEVICE", "auto")  # auto = cuda when present
 EVAL_STUCK_AFTER_S = env_int("EVAL_STUCK_AFTER_S", 15 * 60)  # no heartbeat for this long = stuck
 EVAL_MAX_ATTEMPTS = env_int("EVAL_MAX_ATTEMPTS", 3)
+EVAL_FINALIZE_GRACE_S = env_int("EVAL_FINALIZE_GRACE_S", 120)  # all shards done but not finished this long = lost chord
+EVAL_SWEEP_INTERVAL_S = env_int("EVAL_SWEEP_INTERVAL_S", 60)
+EVAL_TORCH_THREADS = env_int("EVAL_TORCH_THREADS", 0)  # 0 = cores / worker concurrency
+EVAL_TASK_MAX_RETRIES = env_int("EVAL_TASK_MAX_RETRIES", 6)  # transient DB/broker errors, exponential backoff
+# Soft limit raises inside the task (it fails the submission cleanly); the hard limit kills the process.
+EVAL_SHARD_SOFT_TIME_LIMIT_S = env_int("EVAL_SHARD_SOFT_TIME_LIMIT_S", 30 * 60)
+EVAL_SHARD_TIME_LIMIT_S = env_int("EVAL_SHARD_TIME_LIMIT_S", 35 * 60)
+EVAL_VALIDATE_SOFT_TIME_LIMIT_S = env_int("EVAL_VALIDATE_SOFT_TIME_LIMIT_S", 2 * 60 * 60)  # includes model runs
+EVAL_VALIDATE_TIME_LIMIT_S = env_int("EVAL_VALIDATE_TIME_LIMIT_S", 2 * 60 * 60 + 5 * 60)
+EVAL_FINALIZE_TIME_LIMIT_S = env_int("EVAL_FINALIZE_TIME_LIMIT_S", 5 * 60)
 
 # --- Celery (read by workers.celery_app through the CELERY_ namespace) ---
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", f"db+sqlite:///{VAR_DIR / 'celery-results.sqlite3'}")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Redis re-delivers an unacknowledged message after this long; it must exceed the longest task (hard limit).
+CELERY_VISIBILITY_TIMEOUT_S = env_int(
+    "CELERY_VISIBILITY_TIMEOUT_S", max(EVAL_SHARD_TIME_LIMIT_S, EVAL_VALIDATE_TIME_LIMIT_S) + 10 * 60
+)
 
 # --- REST framework ---
 REST_FRAMEWORK = {

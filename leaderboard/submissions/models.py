@@ -90,6 +90,10 @@ class Submission(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="Host name of the worker that last reported.")
+    # Written by the workers: {"validate_task_id": str, "shards": [{"benchmark": id, "index", "start", "stop",
+    # "task_id"}], "finalize_task_id": str}. Lets cancel revoke pending tasks and the sweeper re-send lost shards.
+    eval_plan = models.JSONField(default=dict, blank=True)
 
     is_public = models.BooleanField(default=False, help_text="Shown on public leaderboards (owner publishes).")
     baseline_source = models.CharField(max_length=10, choices=BaselineSource.choices, default="", blank=True)

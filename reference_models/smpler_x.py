@@ -20,7 +20,9 @@ BODY_HM_SHAPE = (16, *FEATURE_SHAPE)  # (depth, H, W) of the body heat-maps
 HAND_HM_SHAPE = (16, 16, 16)
 NUM_BODY_POS_JOINTS = 25
 NUM_HAND_POS_JOINTS = 20
-ROT_FEAT = 512
+# head widths of the paper models; the CPU-test "tiny" variant shrinks them
+PAPER_HEADS = {"rot_feat": 512, "box_channels": 256}
+TINY_HEADS = {"rot_feat": 32, "box_channels": 16}
 HAND_BOX_EXTENSION, FACE_BOX_EXTENSION = 2.0, 1.5
 HAND_FEAT_UPSCALE = 4
 BOX_HM_SHAPE = (FEATURE_SHAPE[0] * 8, FEATURE_SHAPE[1] * 8)  # BoxNet upsamples ×8
@@ -43,10 +45,10 @@ class PositionNet(nn.Module):
 
 
 class BodyRotationNet(nn.Module):
-    def __init__(self, feat_dim: int):
+    def __init__(self, feat_dim: int, rot_feat: int):
         super().__init__()
-        self.token_proj = nn.Linear(feat_dim, ROT_FEAT)
-        joint_feat = NUM_BODY_POS_JOINTS * (ROT_FEAT + 3)
+        self.token_proj = nn.Linear(feat_dim, rot_feat)
+        joint_feat = NUM_BODY_POS_JOINTS * (rot_feat + 3)
         self.root_out = nn.Linear(joint_feat, 6)
         self.body_out = nn.Linear(joint_feat, 21 * 6)
         self.shape_out = nn.Linear(feat_dim, 10)
@@ -63,11 +65,11 @@ class BoxNet(nn.Module):
     Centres and sizes are normalised by the input width/height: (cx/W, cy/H, w/W, h/H).
     """
 
-    def __init__(self, feat_dim: int):
+    def __init__(self, feat_dim: int, channels: int):
         super().__init__()
-        self.deconv = deconv_stack([feat_dim + NUM_BODY_POS_JOINTS * BODY_HM_SHAPE[0], 256, 256, 256])
-        self.center = conv_stack([256, 3], final_bn_relu=False)
-        self.sizes = nn.ModuleList(mlp([256, 256, 2]) for _ in range(3))  # lhand, rhand, face
+        self.deconv = deconv_stack([feat_dim + NUM_BODY_POS_JOINTS * BODY_HM_SHAPE[0], channels, channels, channels])
+        self.center = conv_stack([channels, 3], final_bn_relu=False)
+        self.sizes = nn.ModuleList(mlp([channels, channels, 2]) for _ in range(3))  # lhand, rhand, face
 
     def forward(self, fmap: torch.Tensor, body_hm: torch.Tensor) -> torch.Tensor:
         feat = self.deconv(torch.cat((fmap, body_hm.to(fmap.dtype)), dim=1))
@@ -104,10 +106,10 @@ class HandRoI(nn.Module):
 
 
 class HandRotationNet(nn.Module):
-    def __init__(self, feat_dim: int):
+    def __init__(self, feat_dim: int, rot_feat: int):
         super().__init__()
-        self.conv = conv_stack([feat_dim, ROT_FEAT])
-        self.pose_out = nn.Linear(NUM_HAND_POS_JOINTS * (ROT_FEAT + 3), 15 * 6)
+        self.conv = conv_stack([feat_dim, rot_feat])
+        self.pose_out = nn.Linear(NUM_HAND_POS_JOINTS * (rot_feat + 3), 15 * 6)
 
     def forward(self, hand_feat: torch.Tensor, joint_hm: torch.Tensor) -> torch.Tensor:
         feat = self.conv(hand_feat)
@@ -134,12 +136,13 @@ class SMPLerX(nn.Module):
         self.size = size
         self.encoder = ViT(vit_size(size), NUM_TASK_TOKENS)
         c = self.encoder.embed_dim
+        heads = TINY_HEADS if size == "tiny" else PAPER_HEADS
         self.body_position_net = PositionNet(c, NUM_BODY_POS_JOINTS, BODY_HM_SHAPE)
-        self.body_rotation_net = BodyRotationNet(c)
-        self.box_net = BoxNet(c)
+        self.body_rotation_net = BodyRotationNet(c, heads["rot_feat"])
+        self.box_net = BoxNet(c, heads["box_channels"])
         self.hand_roi_net = HandRoI(c)
         self.hand_position_net = PositionNet(c, NUM_HAND_POS_JOINTS, HAND_HM_SHAPE)
-        self.hand_rotation_net = HandRotationNet(c)
+        self.hand_rotation_net = HandRotationNet(c, heads["rot_feat"])
         self.face_regressor = FaceRegressor(c)
 
     def forward(self, img: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -27,8 +27,9 @@ TOKEN_GROUPS: tuple[tuple[str, int, int], ...] = (
     ("face_cam", 1, 3),
 )
 NUM_TASK_TOKENS = sum(n for _, n, _ in TOKEN_GROUPS)  # 80
-TOKEN_HIDDEN = 512
-DECODER_DEPTH, DECODER_HEADS, DECODER_DIM_HEAD = 6, 8, 64
+# (per-token hidden width, decoder depth, heads, dim_head): paper values; "tiny" is for CPU tests
+PAPER_HEAD = (512, 6, 8, 64)
+TINY_HEAD = (32, 2, 2, 16)
 
 
 class MultiHeadAttention(nn.Module):
@@ -50,12 +51,12 @@ class MultiHeadAttention(nn.Module):
 
 
 class DecoderLayer(nn.Module):
-    def __init__(self, dim: int, mlp_dim: int):
+    def __init__(self, dim: int, mlp_dim: int, heads: int, dim_head: int):
         super().__init__()
         self.norm_self = nn.LayerNorm(dim)
-        self.self_attn = MultiHeadAttention(dim, DECODER_HEADS, DECODER_DIM_HEAD)
+        self.self_attn = MultiHeadAttention(dim, heads, dim_head)
         self.norm_cross = nn.LayerNorm(dim)
-        self.cross_attn = MultiHeadAttention(dim, DECODER_HEADS, DECODER_DIM_HEAD)
+        self.cross_attn = MultiHeadAttention(dim, heads, dim_head)
         self.norm_ffn = nn.LayerNorm(dim)
         self.ffn = nn.Sequential(nn.Linear(dim, mlp_dim), nn.GELU(), nn.Linear(mlp_dim, dim))
 
@@ -69,9 +70,9 @@ class DecoderLayer(nn.Module):
 class TransformerDecoderHead(nn.Module):
     """Self-attention over [task tokens + patch tokens], cross-attention to the encoder's patches."""
 
-    def __init__(self, dim: int):
+    def __init__(self, dim: int, depth: int, heads: int, dim_head: int):
         super().__init__()
-        self.layers = nn.ModuleList(DecoderLayer(dim, mlp_dim=dim) for _ in range(DECODER_DEPTH))
+        self.layers = nn.ModuleList(DecoderLayer(dim, dim, heads, dim_head) for _ in range(depth))
 
     def forward(self, tokens: torch.Tensor, patches: torch.Tensor) -> torch.Tensor:
         x = torch.cat((tokens, patches), dim=1)
@@ -88,9 +89,10 @@ class SMPLestX(nn.Module):
         self.size = size
         self.encoder = ViT(vit_size(size), NUM_TASK_TOKENS)
         c = self.encoder.embed_dim
-        self.decoder = TransformerDecoderHead(c)
-        self.token_proj = nn.Linear(c, TOKEN_HIDDEN)
-        self.heads = nn.ModuleDict({name: mlp([TOKEN_HIDDEN, width]) for name, _, width in TOKEN_GROUPS})
+        hidden, depth, heads, dim_head = TINY_HEAD if size == "tiny" else PAPER_HEAD
+        self.decoder = TransformerDecoderHead(c, depth, heads, dim_head)
+        self.token_proj = nn.Linear(c, hidden)
+        self.heads = nn.ModuleDict({name: mlp([hidden, width]) for name, _, width in TOKEN_GROUPS})
 
     def forward(self, img: torch.Tensor) -> dict[str, torch.Tensor]:
         tokens, fmap = self.encoder(img)

@@ -1,0 +1,57 @@
+"""torch Dataset producing 256×192 crops with (optionally augmented) targets."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from ..rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from ..smplx_layout import PARAM_SHAPES
+from .augment import AugmentConfig, Augmentation, flip_keypoints, flip_smplx_params, sample_augmentation
+from .crop import crop_affine, crop_box, in_plane_rotation, transform_points, warp_image
+from .sources import DataError, Record, SMPLX_PARAM_KEYS, NUM_KP
+
+
+class CropDataset(Dataset):
+    """Items: ``img`` (3,256,192) float in [0,1], ``sample_id``, and when GT exists ``has_smplx``,
+    SMPL-X params, ``keypoints2d`` (55,3) in body-input pixels (confidence 0 where unknown)."""
+
+    def __init__(self, records: list[Record], augment: AugmentConfig | None = None, seed: int = 0):
+        self.records, self.augment, self.seed = records, augment, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, index: int) -> dict:
+        rec = self.records[index]
+        aug = Augmentation()
+        if self.augment is not None:
+            aug = sample_augmentation(self.augment, np.random.default_rng((self.seed, self.epoch, index)))
+        try:
+            img = Image.open(rec.image_path)
+        except OSError as exc:
+            raise DataError(f"sample {rec.sample_id!r}: cannot open image {rec.image_path} ({exc})") from exc
+        affine = crop_affine(crop_box(rec.bbox_xywh, rec.box_enlarge), aug.scale, aug.rot_deg, aug.flip)
+        pixels = warp_image(img, affine) * np.asarray(aug.colour, np.float32)[:, None, None]
+        item = {"img": torch.from_numpy(np.clip(pixels, 0, 1)), "sample_id": rec.sample_id}
+        if rec.params is None:
+            return item
+        params = {k: rec.params[k].astype(np.float32) for k in SMPLX_PARAM_KEYS}
+        kp = np.zeros((NUM_KP, 3), np.float32) if rec.keypoints2d is None else rec.keypoints2d.astype(np.float32).copy()
+        kp[:, :2] = transform_points(affine, kp[:, :2])
+        if aug.rot_deg:
+            root = axis_angle_to_matrix(torch.from_numpy(params["global_orient"]))
+            rot = torch.from_numpy(in_plane_rotation(aug.rot_deg).astype(np.float32))
+            params["global_orient"] = matrix_to_axis_angle(rot @ root).numpy()
+        if aug.flip:
+            params = flip_smplx_params(params)
+            kp = flip_keypoints(kp)
+        item.update({k: torch.from_numpy(np.ascontiguousarray(v.reshape(PARAM_SHAPES[k]))) for k, v in params.items()})
+        item["keypoints2d"] = torch.from_numpy(kp)
+        item["has_smplx"] = torch.tensor(1.0)
+        return item

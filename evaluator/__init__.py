@@ -1,0 +1,1 @@
+"""EHPS Leaderboard evaluator (placeholder docstring, replaced below)."""

@@ -1,0 +1,121 @@
+"""SMPL-X meshes from parameters through the real ``smplx`` package, plus evaluation assets."""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import smplx
+import torch
+from torch import Tensor
+
+from .assets import load_part_files, resolve_model_dir
+from .parts import MetricAssets
+
+# (name, per-sample size in axis-angle / coefficients); leye/reye default to zeros.
+PARAM_SIZES = {
+    "global_orient": 3, "body_pose": 63, "left_hand_pose": 45, "right_hand_pose": 45,
+    "jaw_pose": 3, "leye_pose": 3, "reye_pose": 3, "betas": 10, "expression": 10, "transl": 3,
+}
+OPTIONAL_PARAMS = frozenset({"leye_pose", "reye_pose"})
+REQUIRED_PARAMS = tuple(k for k in PARAM_SIZES if k not in OPTIONAL_PARAMS)
+
+
+@dataclass(frozen=True)
+class BodyModel:
+    """Neutral SMPL-X layer (use_pca=False, flat_hand_mean=False, 10 betas, 10 expression)."""
+
+    model_dir: Path
+    layer: smplx.SMPLX
+    assets: MetricAssets
+    device: torch.device
+    dtype: torch.dtype
+
+    @property
+    def J_regressor(self) -> Tensor:  # (55, V)
+        return self.layer.J_regressor
+
+    @property
+    def j14_regressor(self) -> Tensor:  # (14, V)
+        return self.assets.j14_regressor
+
+    @property
+    def hand_regressor_left(self) -> Tensor:  # (21, V)
+        return self.assets.hand_regressor_left
+
+    @property
+    def hand_regressor_right(self) -> Tensor:  # (21, V)
+        return self.assets.hand_regressor_right
+
+    @property
+    def left_hand_ids(self) -> Tensor:
+        return self.assets.left_hand
+
+    @property
+    def right_hand_ids(self) -> Tensor:
+        return self.assets.right_hand
+
+    @property
+    def face_ids(self) -> Tensor:
+        return self.assets.face
+
+    def vertices(self, params: Mapping[str, Tensor | np.ndarray], chunk_size: int = 512) -> Tensor:
+        """Meshes (B, 10475, 3) in metres for axis-angle SMPL-X parameters (batch first).
+
+        Shapes per sample: see PARAM_SIZES ((21,3) / (15,3) poses are accepted too).
+        Runs in chunks of ``chunk_size`` so smplx's per-vertex temporaries stay bounded.
+        """
+        missing = [k for k in REQUIRED_PARAMS if k not in params]
+        unknown = sorted(set(params) - set(PARAM_SIZES))
+        if missing or unknown:
+            raise KeyError(f"SMPL-X params: missing {missing}, unknown {unknown}")
+        batch = len(params["global_orient"])
+        flat = {}
+        for key, size in PARAM_SIZES.items():
+            value = params.get(key)
+            if value is None:
+                flat[key] = torch.zeros(batch, size, device=self.device, dtype=self.dtype)
+                continue
+            value = torch.as_tensor(value, device=self.device, dtype=self.dtype).reshape(len(value), -1)
+            if value.shape != (batch, size):
+                raise ValueError(f"SMPL-X param {key}: expected ({batch}, {size}), got {tuple(value.shape)}")
+            flat[key] = value
+        out = torch.empty(batch, self.layer.get_num_verts(), 3, device=self.device, dtype=self.dtype)
+        with torch.inference_mode():
+            for start in range(0, batch, chunk_size):
+                chunk = {k: v[start: start + chunk_size] for k, v in flat.items()}
+                out[start: start + chunk_size] = self.layer(**chunk, return_shaped=False).vertices
+        return out
+
+
+_CACHE: dict[tuple[str, str, torch.dtype], BodyModel] = {}
+_LOCK = threading.Lock()
+
+
+def load_body_model(model_dir: str | os.PathLike, device: str | torch.device = "cpu",
+                    dtype: torch.dtype = torch.float32) -> BodyModel:
+    """Load (once per process, per directory/device/dtype) the neutral SMPL-X model and assets.
+
+    ``model_dir`` holds ``smplx/SMPLX_NEUTRAL.npz`` and the part files (see evaluator.assets).
+    """
+    root = resolve_model_dir(model_dir)
+    dev = torch.device(device)
+    key = (str(root), str(dev), dtype)
+    with _LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = _load(root, dev, dtype)
+        return _CACHE[key]
+
+
+def _load(root: Path, device: torch.device, dtype: torch.dtype) -> BodyModel:
+    layer = smplx.create(str(root), "smplx", gender="neutral", use_pca=False, use_face_contour=True,
+                         flat_hand_mean=False, num_betas=10, num_expression_coeffs=10, ext="npz",
+                         dtype=dtype).to(device)
+    layer.requires_grad_(False)
+    parts = load_part_files(root)
+    assets = MetricAssets.build(layer.J_regressor.detach().cpu().double().numpy(), parts.j14_regressor,
+                                parts.left_hand, parts.right_hand, parts.face, device=device, dtype=dtype)
+    return BodyModel(model_dir=root, layer=layer, assets=assets, device=device, dtype=dtype)

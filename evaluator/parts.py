@@ -1,0 +1,70 @@
+"""Evaluation assets: vertex subsets and joint regressors, stacked for one batched matmul."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .skeleton import HAND_CHAINS, HAND_TIP_VERTICES, LEFT_WRIST, NECK, PELVIS, RIGHT_WRIST
+
+NUM_HAND_JOINTS = 21
+
+
+def hand_regressor(joint_regressor: np.ndarray, side: str) -> np.ndarray:
+    """21 x V hand regressor (wrist, then thumb..pinky: 3 joints + tip vertex each).
+
+    Equivalent to SMPLer-X ``make_hand_regressor`` but built densely from the needed rows
+    instead of stacking a V x V identity.
+    """
+    wrist, fingers = HAND_CHAINS[side]
+    rows = [joint_regressor[wrist]]
+    for chain, tip in zip(fingers, HAND_TIP_VERTICES[side]):
+        rows += [joint_regressor[j] for j in chain]
+        one_hot = np.zeros(joint_regressor.shape[1], dtype=joint_regressor.dtype)
+        one_hot[tip] = 1.0
+        rows.append(one_hot)
+    return np.stack(rows)
+
+
+# Row layout of the stacked regressor.
+ROW_PELVIS, ROW_NECK, ROW_LWRIST, ROW_RWRIST = 0, 1, 2, 3
+J14_ROWS = slice(4, 18)
+LHAND_ROWS = slice(18, 18 + NUM_HAND_JOINTS)
+RHAND_ROWS = slice(18 + NUM_HAND_JOINTS, 18 + 2 * NUM_HAND_JOINTS)
+
+
+@dataclass(frozen=True)
+class MetricAssets:
+    """Everything the metrics need besides the meshes, as tensors on one device."""
+
+    regressor: Tensor  # (60, V): J rows 0/12/20/21, J14 (14), HR_l (21), HR_r (21)
+    left_hand: Tensor  # (778,) long
+    right_hand: Tensor  # (778,) long
+    face: Tensor  # (5023,) long
+    anchor_vertex: int  # vertex nearest the pelvis regressor; used only to re-centre for precision
+
+    @classmethod
+    def build(cls, joint_regressor: np.ndarray, j14_regressor: np.ndarray, left_hand: np.ndarray,
+              right_hand: np.ndarray, face: np.ndarray, device: str | torch.device = "cpu",
+              dtype: torch.dtype = torch.float32) -> "MetricAssets":
+        J = np.asarray(joint_regressor, dtype=np.float64)
+        rows = np.concatenate([J[[PELVIS, NECK, LEFT_WRIST, RIGHT_WRIST]], np.asarray(j14_regressor, np.float64),
+                               hand_regressor(J, "left"), hand_regressor(J, "right")])
+        ids = {k: torch.as_tensor(np.asarray(v, dtype=np.int64), device=device)
+               for k, v in (("left_hand", left_hand), ("right_hand", right_hand), ("face", face))}
+        return cls(regressor=torch.as_tensor(rows, dtype=dtype, device=device),
+                   anchor_vertex=int(np.argmax(J[PELVIS])), **ids)
+
+    @property
+    def hand_regressor_left(self) -> Tensor:
+        return self.regressor[LHAND_ROWS]
+
+    @property
+    def hand_regressor_right(self) -> Tensor:
+        return self.regressor[RHAND_ROWS]
+
+    @property
+    def j14_regressor(self) -> Tensor:
+        return self.regressor[J14_ROWS]

@@ -1,0 +1,112 @@
+"""Run a sandbox command under a wall-clock limit and an output-size watchdog, keeping only the log's tail."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from workers.runners.base import tree_size
+
+POLL_S = 0.1
+OUTPUT_CHECK_EVERY_S = 0.5
+
+
+class TailBuffer:
+    """Keeps the last ``limit`` bytes written to it, and how many were dropped before them."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.dropped = 0
+        self._data = bytearray()
+
+    def write(self, chunk: bytes) -> None:
+        self._data += chunk
+        excess = len(self._data) - self.limit
+        if excess > 0:
+            del self._data[:excess]
+            self.dropped += excess
+
+    def text(self) -> str:
+        body = self._data.decode("utf-8", errors="replace")
+        if self.dropped:
+            return f"[... {self.dropped} earlier bytes of output dropped ...]\n{body}"
+        return body
+
+
+@dataclass(frozen=True)
+class Supervised:
+    returncode: int
+    duration_s: float
+    stop_reason: str | None  # "time" or "output" when we stopped it
+    log_tail: str
+
+
+def _drain(stream, buffer: TailBuffer) -> None:
+    for chunk in iter(lambda: stream.read1(65536), b""):
+        buffer.write(chunk)
+
+
+def supervise(
+    cmd: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    time_limit_s: float,
+    output_dir: Path,
+    output_limit: int,
+    log_limit: int,
+    on_stop: Callable[[], None] | None = None,
+) -> Supervised:
+    """Run ``cmd`` in its own process group; stop it at the time limit or when ``output_dir`` grows too big.
+
+    ``on_stop`` runs before the process group is killed, for sandboxes whose payload does not die with
+    the client process (a podman container keeps running when ``podman run`` is killed).
+    """
+    buffer = TailBuffer(log_limit)
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        list(cmd),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=dict(env),
+        start_new_session=True,  # so we can kill everything it spawned outside the sandbox, too
+    )
+    reader = threading.Thread(target=_drain, args=(proc.stdout, buffer), daemon=True)
+    reader.start()
+    stop_reason: str | None = None
+    next_output_check = start + OUTPUT_CHECK_EVERY_S
+    try:
+        while proc.poll() is None:
+            now = time.monotonic()
+            if now - start > time_limit_s:
+                stop_reason = "time"
+            elif now >= next_output_check:
+                next_output_check = now + OUTPUT_CHECK_EVERY_S
+                if tree_size(output_dir) > output_limit:
+                    stop_reason = "output"
+            if stop_reason:
+                _stop(proc, on_stop)
+                break
+            time.sleep(POLL_S)
+    except BaseException:
+        _stop(proc, on_stop)
+        raise
+    finally:
+        proc.wait()
+        reader.join(timeout=5)
+        proc.stdout.close()
+    return Supervised(proc.returncode, time.monotonic() - start, stop_reason, buffer.text())
+
+
+def _stop(proc: subprocess.Popen, on_stop: Callable[[], None] | None) -> None:
+    if on_stop is not None:
+        on_stop()
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

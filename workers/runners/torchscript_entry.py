@@ -1,0 +1,159 @@
+"""Trusted entry point run INSIDE the bubblewrap sandbox: TorchScript model archive -> predictions.npz.
+
+Standalone on purpose (only torch, numpy, Pillow; no project imports): the sandbox sees the Python
+environment read-only, this file, the model at /model, the images at /input and a writable /output.
+
+Contract (docs/model_submissions.md): every image is cropped to its person box (centred, widened to
+the 192:256 aspect ratio, scaled by 1.25, zero padding outside the image), resized to 256x192 and fed
+as float32 RGB in [0, 1], batch shape (B, 3, 256, 192). The module returns a dict of tensors named
+after the SMPL-X parameters (or a tuple/list in `PARAM_ORDER`), each with B rows.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+INPUT_HW = (256, 192)
+BBOX_SCALE = 1.25
+# key -> per-sample shape in predictions.npz (evaluator.formats)
+PARAM_SHAPES: dict[str, tuple[int, ...]] = {
+    "global_orient": (3,),
+    "body_pose": (21, 3),
+    "left_hand_pose": (15, 3),
+    "right_hand_pose": (15, 3),
+    "jaw_pose": (3,),
+    "betas": (10,),
+    "expression": (10,),
+    "transl": (3,),
+}
+OPTIONAL_SHAPES: dict[str, tuple[int, ...]] = {"vertices": (10475, 3)}
+PARAM_ORDER = tuple(PARAM_SHAPES)
+ERROR_MARKER = "EHPS-RUNNER-ERROR:"
+MEMORY_ERROR = "memory"
+
+
+class RunnerError(Exception):
+    pass
+
+
+def load_samples(input_dir: Path) -> list[tuple[str, Path, tuple[float, float, float, float]]]:
+    manifest = json.loads((input_dir / "manifest.json").read_text())
+    samples = []
+    root = input_dir.resolve()
+    for entry in manifest["samples"]:
+        image = (input_dir / entry["image"]).resolve()
+        if root not in image.parents:
+            raise RunnerError(f"sample {entry['sample_id']}: image path {entry['image']!r} leaves /input")
+        x, y, w, h = (float(v) for v in entry["bbox_xywh"])
+        samples.append((str(entry["sample_id"]), image, (x, y, w, h)))
+    return samples
+
+
+def crop_box(bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) of the model's view: the box centred, widened to the input aspect, scaled."""
+    x, y, w, h = bbox
+    cx, cy = x + w / 2, y + h / 2
+    aspect = INPUT_HW[1] / INPUT_HW[0]
+    if w > aspect * h:
+        h = w / aspect
+    else:
+        w = h * aspect
+    w, h = w * BBOX_SCALE, h * BBOX_SCALE
+    return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+
+
+def load_crop(path: Path, bbox: tuple[float, float, float, float]) -> np.ndarray:
+    with Image.open(path) as img:
+        crop = img.convert("RGB").transform(
+            (INPUT_HW[1], INPUT_HW[0]), Image.Transform.EXTENT, crop_box(bbox), resample=Image.Resampling.BILINEAR
+        )
+    return np.asarray(crop, dtype=np.uint8)
+
+
+def as_named_outputs(out) -> dict[str, torch.Tensor]:
+    if isinstance(out, dict):
+        return out
+    if isinstance(out, (tuple, list)):
+        if len(out) != len(PARAM_ORDER):
+            raise RunnerError(f"the model returned {len(out)} tensors; expected {len(PARAM_ORDER)} in the order "
+                              f"{', '.join(PARAM_ORDER)} (or a dict)")
+        return dict(zip(PARAM_ORDER, out))
+    raise RunnerError(f"the model returned {type(out).__name__}; expected a dict of tensors or a tuple")
+
+
+def reshape_outputs(named: dict[str, torch.Tensor], batch: int) -> dict[str, np.ndarray]:
+    shapes = {**PARAM_SHAPES, **OPTIONAL_SHAPES}
+    unknown = sorted(set(named) - set(shapes))
+    if unknown:
+        raise RunnerError(f"the model returned unknown outputs {unknown}; known: {sorted(shapes)}")
+    arrays = {}
+    for key, tensor in named.items():
+        if not isinstance(tensor, torch.Tensor):
+            raise RunnerError(f"output {key!r} is a {type(tensor).__name__}, not a tensor")
+        want = (batch, *shapes[key])
+        if tensor.numel() != int(np.prod(want)):
+            raise RunnerError(f"output {key!r} has shape {tuple(tensor.shape)}; expected {want} (any layout with "
+                              f"{int(np.prod(want))} values)")
+        arrays[key] = tensor.detach().reshape(want).to(device="cpu", dtype=torch.float32).numpy()
+    return arrays
+
+
+def run(model_path: Path, input_dir: Path, output_path: Path, batch_size: int, device: str) -> int:
+    samples = load_samples(input_dir)
+    model = torch.jit.load(str(model_path), map_location=device)
+    model.eval()
+    chunks: dict[str, list[np.ndarray]] = {}
+    with torch.inference_mode():
+        for start in range(0, len(samples), batch_size):
+            part = samples[start:start + batch_size]
+            pixels = np.stack([load_crop(path, bbox) for _, path, bbox in part])  # (B, H, W, 3) uint8
+            batch = torch.from_numpy(pixels).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+            for key, array in reshape_outputs(as_named_outputs(model(batch)), len(part)).items():
+                chunks.setdefault(key, []).append(array)
+    missing = [k for k in PARAM_ORDER if k not in chunks]
+    if missing and "vertices" not in chunks:
+        raise RunnerError(f"the model returned no {', '.join(missing)} (and no vertices)")
+    arrays = {key: np.concatenate(parts) for key, parts in chunks.items()}
+    if any(len(a) != len(samples) for a in arrays.values()):
+        raise RunnerError("the model returned a different number of outputs for different parameters")
+    np.savez(output_path, sample_ids=np.array([s[0] for s in samples]), **arrays)
+    print(f"wrote {len(samples)} predictions to {output_path}", flush=True)
+    return 0
+
+
+def is_memory_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--input", type=Path, required=True)
+    parser.add_argument("--output", type=Path, required=True)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--threads", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = args.device if args.device == "cpu" or torch.cuda.is_available() else "cpu"
+    try:
+        return run(args.model, args.input, args.output, args.batch_size, device)
+    except Exception as exc:  # report one diagnosable line to the host, keep the traceback in the log
+        import traceback
+
+        traceback.print_exc()
+        detail = MEMORY_ERROR if is_memory_error(exc) else f"{type(exc).__name__}: {exc}"
+        print(f"{ERROR_MARKER} {detail}".replace("\n", " ")[:2000], file=sys.stderr, flush=True)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

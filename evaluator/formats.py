@@ -1,0 +1,220 @@
+"""Ground-truth and prediction files (.npz) — loading, validation, matching. See docs/formats.md."""
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import numpy as np
+
+from .body_model import OPTIONAL_PARAMS, PARAM_SIZES
+from .skeleton import NUM_VERTICES
+
+SAMPLE_IDS, SPLITS, VERTICES = "sample_ids", "splits", "vertices"
+DEFAULT_SPLIT = "test"
+MAX_ID_LENGTH = 256
+# Accepted per-sample shapes; the first one is canonical.
+PARAM_SHAPES: dict[str, tuple[tuple[int, ...], ...]] = {
+    k: ((21, 3), (63,)) if k == "body_pose" else ((15, 3), (45,)) if k.endswith("hand_pose") else ((n,),)
+    for k, n in PARAM_SIZES.items()
+}
+VERTEX_SHAPE = (NUM_VERTICES, 3)
+_CHECK_CHUNK = 512  # samples per finiteness check, bounds memory for large vertex files
+Role = Literal["gt", "pred"]
+
+
+class FormatError(ValueError):
+    """A ground-truth or prediction file is malformed; the message names file, key, shape, id."""
+
+
+@dataclass(frozen=True)
+class SampleSet:
+    """Validated samples. ``arrays`` hold either SMPL-X params or ``vertices`` (may be memmaps)."""
+
+    name: str
+    sample_ids: np.ndarray  # (N,) unicode
+    splits: np.ndarray  # (N,) unicode
+    arrays: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.sample_ids)
+
+    @property
+    def kind(self) -> Literal["params", "vertices"]:
+        return "vertices" if VERTICES in self.arrays else "params"
+
+    @property
+    def split_names(self) -> list[str]:
+        return sorted(set(self.splits.tolist()))
+
+    def take(self, index: np.ndarray | slice) -> dict[str, np.ndarray]:
+        """float32 arrays of the selected samples (reads only those rows from memmaps)."""
+        return {k: np.ascontiguousarray(v[index], dtype=np.float32) for k, v in self.arrays.items()}
+
+    def subset(self, index: np.ndarray) -> "SampleSet":
+        index = np.asarray(index)
+        return SampleSet(self.name, self.sample_ids[index], self.splits[index],
+                         {k: v[index] for k, v in self.arrays.items()})
+
+
+def _fail(name: str, msg: str) -> FormatError:
+    return FormatError(f"{name}: {msg}")
+
+
+def _memmap_member(path: Path, zf: zipfile.ZipFile, member: str) -> np.ndarray | None:
+    """Memory-map an uncompressed .npy member of a zip, or None when that is not possible."""
+    info = zf.getinfo(member)
+    if info.compress_type != zipfile.ZIP_STORED:
+        return None
+    with open(path, "rb") as f:
+        f.seek(info.header_offset)
+        local = f.read(30)
+        if local[:4] != b"PK\x03\x04":
+            return None
+        data_start = info.header_offset + 30 + int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little")
+        f.seek(data_start)
+        version = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
+        if dtype.hasobject or fortran:
+            return None
+        offset = f.tell()
+    return np.memmap(path, dtype=dtype, mode="r", shape=shape, offset=offset)
+
+
+def _read_arrays(source: str | os.PathLike | BinaryIO, name: str) -> dict[str, np.ndarray]:
+    path = Path(source) if isinstance(source, (str, os.PathLike)) else None
+    try:
+        if path is not None and not path.is_file():
+            raise _fail(name, "file not found")
+        if path is None:
+            source = io.BytesIO(source.read())  # type: ignore[union-attr]
+        if not zipfile.is_zipfile(path if path is not None else source):
+            raise _fail(name, "not an .npz file (expected a zip archive written by numpy.savez)")
+        if path is None:
+            source.seek(0)  # type: ignore[union-attr]
+        with np.load(path if path is not None else source, allow_pickle=False) as npz:
+            out = {}
+            for key in npz.files:
+                try:
+                    mapped = _memmap_member(path, npz.zip, key + ".npy") if path is not None else None
+                    out[key] = mapped if mapped is not None else npz[key]
+                except ValueError as exc:
+                    if "allow_pickle" in str(exc):
+                        raise _fail(name, f"key '{key}' holds a Python object array; only numeric/string "
+                                          "arrays are accepted (objects are never unpickled)") from None
+                    raise _fail(name, f"key '{key}' cannot be read: {exc}") from None
+            return out
+    except FormatError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+        raise _fail(name, f"corrupt or unreadable .npz ({type(exc).__name__}: {exc})") from None
+
+
+def _string_array(arr: np.ndarray, key: str, n: int | None, name: str) -> np.ndarray:
+    if arr.dtype.kind == "S":
+        try:
+            arr = np.char.decode(arr, "utf-8")
+        except UnicodeDecodeError:
+            raise _fail(name, f"key '{key}': bytes are not valid UTF-8") from None
+    if arr.dtype.kind != "U":
+        raise _fail(name, f"key '{key}' must be a string array (numpy unicode, e.g. np.array(['a', 'b'])), "
+                          f"got dtype {arr.dtype}")
+    if arr.ndim != 1 or (n is not None and arr.shape[0] != n):
+        expected = f"({n},)" if n is not None else "(N,)"
+        raise _fail(name, f"key '{key}': expected shape {expected}, got {arr.shape}")
+    arr = np.array(arr)  # small; copy out of any memmap
+    stripped = np.char.strip(arr)
+    bad = np.flatnonzero((np.char.str_len(stripped) == 0) | (np.char.str_len(arr) > MAX_ID_LENGTH))
+    if bad.size:
+        raise _fail(name, f"key '{key}': entry {bad[0]} ({arr[bad[0]]!r}) is empty or longer than "
+                          f"{MAX_ID_LENGTH} characters")
+    return arr
+
+
+def _check_numeric(arr: np.ndarray, key: str, shapes: tuple[tuple[int, ...], ...], ids: np.ndarray,
+                   name: str) -> np.ndarray:
+    n = len(ids)
+    if arr.dtype.kind != "f":
+        what = "integer" if arr.dtype.kind in "iub" else "non-numeric"
+        raise _fail(name, f"key '{key}': expected a floating-point array, got {what} dtype {arr.dtype}")
+    if arr.shape[:1] != (n,) or arr.shape[1:] not in shapes:
+        expected = " or ".join(str((n, *s)) for s in shapes)
+        raise _fail(name, f"key '{key}': expected shape {expected}, got {arr.shape}")
+    for start in range(0, n, _CHECK_CHUNK):
+        block = np.asarray(arr[start: start + _CHECK_CHUNK])
+        finite = np.isfinite(block).reshape(len(block), -1).all(1)
+        if not finite.all():
+            first = start + int(np.argmin(finite))
+            raise _fail(name, f"key '{key}': NaN or inf for sample '{ids[first]}' (row {first})")
+    return arr.reshape(n, *shapes[0])
+
+
+def load_sample_set(source: str | os.PathLike | BinaryIO, name: str | None = None, role: Role = "pred") -> SampleSet:
+    """Load and validate a ground-truth (``role='gt'``) or prediction (``role='pred'``) .npz.
+
+    ``source`` is a path or a binary file object; ``name`` is used in error messages (defaults
+    to the file name). Raises FormatError on any problem.
+    """
+    name = name or (Path(source).name if isinstance(source, (str, os.PathLike)) else "uploaded file")
+    arrays = _read_arrays(source, name)
+    if SAMPLE_IDS not in arrays:
+        raise _fail(name, f"missing key '{SAMPLE_IDS}' (keys present: {sorted(arrays)})")
+    ids = _string_array(arrays.pop(SAMPLE_IDS), SAMPLE_IDS, None, name)
+    if len(ids) == 0:
+        raise _fail(name, "no samples ('sample_ids' is empty)")
+    uniq, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        dup = uniq[counts > 1]
+        raise _fail(name, f"duplicate sample ids: {', '.join(map(repr, dup[:5].tolist()))}"
+                          f"{'' if len(dup) <= 5 else f' (+{len(dup) - 5} more)'}")
+    if role == "gt" and SPLITS in arrays:
+        splits = _string_array(arrays.pop(SPLITS), SPLITS, len(ids), name)
+    else:
+        splits = np.full(len(ids), DEFAULT_SPLIT)
+    if VERTICES in arrays:
+        allowed: dict[str, tuple[tuple[int, ...], ...]] = {VERTICES: (VERTEX_SHAPE,)}
+        required = [VERTICES]
+    else:
+        allowed = dict(PARAM_SHAPES)
+        required = [k for k in PARAM_SHAPES if k not in OPTIONAL_PARAMS]
+    unknown = sorted(set(arrays) - set(allowed))
+    if unknown:
+        extra = " (vertices and SMPL-X params cannot be mixed)" if VERTICES in arrays else ""
+        raise _fail(name, f"unknown keys {unknown}{extra}; allowed: {[SAMPLE_IDS, *([SPLITS] if role == 'gt' else []), *allowed]}")
+    missing = [k for k in required if k not in arrays]
+    if missing:
+        raise _fail(name, f"missing keys {missing} (give either 'vertices' or the SMPL-X params {required})")
+    checked = {k: _check_numeric(v, k, allowed[k], ids, name) for k, v in arrays.items()}
+    return SampleSet(name=name, sample_ids=ids, splits=splits, arrays=checked)
+
+
+def _id_list(ids: np.ndarray) -> str:
+    shown = ", ".join(repr(x) for x in ids[:5].tolist())
+    return f"{shown}{'' if len(ids) <= 5 else ', ...'} ({len(ids)} in total)"
+
+
+def match_samples(gt: SampleSet, pred: SampleSet) -> np.ndarray:
+    """Index array ``p`` (len(gt),) with ``pred.sample_ids[p[i]] == gt.sample_ids[i]``.
+
+    Every GT sample must be predicted exactly once and no unknown ids may appear.
+    """
+    uniq, counts = np.unique(pred.sample_ids, return_counts=True)
+    if (counts > 1).any():
+        raise _fail(pred.name, f"duplicate sample ids: {_id_list(uniq[counts > 1])}")
+    order = np.argsort(pred.sample_ids, kind="stable")
+    sorted_ids = pred.sample_ids[order]
+    pos = np.clip(np.searchsorted(sorted_ids, gt.sample_ids), 0, len(sorted_ids) - 1)
+    found = sorted_ids[pos] == gt.sample_ids
+    unknown = np.setdiff1d(pred.sample_ids, gt.sample_ids)
+    problems = []
+    if not found.all():
+        problems.append(f"missing predictions for sample ids {_id_list(gt.sample_ids[~found])}")
+    if unknown.size:
+        problems.append(f"unknown sample ids {_id_list(unknown)}")
+    if problems:
+        raise _fail(pred.name, "; ".join(problems))
+    return order[pos]

@@ -32,7 +32,7 @@ PARAM_SHAPES: dict[str, tuple[int, ...]] = {
     "expression": (10,),
     "transl": (3,),
 }
-OPTIONAL_SHAPES: dict[str, tuple[int, ...]] = {"vertices": (10475, 3)}
+OPTIONAL_SHAPES: dict[str, tuple[int, ...]] = {"leye_pose": (3,), "reye_pose": (3,), "vertices": (10475, 3)}
 PARAM_ORDER = tuple(PARAM_SHAPES)
 ERROR_MARKER = "EHPS-RUNNER-ERROR:"
 MEMORY_ERROR = "memory"

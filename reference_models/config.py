@@ -1,0 +1,46 @@
+"""Training configs: JSON files in ``reference_models/configs/`` (name or path)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass
+class TrainConfig:
+    arch: str = "smpler_x"
+    size: str = "H"
+    model_dir: str = "var/smplx_synthetic"  # SMPL-X model used by the joint losses
+    make_synthetic_model: bool = False  # generate model_dir with evaluator's synthetic generator if missing
+    train: list[dict] = field(default_factory=list)  # data sources, see reference_models.data.build
+    val: list[dict] = field(default_factory=list)
+    out_dir: str = "var/reference_models/run"
+    batch_size: int = 32
+    epochs: int = 10
+    max_steps: int | None = None
+    lr: float = 1e-5
+    min_lr: float = 1e-6
+    amp: bool = True
+    augment: bool = True
+    num_workers: int = 4
+    seed: int = 0
+    log_every: int = 10
+    val_every: int = 0  # steps; 0 = once per epoch
+    init_checkpoint: str | None = None  # one of ours
+    official_checkpoint: str | None = None  # official SMPLer-X / SMPLest-X weights
+
+    @classmethod
+    def load(cls, name_or_path: str) -> "TrainConfig":
+        path = Path(name_or_path)
+        if not path.is_file():
+            path = CONFIG_DIR / f"{name_or_path.removesuffix('.json')}.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"config {name_or_path!r} not found (looked in {CONFIG_DIR})")
+        data = json.loads(path.read_text())
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"{path}: unknown config keys {unknown}")
+        return cls(**data)

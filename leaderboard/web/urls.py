@@ -1,1 +1,18 @@
-urlpatterns: list = []
+from django.urls import path
+
+from leaderboard.web import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("benchmarks/<slug:slug>/", views.benchmark_detail, name="benchmark-detail"),
+    path("submit/", views.submit, name="submit"),
+    path("submissions/mine/", views.my_submissions, name="my-submissions"),
+    path("submissions/<uuid:uuid>/", views.submission_detail, name="submission-detail"),
+    path("submissions/<uuid:uuid>/status.json", views.submission_status, name="submission-status"),
+    path("submissions/<uuid:uuid>/results.json", views.submission_results, name="submission-results"),
+    path("submissions/<uuid:uuid>/upload", views.submission_upload, name="submission-upload"),
+    path("submissions/<uuid:uuid>/cancel", views.submission_cancel, name="submission-cancel"),
+    path("submissions/<uuid:uuid>/publish", views.submission_publish, {"publish": True}, name="submission-publish"),
+    path("submissions/<uuid:uuid>/unpublish", views.submission_publish, {"publish": False}, name="submission-unpublish"),
+    path("api/", views.about_api, name="api-help"),
+]

@@ -1,0 +1,121 @@
+"""API representations. Benchmarks expose public fields only: never ``gt_path``, ``gt_sha256`` or ``images_path``."""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from leaderboard.benchmarks.models import Benchmark, Split
+from leaderboard.submissions.models import Submission, SubmissionKind
+from leaderboard.submissions.visibility import can_manage, can_see_log, visible_results
+
+
+class SplitSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Split
+        fields = ["name", "num_samples", "is_revealed", "is_ranking"]
+
+
+class BenchmarkSerializer(serializers.ModelSerializer):
+    splits = SplitSerializer(many=True, read_only=True)
+    accepts_models = serializers.BooleanField(read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Benchmark
+        fields = [
+            "slug", "name", "description", "paper_url", "data_url", "primary_metric", "counts_toward_mpe",
+            "counts_toward_hand_mpe", "num_samples", "accepts_models", "is_active", "splits", "url",
+        ]
+
+    def get_url(self, benchmark: Benchmark) -> str:
+        request = self.context.get("request")
+        path = benchmark.get_absolute_url()
+        return request.build_absolute_uri(path) if request else path
+
+
+class SubmissionCreateSerializer(serializers.Serializer):
+    """Multipart form of POST /api/v1/submissions/."""
+
+    file = serializers.FileField(help_text="A predictions .npz (one benchmark), a .zip of <benchmark>.npz, or a model file.")
+    benchmark = serializers.ListField(
+        child=serializers.SlugField(), required=False, default=list,
+        help_text="Benchmark slug(s). One for a single .npz; optional for a zip (taken from its member names).",
+    )
+    kind = serializers.ChoiceField(choices=SubmissionKind.choices, default=SubmissionKind.PREDICTIONS)
+    method_name = serializers.CharField(max_length=120)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    paper_url = serializers.URLField(required=False, allow_blank=True, default="")
+    code_url = serializers.URLField(required=False, allow_blank=True, default="")
+
+    def to_internal_value(self, data):
+        # Accept ``benchmark=a&benchmark=b`` and ``benchmark=a,b`` from multipart forms.
+        if hasattr(data, "getlist"):
+            values = [v for item in data.getlist("benchmark") for v in str(item).split(",") if v.strip()]
+            data = data.copy()
+            data.setlist("benchmark", [v.strip() for v in values])
+        return super().to_internal_value(data)
+
+
+class ResultSerializer(serializers.Serializer):
+    benchmark = serializers.CharField(source="benchmark.slug")
+    split = serializers.CharField()
+    primary_metric = serializers.CharField(source="benchmark.primary_metric")
+    primary_value = serializers.FloatField(allow_null=True)
+    num_samples = serializers.IntegerField()
+    metrics = serializers.DictField(child=serializers.FloatField(allow_null=True))
+
+
+class SubmissionSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    benchmarks = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
+    progress = serializers.SerializerMethodField()
+    results = serializers.SerializerMethodField()
+    log = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Submission
+        fields = [
+            "id", "url", "owner", "method_name", "description", "paper_url", "code_url", "kind", "benchmarks",
+            "status", "error_message", "progress", "is_public", "baseline_source", "citation", "mpe", "hand_mpe",
+            "pa_hand_mpe", "created_at", "started_at", "finished_at", "upload_sha256", "upload_size", "results", "log",
+        ]
+        read_only_fields = fields
+
+    def _user(self):
+        request = self.context.get("request")
+        return getattr(request, "user", None)
+
+    def get_progress(self, submission: Submission) -> dict:
+        return {"done": submission.progress_done, "total": submission.progress_total, "percent": submission.progress_percent}
+
+    def get_results(self, submission: Submission) -> list[dict]:
+        results = visible_results(self._user(), submission.results.select_related("benchmark"))
+        return ResultSerializer(results, many=True).data
+
+    def get_log(self, submission: Submission) -> str | None:
+        return submission.log if can_see_log(self._user(), submission) else None
+
+    def get_url(self, submission: Submission) -> str:
+        request = self.context.get("request")
+        path = submission.get_absolute_url()
+        return request.build_absolute_uri(path) if request else path
+
+    def to_representation(self, submission: Submission) -> dict:
+        data = super().to_representation(submission)
+        if not can_manage(self._user(), submission):  # the file's fingerprint is the owner's business
+            data.pop("upload_sha256")
+            data.pop("upload_size")
+        return data
+
+
+class StatusSerializer(serializers.Serializer):
+    """The small payload the progress bar polls."""
+
+    status = serializers.CharField()
+    status_display = serializers.CharField(source="get_status_display")
+    is_final = serializers.BooleanField()
+    progress_done = serializers.IntegerField()
+    progress_total = serializers.IntegerField()
+    progress_percent = serializers.IntegerField()
+    error_message = serializers.CharField()

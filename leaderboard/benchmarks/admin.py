@@ -1,0 +1,39 @@
+from django.contrib import admin, messages
+
+from leaderboard.benchmarks.models import Benchmark, Split
+
+
+class SplitInline(admin.TabularInline):
+    model = Split
+    extra = 0
+    fields = ("name", "num_samples", "is_revealed", "is_ranking")
+    readonly_fields = ("num_samples",)
+
+
+@admin.register(Benchmark)
+class BenchmarkAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "primary_metric", "num_samples", "counts_toward_mpe", "counts_toward_hand_mpe", "is_active", "display_order")
+    list_editable = ("is_active", "display_order")
+    search_fields = ("slug", "name")
+    inlines = [SplitInline]
+    # GT location and checksum come from `manage.py import_benchmark`; editing them by hand would desync the files.
+    readonly_fields = ("gt_path", "gt_sha256", "images_path", "num_samples", "created_at")
+    fieldsets = (
+        (None, {"fields": ("slug", "name", "description", "paper_url", "data_url", "is_active", "display_order")}),
+        ("Scoring", {"fields": ("primary_metric", "counts_toward_mpe", "counts_toward_hand_mpe")}),
+        ("Private data (set by import_benchmark)", {"fields": ("gt_path", "gt_sha256", "images_path", "num_samples", "created_at")}),
+    )
+
+
+@admin.register(Split)
+class SplitAdmin(admin.ModelAdmin):
+    list_display = ("benchmark", "name", "num_samples", "is_revealed", "is_ranking")
+    list_filter = ("is_revealed", "is_ranking", "benchmark")
+    actions = ["reveal_and_rank"]
+
+    @admin.action(description="Reveal the selected splits and make them their benchmark's ranking split")
+    def reveal_and_rank(self, request, queryset) -> None:
+        for split in queryset.select_related("benchmark"):
+            split.benchmark.splits.exclude(pk=split.pk).update(is_ranking=False)
+            Split.objects.filter(pk=split.pk).update(is_revealed=True, is_ranking=True)
+        self.message_user(request, f"Revealed {queryset.count()} split(s).", messages.SUCCESS)

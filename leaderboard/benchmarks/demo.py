@@ -1,0 +1,98 @@
+"""Demo benchmarks built from synthetic SMPL-X data, plus example prediction files a visitor can upload.
+
+Numbers on these benchmarks measure nothing about real methods: the body model and the people are synthetic.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+from leaderboard.benchmarks.models import Benchmark
+from leaderboard.benchmarks.services import BenchmarkSpec, import_ground_truth
+
+
+@dataclass(frozen=True)
+class DemoBenchmark:
+    spec: BenchmarkSpec
+    num_samples: int
+    seed: int
+    keep_splits: bool  # False: one 'test' split
+
+
+DEMO_BENCHMARKS = (
+    DemoBenchmark(BenchmarkSpec(
+        "demo-agora", "Demo AGORA", "Synthetic stand-in for AGORA-val: whole-body PVE is the primary error.",
+        display_order=10), 400, 11, False),
+    DemoBenchmark(BenchmarkSpec(
+        "demo-ehf", "Demo EHF", "Synthetic stand-in for EHF (100 frames in the real set).",
+        display_order=20), 200, 12, False),
+    DemoBenchmark(BenchmarkSpec(
+        "demo-3dpw", "Demo 3DPW",
+        "Synthetic stand-in for 3DPW: body-only (14-joint MPJPE), no hand GT. The 'test' split is hidden until revealed; "
+        "'dev' results are public.",
+        primary_metric="mpjpe_body", counts_toward_hand_mpe=False, hidden_splits=["test"], ranking_split="dev",
+        display_order=30), 300, 13, True),
+)
+NOISE_LEVELS = {"pred": 1.0, "pred-rough": 2.0}
+
+
+def default_predictions_dir() -> Path:
+    return Path(settings.VAR_DIR) / "demo_predictions"
+
+
+def ensure_body_model() -> Path:
+    """The synthetic SMPL-X model in SMPLX_MODEL_DIR, generated on first use."""
+    from evaluator.assets import ModelFilesError, resolve_model_dir
+    from evaluator.synthetic_model import make_synthetic_model
+
+    try:
+        return resolve_model_dir(settings.SMPLX_MODEL_DIR)
+    except ModelFilesError:
+        return make_synthetic_model(settings.SMPLX_MODEL_DIR, seed=0)
+
+
+def _rewrite(path: Path, keep_splits: bool) -> None:
+    if keep_splits:
+        return
+    with np.load(path, allow_pickle=False) as data:  # our own generated file
+        arrays = {k: data[k] for k in data.files if k != "splits"}
+    np.savez(path, **arrays)
+
+
+def create_demo_benchmarks(predictions_dir: Path | None = None) -> list[Benchmark]:
+    """Create (or refresh) the demo benchmarks and write example predictions; deterministic and idempotent."""
+    from evaluator.demo import make_demo_benchmark, noisy_predictions
+
+    ensure_body_model()
+    out = predictions_dir or default_predictions_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    benchmarks = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for demo in DEMO_BENCHMARKS:
+            work = Path(tmp) / demo.spec.slug
+            gt_path, pred_path = make_demo_benchmark(work, num_samples=demo.num_samples, seed=demo.seed)
+            _rewrite(gt_path, demo.keep_splits)
+            benchmarks.append(import_ground_truth(gt_path, demo.spec))
+            shutil.copyfile(pred_path, out / f"{demo.spec.slug}.npz")
+            with np.load(gt_path, allow_pickle=False) as gt:
+                params = {k: gt[k].astype(np.float64) for k in gt.files if k not in ("sample_ids", "splits")}
+                ids = gt["sample_ids"]
+            rough = noisy_predictions(params, np.random.default_rng(demo.seed + 1000), NOISE_LEVELS["pred-rough"])
+            np.savez(out / f"{demo.spec.slug}-rough.npz", sample_ids=ids, **{k: v.astype(np.float32) for k, v in rough.items()})
+    bundle = out / "all-demo-benchmarks.zip"
+    with zipfile.ZipFile(bundle, "w", zipfile.ZIP_STORED) as archive:  # npz members are already zip archives
+        for demo in DEMO_BENCHMARKS:
+            archive.write(out / f"{demo.spec.slug}.npz", arcname=f"{demo.spec.slug}.npz")
+    (out / "README.txt").write_text(
+        "Example predictions for the demo benchmarks (synthetic data).\n"
+        "<slug>.npz        a decent method (noise level 1), upload it for benchmark <slug>\n"
+        "<slug>-rough.npz  a rougher method (noise level 2)\n"
+        "all-demo-benchmarks.zip  one upload for all demo benchmarks (members are <slug>.npz)\n"
+    )
+    return benchmarks

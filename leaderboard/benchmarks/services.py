@@ -1,0 +1,169 @@
+"""Benchmark import: validate ground truth, store it privately, publish only its sample-id list.
+
+Layout under PRIVATE_STORAGE_ROOT (never served)::
+
+    gt/<slug>/gt.npz              the ground truth, exactly as validated (workers read it)
+    gt/<slug>/sample_ids.npy      public sample ids (unicode), what the web validates uploads against
+    gt/<slug>/sample_splits.npy   the split of each sample id (same order)
+    images/<slug>/                held-out images (manifest.json + images/) for model submissions
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+
+from leaderboard.benchmarks.models import Benchmark, Split
+
+GT_NAME, IDS_NAME, SPLITS_NAME = "gt.npz", "sample_ids.npy", "sample_splits.npy"
+
+
+class BenchmarkImportError(ValueError):
+    """The ground truth or the options are not acceptable; the message says why."""
+
+
+def gt_folder(slug: str) -> str:
+    return f"gt/{slug}"
+
+
+def _root() -> Path:
+    return Path(settings.PRIVATE_STORAGE_ROOT)
+
+
+@lru_cache(maxsize=64)
+def _load_ids(path: str, mtime_ns: int) -> np.ndarray:
+    return np.load(path, allow_pickle=False)  # our own file, written by import_ground_truth
+
+
+def _public_array(benchmark: Benchmark, name: str) -> np.ndarray:
+    path = _root() / gt_folder(benchmark.slug) / name
+    try:
+        return _load_ids(str(path), path.stat().st_mtime_ns)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"Benchmark '{benchmark.slug}' has no {name}; re-run import_benchmark.") from None
+
+
+def public_sample_ids(benchmark: Benchmark) -> np.ndarray:
+    """The benchmark's sample ids (cached per file version). Reading it never touches the GT arrays."""
+    return _public_array(benchmark, IDS_NAME)
+
+
+def public_sample_splits(benchmark: Benchmark) -> np.ndarray:
+    return _public_array(benchmark, SPLITS_NAME)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class BenchmarkSpec:
+    slug: str
+    name: str
+    description: str = ""
+    paper_url: str = ""
+    data_url: str = ""
+    primary_metric: str = "mpvpe_all"
+    counts_toward_mpe: bool = True
+    counts_toward_hand_mpe: bool = True
+    hidden_splits: list[str] = field(default_factory=list)
+    ranking_split: str | None = None
+    display_order: int = 100
+
+
+def choose_ranking_split(split_names: list[str], hidden: set[str], requested: str | None) -> str:
+    """The explicit choice, else 'test' if revealed, else the first revealed split (sorted), else 'test'/first."""
+    if requested:
+        if requested not in split_names:
+            raise BenchmarkImportError(f"--ranking-split {requested!r} is not a split of the GT ({', '.join(split_names)}).")
+        return requested
+    revealed = [s for s in split_names if s not in hidden]
+    if "test" in revealed:
+        return "test"
+    if revealed:
+        return revealed[0]
+    return "test" if "test" in split_names else split_names[0]
+
+
+def import_ground_truth(gt_file: str | os.PathLike, spec: BenchmarkSpec, images_dir: str | os.PathLike | None = None) -> Benchmark:
+    """Validate ``gt_file`` and (re)create the benchmark ``spec.slug`` with its splits. Idempotent."""
+    from evaluator.formats import FormatError, load_sample_set
+    from evaluator.metrics import METRICS
+
+    if spec.primary_metric not in METRICS:
+        raise BenchmarkImportError(f"Unknown primary metric {spec.primary_metric!r}; choose one of {', '.join(METRICS)}.")
+    try:
+        gt = load_sample_set(gt_file, role="gt")
+    except FormatError as exc:
+        raise BenchmarkImportError(f"Ground truth rejected: {exc}") from None
+    split_names = gt.split_names
+    unknown_hidden = sorted(set(spec.hidden_splits) - set(split_names))
+    if unknown_hidden:
+        raise BenchmarkImportError(f"Hidden split(s) {unknown_hidden} not in the GT splits {split_names}.")
+    hidden = set(spec.hidden_splits)
+    ranking = choose_ranking_split(split_names, hidden, spec.ranking_split)
+    counts = {name: int((gt.splits == name).sum()) for name in split_names}
+    ids, splits = np.array(gt.sample_ids), np.array(gt.splits)
+    del gt  # release any memmap before replacing the file it may point to
+
+    folder = _root() / gt_folder(spec.slug)
+    folder.mkdir(parents=True, exist_ok=True)
+    # Write everything next to its final place, then rename: readers never see a half-written file.
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".import-") as tmp:
+        tmp_path = Path(tmp)
+        shutil.copyfile(gt_file, tmp_path / GT_NAME)
+        np.save(tmp_path / IDS_NAME, ids.astype(str))
+        np.save(tmp_path / SPLITS_NAME, splits.astype(str))
+        digest = sha256_file(tmp_path / GT_NAME)
+        for name in (GT_NAME, IDS_NAME, SPLITS_NAME):
+            os.replace(tmp_path / name, folder / name)
+
+    images_path = ""
+    if images_dir is not None:
+        images_path = import_images(images_dir, spec.slug)
+
+    with transaction.atomic():
+        benchmark, _ = Benchmark.objects.update_or_create(
+            slug=spec.slug,
+            defaults=dict(
+                name=spec.name, description=spec.description, paper_url=spec.paper_url, data_url=spec.data_url,
+                primary_metric=spec.primary_metric, counts_toward_mpe=spec.counts_toward_mpe,
+                counts_toward_hand_mpe=spec.counts_toward_hand_mpe, num_samples=len(ids),
+                gt_path=f"{gt_folder(spec.slug)}/{GT_NAME}", gt_sha256=digest, display_order=spec.display_order,
+                **({"images_path": images_path} if images_path else {}),
+            ),
+        )
+        benchmark.splits.exclude(name__in=split_names).delete()
+        for name in split_names:
+            Split.objects.update_or_create(
+                benchmark=benchmark, name=name,
+                defaults={"num_samples": counts[name], "is_revealed": name not in hidden, "is_ranking": name == ranking},
+            )
+    return benchmark
+
+
+def import_images(images_dir: str | os.PathLike, slug: str) -> str:
+    """Copy a runner input folder (manifest.json + images/) to images/<slug>/; returns its relative path."""
+    source = Path(images_dir)
+    if not (source / "manifest.json").is_file():
+        raise BenchmarkImportError(f"{source} has no manifest.json (expected the model input folder: manifest.json + images/).")
+    relative = f"images/{slug}"
+    target = _root() / relative
+    staging = target.with_name(f".{slug}.importing")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return relative

@@ -1,0 +1,67 @@
+"""What each user may see: submissions, their results and their files.
+
+Rules (enforced here and nowhere else, so views stay thin):
+- a private submission is visible to its owner and to staff only; others get a 404 (not 403) so its existence does not leak;
+- published submissions and baselines are visible to everyone;
+- results on a split that is not revealed yet are visible to staff only (not even to the owner: that is the point of a hidden split);
+- ground truth is never visible through the web or API (no view reads ``Benchmark.gt_path`` for output).
+"""
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from leaderboard.benchmarks.models import Split
+from leaderboard.submissions.models import BenchmarkResult, Submission
+
+
+def is_staff(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_staff)
+
+
+def public_submission_q() -> Q:
+    """Submissions anyone may see: published by their owner, or a baseline."""
+    return Q(is_public=True) | ~Q(baseline_source="")
+
+
+def visible_submissions(user) -> QuerySet[Submission]:
+    qs = Submission.objects.all()
+    if is_staff(user):
+        return qs
+    if user is not None and user.is_authenticated:
+        return qs.filter(public_submission_q() | Q(owner=user))
+    return qs.filter(public_submission_q())
+
+
+def owned_submissions(user) -> QuerySet[Submission]:
+    """Submissions the user may act on (cancel, publish, download the upload): their own; staff act on any."""
+    if is_staff(user):
+        return Submission.objects.all()
+    if user is None or not user.is_authenticated:
+        return Submission.objects.none()
+    return Submission.objects.filter(owner=user)
+
+
+def can_manage(user, submission: Submission) -> bool:
+    return is_staff(user) or (user is not None and user.is_authenticated and submission.owner_id == user.pk)
+
+
+def hidden_split_q() -> Q:
+    """BenchmarkResult rows whose split exists and is not revealed (a result with no Split row counts as revealed)."""
+    hidden = Split.objects.filter(is_revealed=False).values_list("benchmark_id", "name")
+    q = Q(pk__in=[])
+    for benchmark_id, name in hidden:
+        q |= Q(benchmark_id=benchmark_id, split=name)
+    return q
+
+
+def visible_results(user, results: QuerySet[BenchmarkResult] | None = None) -> QuerySet[BenchmarkResult]:
+    """Results the user may read; hidden splits are filtered out for everyone but staff."""
+    qs = BenchmarkResult.objects.all() if results is None else results
+    if is_staff(user):
+        return qs
+    return qs.exclude(hidden_split_q())
+
+
+def can_see_log(user, submission: Submission) -> bool:
+    """A model's stdout/stderr may echo the held-out inputs' paths or shapes: owner and staff only."""
+    return can_manage(user, submission)

@@ -1,0 +1,86 @@
+"""Server-rendered inline SVG bar chart of one benchmark result: parts grouped, PA and non-PA side by side.
+
+No JavaScript, no external assets: the SVG is built from plain numbers and escaped text.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+PART_TITLES = {"all": "Whole body", "body": "Body joints", "hands": "Hands", "face": "Face"}
+BAR_W, GAP, GROUP_GAP, HEIGHT, TOP, BOTTOM, LEFT = 26, 4, 26, 220, 18, 58, 44
+
+
+@dataclass(frozen=True)
+class Bar:
+    key: str
+    label: str
+    value: float
+    procrustes: bool
+
+
+def chart_groups(metrics: dict[str, float | None]) -> list[tuple[str, list[Bar]]]:
+    """Aggregate metrics only (per-hand values stay in the table), grouped by part, non-PA first."""
+    from evaluator.metrics import METRIC_LABELS
+
+    groups: dict[str, list[Bar]] = {}
+    for key, meta in METRIC_LABELS.items():
+        value = metrics.get(key)
+        if value is None or "_l_" in key or "_r_" in key:
+            continue
+        groups.setdefault(meta.part, []).append(Bar(key, meta.label, float(value), meta.procrustes))
+    for bars in groups.values():
+        bars.sort(key=lambda b: (b.key.removeprefix("pa_"), b.procrustes))
+    return [(PART_TITLES.get(part, part), bars) for part, bars in groups.items()]
+
+
+def _nice_max(value: float) -> float:
+    if value <= 0:
+        return 1.0
+    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000):
+        top = step * -(-value // step)
+        if top / step <= 6:
+            return float(top)
+    return float(value)
+
+
+def bar_chart_svg(metrics: dict[str, float | None], title: str = "") -> str:
+    groups = chart_groups(metrics)
+    if not groups:
+        return ""
+    vmax = _nice_max(max(b.value for _, bars in groups for b in bars))
+    width = LEFT + sum(len(bars) * (BAR_W + GAP) for _, bars in groups) + GROUP_GAP * len(groups) + 10
+    plot_h = HEIGHT - TOP - BOTTOM
+    out = [
+        f'<svg class="chart" viewBox="0 0 {width} {HEIGHT}" width="100%" role="img" '
+        f'aria-label="{escape(title or "Errors per body part")}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for i in range(6):  # horizontal grid with mm ticks
+        value = vmax * i / 5
+        y = TOP + plot_h * (1 - i / 5)
+        out.append(f'<line x1="{LEFT}" x2="{width - 6}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        out.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{value:g}</text>')
+    out.append(f'<text x="10" y="{TOP + plot_h / 2:.0f}" class="axis" transform="rotate(-90 10 {TOP + plot_h / 2:.0f})" text-anchor="middle">mm</text>')
+    x = LEFT + GROUP_GAP / 2
+    for part_title, bars in groups:
+        start = x
+        for bar in bars:
+            h = plot_h * min(bar.value, vmax) / vmax
+            y = TOP + plot_h - h
+            cls = "bar pa" if bar.procrustes else "bar"
+            out.append(
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{BAR_W}" height="{h:.1f}" class="{cls}">'
+                f"<title>{escape(bar.label)}: {bar.value:.2f} mm</title></rect>"
+            )
+            out.append(f'<text x="{x + BAR_W / 2:.1f}" y="{y - 3:.1f}" class="value" text-anchor="middle">{bar.value:.0f}</text>')
+            x += BAR_W + GAP
+        centre = (start + x - GAP) / 2
+        out.append(f'<text x="{centre:.1f}" y="{HEIGHT - BOTTOM + 16}" class="group" text-anchor="middle">{escape(part_title)}</text>')
+        x += GROUP_GAP
+    legend_y = HEIGHT - 14
+    out.append(f'<rect x="{LEFT}" y="{legend_y - 9}" width="10" height="10" class="bar"/>')
+    out.append(f'<text x="{LEFT + 14}" y="{legend_y}" class="legend">without Procrustes (PVE / MPJPE)</text>')
+    out.append(f'<rect x="{LEFT + 230}" y="{legend_y - 9}" width="10" height="10" class="bar pa"/>')
+    out.append(f'<text x="{LEFT + 244}" y="{legend_y}" class="legend">Procrustes-aligned (PA-)</text>')
+    out.append("</svg>")
+    return "".join(out)

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from django import forms
+
+from leaderboard.benchmarks.models import Benchmark
+from leaderboard.submissions.models import SubmissionKind
+
+
+class SubmitForm(forms.Form):
+    """Metadata and file; the file itself is validated by ``leaderboard.submissions.uploads``."""
+
+    kind = forms.ChoiceField(choices=SubmissionKind.choices, initial=SubmissionKind.PREDICTIONS, widget=forms.RadioSelect)
+    benchmarks = forms.ModelMultipleChoiceField(
+        queryset=Benchmark.objects.none(),
+        to_field_name="slug",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="One benchmark for a single .npz. For a .zip leave these empty: its <benchmark>.npz member names decide.",
+    )
+    file = forms.FileField(help_text="predictions .npz, a .zip of <benchmark>.npz, or a model file")
+    method_name = forms.CharField(max_length=120, help_text="Shown on the leaderboard once you publish.")
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    paper_url = forms.URLField(required=False, label="Paper URL")
+    code_url = forms.URLField(required=False, label="Code URL")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["benchmarks"].queryset = Benchmark.objects.filter(is_active=True)

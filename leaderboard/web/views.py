@@ -1,0 +1,176 @@
+"""Server-rendered pages: leaderboards, benchmark pages, submit form, submission pages."""
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from leaderboard.api.exports import benchmark_csv, overall_csv
+from leaderboard.api.serializers import StatusSerializer, SubmissionSerializer
+from leaderboard.benchmarks.models import Benchmark
+from leaderboard.storage import private_path
+from leaderboard.submissions.actions import cancel_submission, create_submission, set_published
+from leaderboard.submissions.leaderboard import benchmark_leaderboard, display_split, overall_leaderboard
+from leaderboard.submissions.models import InvalidTransition, Submission
+from leaderboard.submissions.quotas import QuotaExceeded
+from leaderboard.submissions.uploads import UploadError, check_declared_size, format_size
+from leaderboard.submissions.visibility import can_manage, can_see_log, owned_submissions, visible_results, visible_submissions
+from leaderboard.web.charts import bar_chart_svg
+from leaderboard.web.forms import SubmitForm
+
+
+def metric_columns() -> list[dict]:
+    from evaluator.metrics import METRIC_LABELS
+
+    return [{"key": k, "label": m.label, "part": m.part, "pa": m.procrustes} for k, m in METRIC_LABELS.items()]
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    benchmarks = list(Benchmark.objects.filter(is_active=True))
+    if request.GET.get("format") == "csv":
+        return overall_csv()
+    rows = overall_leaderboard(benchmarks)
+    return render(request, "web/home.html", {"benchmarks": benchmarks, "rows": rows})
+
+
+def benchmark_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    benchmark = get_object_or_404(Benchmark, slug=slug)
+    split = display_split(benchmark, request.user, request.GET.get("split"))
+    sort, direction = request.GET.get("sort"), request.GET.get("dir", "asc")
+    if request.GET.get("format") == "csv":
+        return benchmark_csv(benchmark, split, sort, direction)
+    rows, sort, direction = benchmark_leaderboard(benchmark, split, sort, direction)
+    splits = benchmark.splits.all() if request.user.is_staff else benchmark.splits.filter(is_revealed=True)
+    columns = metric_columns()
+    for column in columns:  # the link a header click follows: same column toggles the direction
+        column["dir"] = "desc" if column["key"] == sort and direction == "asc" else "asc"
+        column["active"] = column["key"] == sort
+    hidden = benchmark.splits.filter(is_revealed=False)
+    return render(request, "web/benchmark.html", {
+        "benchmark": benchmark, "split": split, "splits": splits, "hidden_splits": hidden, "rows": rows,
+        "columns": columns, "sort": sort, "direction": direction,
+    })
+
+
+@login_required
+def submit(request: HttpRequest) -> HttpResponse:
+    error_status = 200
+    if request.method == "POST":
+        try:
+            check_declared_size(int(request.META.get("CONTENT_LENGTH") or 0))
+            form = SubmitForm(request.POST, request.FILES)
+        except UploadError as exc:
+            form = SubmitForm()
+            form.add_error(None, str(exc))
+            return render(request, "web/submit.html", {"form": form, "max_upload": format_size_setting()}, status=exc.status_code)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                submission = create_submission(
+                    request.user, data["file"], data["kind"], [b.slug for b in data["benchmarks"]],
+                    {k: data[k] for k in ("method_name", "description", "paper_url", "code_url")},
+                )
+            except UploadError as exc:
+                form.add_error(exc.field if exc.field in form.fields and exc.field != "file" else "file", str(exc))
+                error_status = exc.status_code
+            except QuotaExceeded as exc:
+                form.add_error(None, str(exc))
+                error_status = 429
+            else:
+                messages.success(request, "Upload accepted. The evaluation has been queued.")
+                return redirect(submission)
+        else:
+            error_status = 400
+    else:
+        form = SubmitForm(initial={"benchmarks": [request.GET["benchmark"]] if request.GET.get("benchmark") else []})
+    return render(request, "web/submit.html", {"form": form, "max_upload": format_size_setting()}, status=error_status)
+
+
+def format_size_setting() -> str:
+    from django.conf import settings
+
+    return format_size(settings.MAX_UPLOAD_BYTES)
+
+
+def _visible_submission(request: HttpRequest, uuid) -> Submission:
+    return get_object_or_404(visible_submissions(request.user), uuid=uuid)
+
+
+def submission_detail(request: HttpRequest, uuid) -> HttpResponse:
+    submission = _visible_submission(request, uuid)
+    results = list(visible_results(request.user, submission.results.select_related("benchmark")))
+    columns = metric_columns()
+    for result in results:
+        result.chart = bar_chart_svg(result.metrics, f"{result.benchmark.name} ({result.split})")
+        result.rows = [{**c, "value": result.metrics.get(c["key"])} for c in columns]
+    return render(request, "web/submission.html", {
+        "submission": submission, "results": results, "can_manage": can_manage(request.user, submission),
+        "show_log": can_see_log(request.user, submission) and bool(submission.log),
+        "benchmarks": submission.benchmarks.all(),
+    })
+
+
+def submission_status(request: HttpRequest, uuid) -> JsonResponse:
+    return JsonResponse(StatusSerializer(_visible_submission(request, uuid)).data)
+
+
+def submission_results(request: HttpRequest, uuid) -> HttpResponse:
+    submission = _visible_submission(request, uuid)
+    data = SubmissionSerializer(submission, context={"request": request}).data
+    response = HttpResponse(json.dumps(data, indent=2, default=str), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="results-{submission.uuid}.json"'
+    return response
+
+
+@login_required
+def submission_upload(request: HttpRequest, uuid) -> FileResponse:
+    """The owner's own uploaded file (never anyone else's; staff may fetch any for checks)."""
+    submission = get_object_or_404(owned_submissions(request.user), uuid=uuid)
+    if not submission.upload.name:
+        raise Http404("No file was stored for this submission.")
+    path = private_path(submission.upload.name)
+    if not path.is_file():
+        raise Http404("The uploaded file is no longer stored.")
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
+
+
+def _managed(request: HttpRequest, uuid) -> Submission:
+    return get_object_or_404(owned_submissions(request.user), uuid=uuid)
+
+
+@login_required
+@require_POST
+def submission_cancel(request: HttpRequest, uuid) -> HttpResponse:
+    submission = _managed(request, uuid)
+    try:
+        cancel_submission(submission)
+        messages.success(request, "Submission cancelled.")
+    except InvalidTransition:
+        messages.error(request, f"The submission is already {submission.get_status_display().lower()}; it cannot be cancelled.")
+    return redirect(submission)
+
+
+@login_required
+@require_POST
+def submission_publish(request: HttpRequest, uuid, publish: bool) -> HttpResponse:
+    submission = _managed(request, uuid)
+    try:
+        set_published(submission, publish)
+        messages.success(request, "Published on the leaderboard." if publish else "Removed from the public leaderboard.")
+    except InvalidTransition as exc:
+        messages.error(request, str(exc))
+    return redirect(submission)
+
+
+@login_required
+def my_submissions(request: HttpRequest) -> HttpResponse:
+    submissions = Submission.objects.filter(owner=request.user).prefetch_related("benchmarks")
+    return render(request, "web/my_submissions.html", {"submissions": submissions})
+
+
+def about_api(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/api.html", {})

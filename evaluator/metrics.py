@@ -71,25 +71,26 @@ def compute_metrics(pred: Tensor, gt: Tensor, assets: MetricAssets, inplace: boo
     anchor = gt[:, assets.anchor_vertex: assets.anchor_vertex + 1].clone()
     pred = pred.sub_(anchor) if inplace else pred - anchor
     gt = gt.sub_(anchor) if inplace else gt - anchor
-    jp = torch.matmul(assets.regressor, pred)  # (B, 60, 3)
-    jg = torch.matmul(assets.regressor, gt)
+    jp = assets.regress(pred)  # (B, 60, 3)
+    jg = assets.regress(gt)
     out: dict[str, Tensor] = {}
 
     diff = pred - gt  # pelvis/wrist/neck alignment = subtracting a per-sample offset from diff
     joint_offset = jp - jg
-    out["mpvpe_all"] = _mean_dist(diff - joint_offset[:, ROW_PELVIS: ROW_PELVIS + 1])
-    out["pa_mpvpe_all"] = procrustes_error(pred, gt)
 
     def part(ids: Tensor, row: int) -> tuple[Tensor, Tensor]:
-        non_pa = _mean_dist(diff[:, ids] - joint_offset[:, row: row + 1])
-        # each subset shifted by its own joint: PA is translation invariant, precision is not
-        pa = procrustes_error(pred[:, ids] - jp[:, row: row + 1], gt[:, ids] - jg[:, row: row + 1])
-        return non_pa, pa
+        d = torch.index_select(diff, 1, ids).sub_(joint_offset[:, row: row + 1])
+        # each subset shifted by its own joint: PA is translation invariant, float32 precision is not
+        p = torch.index_select(pred, 1, ids).sub_(jp[:, row: row + 1])
+        g = torch.index_select(gt, 1, ids).sub_(jg[:, row: row + 1])
+        return _mean_dist(d), procrustes_error(p, g)
 
     out["mpvpe_l_hand"], out["pa_mpvpe_l_hand"] = part(assets.left_hand, ROW_LWRIST)
     out["mpvpe_r_hand"], out["pa_mpvpe_r_hand"] = part(assets.right_hand, ROW_RWRIST)
     out["mpvpe_face"], out["pa_mpvpe_face"] = part(assets.face, ROW_NECK)
+    out["mpvpe_all"] = _mean_dist(diff.sub_(joint_offset[:, ROW_PELVIS: ROW_PELVIS + 1]))
     del diff
+    out["pa_mpvpe_all"] = procrustes_error(pred, gt)
 
     pelvis_offset = joint_offset[:, ROW_PELVIS: ROW_PELVIS + 1]
     out["mpjpe_body"] = _mean_dist(joint_offset[:, J14_ROWS] - pelvis_offset)

@@ -44,6 +44,15 @@ class MetricAssets:
     right_hand: Tensor  # (778,) long
     face: Tensor  # (5023,) long
     anchor_vertex: int  # vertex nearest the pelvis regressor; used only to re-centre for precision
+    columns: Tensor  # (C,) vertices with a nonzero weight in any regressor row
+    compact: Tensor  # (60, C) = regressor[:, columns]
+
+    def regress(self, vertices: Tensor) -> Tensor:
+        """(B, V, 3) -> (B, 60, 3). One GEMM over the few vertices the regressors use; a
+        broadcast (60, V) @ (B, V, 3) matmul would run B skinny GEMMs over all V."""
+        B = vertices.shape[0]
+        used = vertices[:, self.columns].permute(1, 0, 2).reshape(len(self.columns), B * 3)
+        return (self.compact @ used).reshape(-1, B, 3).permute(1, 0, 2)
 
     @classmethod
     def build(cls, joint_regressor: np.ndarray, j14_regressor: np.ndarray, left_hand: np.ndarray,
@@ -54,8 +63,11 @@ class MetricAssets:
                                hand_regressor(J, "left"), hand_regressor(J, "right")])
         ids = {k: torch.as_tensor(np.asarray(v, dtype=np.int64), device=device)
                for k, v in (("left_hand", left_hand), ("right_hand", right_hand), ("face", face))}
+        columns = np.flatnonzero(np.any(rows != 0, axis=0))
         return cls(regressor=torch.as_tensor(rows, dtype=dtype, device=device),
-                   anchor_vertex=int(np.argmax(J[PELVIS])), **ids)
+                   anchor_vertex=int(np.argmax(J[PELVIS])),
+                   columns=torch.as_tensor(columns, device=device),
+                   compact=torch.as_tensor(rows[:, columns], dtype=dtype, device=device), **ids)
 
     @property
     def hand_regressor_left(self) -> Tensor:

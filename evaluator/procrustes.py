@@ -5,7 +5,7 @@ R = V U^T with the reflection fix (if det < 0, negate the last singular value an
 of V^T), scale = sum(S) / sum|A - cA|^2, t = cB - scale R cA.
 
 The cross-covariance comes from raw moments (sum a b^T - n cA cB^T, batched matmuls over
-float64 blocks of points) and the transform is applied with one ``baddbmm``, so no centred
+blocks of points, block sums in float64) and the transform is applied with one ``baddbmm``, so no centred
 full-size copies are made; the cost is memory traffic over the points, not the 3x3 SVD.
 """
 from __future__ import annotations
@@ -14,22 +14,36 @@ import torch
 from torch import Tensor
 
 
-MOMENT_BLOCK = 2048  # points per float64 block: bounds the temporaries to B x 2048 x 3 doubles
+SMALL_SET = 2048  # point sets up to this size are simply promoted to float64
+
+
+def _block_size(n: int) -> int | None:
+    """Largest divisor of n in [64, 1024] (10475 SMPL-X vertices -> 419), else None."""
+    return next((b for b in range(min(n, 1024), 63, -1) if n % b == 0), None)
 
 
 def _moments(src: Tensor, dst: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """float64 sums over points: sum a (B,3), sum b (B,3), sum a b^T (B,3,3), sum |a|^2 (B,).
 
-    float32 accumulation over ~10^4 points loses enough digits to move the optimal rotation by
-    ~1e-4 mm on nearly isotropic subsets (the face), so blocks are promoted to float64 first.
+    Plain float32 accumulation over ~10^4 points moves the optimal rotation by up to ~1e-4 mm
+    on nearly isotropic subsets, so products are summed in float32 only within blocks of a few
+    hundred points (a free reshape when the block size divides n) and the block sums in float64.
+    Small sets are promoted to float64; sizes without a suitable divisor are zero-padded.
     """
-    sums = None
-    for start in range(0, src.shape[1], MOMENT_BLOCK):
-        a = src[:, start: start + MOMENT_BLOCK].double()
-        b = dst[:, start: start + MOMENT_BLOCK].double()
-        part = (a.sum(1), b.sum(1), torch.bmm(a.transpose(1, 2), b), (a * a).sum((1, 2)))
-        sums = part if sums is None else tuple(x + y for x, y in zip(sums, part))
-    return sums
+    B, n, _ = src.shape
+    if src.dtype == torch.float64 or n <= SMALL_SET:
+        src, dst = src.double(), dst.double()
+        return src.sum(1), dst.sum(1), torch.bmm(src.transpose(1, 2), dst), (src * src).sum((1, 2))
+    blk = _block_size(n) if src.is_contiguous() and dst.is_contiguous() else None
+    if blk is None:  # zero rows leave every moment unchanged; costs one float32 copy
+        blk, pad = 256, -n % 256
+        src, dst = (torch.nn.functional.pad(x, (0, 0, 0, pad)).contiguous() for x in (src, dst))
+    a, b = src.reshape(-1, blk, 3), dst.reshape(-1, blk, 3)
+    at = a.transpose(1, 2)
+    cross = torch.bmm(at, b).double().reshape(B, -1, 3, 3).sum(1)
+    gram = torch.bmm(at, a).double().reshape(B, -1, 3, 3).sum(1)
+    sums = (a.sum(1).double().reshape(B, -1, 3).sum(1), b.sum(1).double().reshape(B, -1, 3).sum(1))
+    return sums[0], sums[1], cross, gram.diagonal(dim1=1, dim2=2).sum(-1)
 
 
 def similarity_transform(src: Tensor, dst: Tensor) -> tuple[Tensor, Tensor]:

@@ -1,14 +1,21 @@
 """The Celery application. Start a worker with ``celery -A workers worker -Q validate,evaluate,finalize``.
 
-Configuration comes from Django settings (``CELERY_*``). The options below make long GPU jobs safe:
-a message is acknowledged only after its task finished (acks_late), a worker takes one message at a
-time (prefetch 1), and a message whose worker died is re-delivered (reject_on_worker_lost).
+Configuration comes from Django settings (``CELERY_*`` and ``EVAL_*``). The options below make long
+GPU jobs safe: a message is acknowledged only after its task finished (acks_late), a worker takes
+one message at a time (prefetch 1), a message whose worker process died is re-delivered
+(reject_on_worker_lost), and Redis re-delivers a message whose whole worker vanished once the
+visibility timeout (longer than any task's hard time limit) has passed. Lost work that slips
+through all of this is found by the beat-scheduled sweeper (``workers.tasks.sweep_stuck_submissions``).
 """
 import os
 
 from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leaderboard.settings")
+
+VALIDATE_QUEUE = "validate"
+EVALUATE_QUEUE = "evaluate"
+FINALIZE_QUEUE = "finalize"
 
 app = Celery("ehps")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -21,5 +28,42 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     task_track_started=True,
     broker_connection_retry_on_startup=True,
+    result_expires=7 * 24 * 3600,
+    task_default_queue=FINALIZE_QUEUE,
+    task_routes={
+        "workers.tasks.validate_submission": {"queue": VALIDATE_QUEUE},
+        "workers.tasks.evaluate_shard": {"queue": EVALUATE_QUEUE},
+        "workers.tasks.finalize_submission": {"queue": FINALIZE_QUEUE},
+        "workers.tasks.sweep_stuck_submissions": {"queue": FINALIZE_QUEUE},
+        # Non-Redis result backends (the embedded db+sqlite demo) join chords by polling with this task.
+        "celery.chord_unlock": {"queue": FINALIZE_QUEUE},
+    },
 )
-app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
+
+
+def _configure_from_django_settings() -> None:
+    """Options that depend on the broker kind and on the EVAL_* settings (read once Django is importable)."""
+    from django.conf import settings
+
+    broker = str(app.conf.broker_url or "")
+    if broker.startswith(("redis://", "rediss://")):
+        app.conf.broker_transport_options = {"visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT_S}
+        app.conf.result_backend_transport_options = {"visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT_S}
+    elif broker.startswith("sqla+"):
+        # kombu's SQLAlchemy transport hands every transport option to create_engine(), so its poll interval
+        # (1 s by default, which makes each hop of the pipeline take a second) is set on the class instead.
+        import kombu.transport.sqlalchemy as sqla_transport
+
+        sqla_transport.Transport.polling_interval = 0.1
+    app.conf.beat_schedule = {
+        "sweep-stuck-submissions": {
+            "task": "workers.tasks.sweep_stuck_submissions",
+            "schedule": float(settings.EVAL_SWEEP_INTERVAL_S),
+            "options": {"queue": FINALIZE_QUEUE, "expires": float(settings.EVAL_SWEEP_INTERVAL_S)},
+        }
+    }
+
+
+_configure_from_django_settings()
+# Lazy: Django apps must be ready before workers.tasks imports models (the worker imports it at start).
+app.autodiscover_tasks(["workers"], related_name="tasks")

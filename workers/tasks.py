@@ -1,0 +1,351 @@
+"""Celery tasks: validate → evaluate shards (chord header) → finalize, plus the stuck-submission sweeper.
+
+Every task may run twice (acks_late re-delivery, the sweeper re-sending lost work), so every task is
+idempotent: status moves are conditional UPDATEs, a shard's result row is unique, and finalize does
+nothing once the submission is final.
+
+Failures: a bad predictions file fails the submission with the evaluator's message; an exception while
+evaluating a shard fails it with a message naming benchmark and shard; transient database/broker errors
+are retried with exponential backoff and, once retries run out, left to the sweeper.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Greatest
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from evaluator.formats import FormatError
+from leaderboard.benchmarks.models import Benchmark
+from leaderboard.storage import private_path
+from leaderboard.submissions.models import (
+    FINAL_STATUSES,
+    InvalidTransition,
+    ShardResult,
+    Status,
+    Submission,
+    SubmissionKind,
+)
+from leaderboard.submissions.scores import reduce_shards, write_results
+from workers import evaluation, pipeline
+from workers import torch_setup  # noqa: F401  (connects the worker process signals)
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS = (
+    OperationalError,
+    InterfaceError,
+    BrokerOperationalError,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
+HEARTBEAT_EVERY_S = 0.5  # a running shard reports (and checks for cancellation) at most this often
+
+
+class SubmissionInvalid(Exception):
+    """A problem with what the user submitted; the message is shown to them."""
+
+
+class ShardAborted(Exception):
+    """The submission became final (cancelled, failed elsewhere) while a shard was running."""
+
+
+class SubmissionTask(Task):
+    """Retries transient errors with backoff; any other failure fails the submission with a readable reason."""
+
+    autoretry_for = TRANSIENT_ERRORS
+    retry_backoff = 2
+    retry_backoff_max = 300
+    retry_jitter = True
+    max_retries = settings.EVAL_TASK_MAX_RETRIES
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def failure_reason(self, exc: BaseException, args: tuple) -> str:
+        return f"{self.name.rsplit('.', 1)[-1]} failed: {type(exc).__name__}: {exc}"
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        if isinstance(exc, TRANSIENT_ERRORS):  # retries used up: the sweeper re-sends it later
+            logger.error("Task %s gave up after transient errors; leaving it to the sweeper", task_id)
+            return
+        if isinstance(exc, SoftTimeLimitExceeded):
+            reason = f"{self.failure_reason(exc, args).split(':')[0]}: took longer than {self.soft_time_limit} s"
+        else:
+            reason = self.failure_reason(exc, args)
+        try:
+            pipeline.fail_submission(args[0], reason)
+        except Exception:
+            logger.exception("Could not mark submission %s failed (%s)", args[0], reason)
+
+
+def _hostname(task: Task) -> str:
+    return (task.request.hostname or socket.gethostname())[:200]
+
+
+def _heartbeat(submission_id: int, worker: str) -> bool:
+    """Record liveness; False when the submission is final (cancelled or failed) and work should stop."""
+    return bool(
+        Submission.objects.filter(pk=submission_id)
+        .exclude(status__in=FINAL_STATUSES)
+        .update(heartbeat_at=timezone.now(), worker=worker)
+    )
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _gt_path(benchmark: Benchmark) -> Path:
+    path = private_path(benchmark.gt_path)
+    if not path.is_file():
+        # A server problem, not the user's: the message must not reveal the private path.
+        logger.error("GT file of benchmark %s is missing: %s", benchmark.slug, path)
+        raise RuntimeError(f"the ground truth of benchmark {benchmark.slug!r} is unavailable on the server")
+    return path
+
+
+def _validated_size(submission: Submission, benchmark: Benchmark) -> int:
+    """Full evaluator validation of one benchmark's stored predictions; returns the number of GT samples."""
+    gt_path = _gt_path(benchmark)
+    try:
+        num_gt = evaluation.num_samples(gt_path)
+    except FormatError as exc:
+        logger.error("GT file of benchmark %s is invalid: %s", benchmark.slug, exc)
+        raise RuntimeError(f"the ground truth of benchmark {benchmark.slug!r} is invalid on the server") from exc
+    pred_path = private_path(submission.predictions_name(benchmark.slug))
+    if not pred_path.is_file():
+        raise SubmissionInvalid(f"No predictions were stored for benchmark {benchmark.slug!r}.")
+    try:
+        evaluation.matched_indices(gt_path, pred_path)
+    except FormatError as exc:  # name the file as the user knows it, not by its server path
+        message = str(exc).replace(str(pred_path), f"{benchmark.slug}.npz").replace(str(gt_path), "ground truth")
+        raise SubmissionInvalid(f"Predictions for benchmark {benchmark.slug!r}: {message}") from exc
+    return num_gt
+
+
+def _run_models(submission: Submission, benchmarks: list[Benchmark]) -> None:
+    """Run a model submission on each benchmark's held-out images; write its predictions where uploads go."""
+    from workers.runners import ModelRunError, RunLimits, run_model_submission
+
+    if not submission.upload:
+        raise SubmissionInvalid("The model submission has no uploaded artifact.")
+    artifact = private_path(submission.upload.name)
+    logs: list[str] = []
+    for benchmark in benchmarks:
+        if not benchmark.accepts_models:
+            raise SubmissionInvalid(f"Benchmark {benchmark.slug!r} has no held-out images; submit predictions instead.")
+        work_dir = Path(tempfile.mkdtemp(prefix=f"ehps-run-{submission.pk}-"))
+        try:
+            try:
+                result = run_model_submission(
+                    submission.kind, artifact, private_path(benchmark.images_path), work_dir, RunLimits()
+                )
+            except ModelRunError as exc:
+                raise SubmissionInvalid(f"Model run on benchmark {benchmark.slug!r}: {exc}") from exc
+            logs.append(f"===== {benchmark.slug} ({result.duration_s:.1f} s) =====\n{result.log_tail}")
+            Submission.objects.filter(pk=submission.pk).update(log="\n".join(logs)[-64 * 1024 :])
+            if not result.ok:
+                raise SubmissionInvalid(f"Model run on benchmark {benchmark.slug!r}: {result.error}")
+            target = private_path(submission.predictions_name(benchmark.slug))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(result.predictions_path, target)
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
+        _heartbeat(submission.pk, submission.worker)
+
+
+class ValidateTask(SubmissionTask):
+    def failure_reason(self, exc: BaseException, args: tuple) -> str:
+        return f"Validation failed: {type(exc).__name__}: {exc}"
+
+
+@shared_task(
+    bind=True,
+    base=ValidateTask,
+    soft_time_limit=settings.EVAL_VALIDATE_SOFT_TIME_LIMIT_S,
+    time_limit=settings.EVAL_VALIDATE_TIME_LIMIT_S,
+)
+def validate_submission(self: Task, submission_id: int) -> dict:
+    """SUBMITTED → VALIDATING → QUEUED: run models (if any), validate predictions, plan shards, send the chord."""
+    submission = Submission.objects.filter(pk=submission_id).first()
+    if submission is None:
+        return {"skipped": "deleted"}
+    worker = _hostname(self)
+    if submission.status == Status.SUBMITTED:
+        try:
+            submission.transition(Status.VALIDATING, worker=worker)
+        except InvalidTransition:
+            return {"skipped": "raced"}
+    elif submission.status != Status.VALIDATING:  # a duplicate message: someone else got further
+        return {"skipped": submission.status}
+    submission.worker = worker
+    benchmarks = list(submission.benchmarks.order_by("pk"))
+    try:
+        if not benchmarks:
+            raise SubmissionInvalid("The submission names no benchmark.")
+        if submission.kind in (SubmissionKind.CONTAINER, SubmissionKind.MODEL_ARCHIVE):
+            _run_models(submission, benchmarks)
+        sizes = {b.pk: _validated_size(submission, b) for b in benchmarks}
+    except SubmissionInvalid as exc:
+        pipeline.fail_submission(submission_id, str(exc))
+        return {"failed": str(exc)}
+    shards = pipeline.plan_shards(sizes, settings.EVAL_SHARD_SIZE, settings.EVAL_CHUNK_SIZE)
+    try:
+        pipeline.queue_shards(submission, shards, from_status=Status.VALIDATING)
+    except InvalidTransition:  # cancelled meanwhile
+        return {"skipped": "cancelled"}
+    return {"shards": len(shards)}
+
+
+# ---------------------------------------------------------------- shards
+
+
+class ShardTask(SubmissionTask):
+    def failure_reason(self, exc: BaseException, args: tuple) -> str:
+        _, benchmark_id, index, start, stop = args
+        slug = Benchmark.objects.filter(pk=benchmark_id).values_list("slug", flat=True).first() or benchmark_id
+        return (
+            f"Evaluation failed on benchmark {slug!r}, shard {index} (samples {start}-{stop - 1}): "
+            f"{type(exc).__name__}: {exc}"
+        )
+
+
+def _update_progress(submission_id: int) -> None:
+    """progress_done = number of stored shards (never a +=, so a re-run shard is not counted twice)."""
+    stored = (
+        ShardResult.objects.filter(submission_id=OuterRef("pk"))
+        .values("submission_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    Submission.objects.filter(pk=submission_id).update(
+        progress_done=Greatest("progress_done", Subquery(stored)), heartbeat_at=timezone.now()
+    )
+
+
+@shared_task(
+    bind=True,
+    base=ShardTask,
+    soft_time_limit=settings.EVAL_SHARD_SOFT_TIME_LIMIT_S,
+    time_limit=settings.EVAL_SHARD_TIME_LIMIT_S,
+)
+def evaluate_shard(self: Task, submission_id: int, benchmark_id: int, shard_index: int, start: int, stop: int) -> dict:
+    """Metric sums of GT samples [start, stop) of one benchmark, stored once as a ShardResult row."""
+    submission = Submission.objects.filter(pk=submission_id).first()
+    if submission is None or submission.is_final:
+        return {"skipped": "final"}
+    if ShardResult.objects.filter(submission_id=submission_id, benchmark_id=benchmark_id, shard_index=shard_index).exists():
+        _update_progress(submission_id)
+        return {"skipped": "done"}
+    worker = _hostname(self)
+    if submission.status == Status.QUEUED:
+        try:
+            submission.transition(Status.RUNNING, worker=worker)
+        except InvalidTransition:
+            pass  # another shard got there first, or the row became final (checked below)
+    if not _heartbeat(submission_id, worker):
+        return {"skipped": "final"}
+
+    benchmark = Benchmark.objects.get(pk=benchmark_id)
+    gt_path = _gt_path(benchmark)
+    pred_path = private_path(submission.predictions_name(benchmark.slug))
+    last_beat = time.monotonic()
+
+    def on_chunk(*_args, **_kwargs) -> None:
+        nonlocal last_beat
+        if time.monotonic() - last_beat >= HEARTBEAT_EVERY_S:
+            last_beat = time.monotonic()
+            if not _heartbeat(submission_id, worker):
+                raise ShardAborted
+
+    try:
+        sums = evaluation.score_range(gt_path, pred_path, start, stop, settings.EVAL_CHUNK_SIZE, on_chunk)
+    except ShardAborted:
+        return {"skipped": "final"}
+    try:
+        with transaction.atomic():
+            ShardResult.objects.get_or_create(
+                submission_id=submission_id,
+                benchmark_id=benchmark_id,
+                shard_index=shard_index,
+                defaults={
+                    "sample_start": start,
+                    "sample_stop": stop,
+                    "sums": {split: s.to_dict() for split, s in sums.items()},
+                    "worker": worker,
+                },
+            )
+    except IntegrityError:  # the submission was deleted meanwhile
+        return {"skipped": "deleted"}
+    _update_progress(submission_id)
+    return {"shard": shard_index, "samples": stop - start}
+
+
+# ---------------------------------------------------------------- finalize
+
+
+class FinalizeTask(SubmissionTask):
+    def failure_reason(self, exc: BaseException, args: tuple) -> str:
+        return f"Combining the shard results failed: {type(exc).__name__}: {exc}"
+
+
+@shared_task(bind=True, base=FinalizeTask, time_limit=settings.EVAL_FINALIZE_TIME_LIMIT_S)
+def finalize_submission(self: Task, submission_id: int) -> dict:
+    """Reduce all ShardResult rows into BenchmarkResult rows and scores, and finish — one transaction."""
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().filter(pk=submission_id).first()
+        if submission is None or submission.is_final:
+            return {"skipped": "final"}
+        if submission.status not in (Status.QUEUED, Status.RUNNING):
+            return {"skipped": submission.status}
+        missing = pipeline.missing_shards(submission)
+        if missing or not submission.eval_plan.get("shards"):
+            # A duplicate shard completion can fire the chord early; the last real shard or the sweeper finishes it.
+            return {"waiting_for": len(missing)}
+        shards = list(ShardResult.objects.filter(submission=submission))
+        scores = write_results(submission, reduce_shards(shards))
+        if submission.status == Status.QUEUED:
+            submission.transition(Status.RUNNING)
+        submission.transition(
+            Status.FINISHED,
+            mpe=scores.mpe,
+            hand_mpe=scores.hand_mpe,
+            pa_hand_mpe=scores.pa_hand_mpe,
+            progress_done=len(shards),
+            progress_total=len(shards),
+            error_message="",
+        )
+    return {"finished": submission.uuid.hex, "mpe": scores.mpe}
+
+
+# ---------------------------------------------------------------- sweeper
+
+
+@shared_task(bind=True, base=Task, acks_late=False, time_limit=settings.EVAL_FINALIZE_TIME_LIMIT_S)
+def sweep_stuck_submissions(self: Task) -> dict:
+    """Beat task: finish submissions whose chord was lost, re-send stalled work, fail after EVAL_MAX_ATTEMPTS."""
+    report = {"finalized": 0, "requeued": 0, "revalidate": 0, "failed": 0}
+    for submission in pipeline.unfinalized_submissions():
+        if pipeline.finalize_if_complete(submission):
+            report["finalized"] += 1
+    for submission in pipeline.stuck_submissions():
+        if submission.pk and not pipeline.missing_shards(submission) and submission.eval_plan.get("shards"):
+            continue  # complete: handled by finalize above (once the grace period has passed)
+        action = pipeline.redispatch(submission.pk)
+        if action in report:
+            report[action] += 1
+    if any(report.values()):
+        logger.warning("Sweeper: %s", report)
+    return report

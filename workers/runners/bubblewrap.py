@@ -174,7 +174,7 @@ class BubblewrapRunner(ModelRunner):
     def payload(self, limits: RunLimits, batch_size: int, threads: int) -> list[str]:
         cpu_s = math.ceil(limits.time_s * max(threads, 1)) + 30  # backstop only; the wall clock stops it first
         return [
-            "prlimit", f"--data={limits.memory_bytes}", f"--fsize={limits.output_bytes}", f"--nproc={limits.pids}",
+            "prlimit", f"--data={limits.memory_bytes}", f"--fsize={limits.output_bytes + 1}", f"--nproc={limits.pids}",
             "--core=0", "--nofile=1024", f"--cpu={cpu_s}", "--",
             str(self.python), "-I", "/runner/entry.py", "--model", "/model/model.pt", "--input", "/input",
             "--output", f"/output/{PREDICTIONS_NAME}", "--batch-size", str(batch_size),

@@ -170,7 +170,9 @@ class OciRunner(ModelRunner):
                 self._engine("rmi", ref, check=False, timeout=120)
 
     def _remove_container(self, name: str) -> None:
-        self._engine("rm", "-f", name, check=False, timeout=120)
+        # podman's `rm -f` first waits the stop timeout (10 s) after SIGTERM; docker's kills at once.
+        no_grace = ["--time", "0"] if self.config.cli == "podman" else []
+        self._engine("rm", "-f", *no_grace, name, check=False, timeout=120)
 
     def run_command(self, image_id: str, name: str, input_dir: Path, output_dir: Path, limits: RunLimits) -> list[str]:
         memory = str(limits.memory_bytes)
@@ -180,7 +182,8 @@ class OciRunner(ModelRunner):
             "--security-opt", "no-new-privileges", "--memory", memory, "--memory-swap", memory,
             "--pids-limit", str(limits.pids), "--log-driver", "none", "--hostname", "model",
             "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096", "--ulimit", "core=0:0",
-            "--ulimit", f"fsize={limits.output_bytes}:{limits.output_bytes}",
+            # one byte over the cap, so a model stopped by it has provably exceeded the cap
+            "--ulimit", f"fsize={limits.output_bytes + 1}:{limits.output_bytes + 1}",
             "--tmpfs", f"/tmp:rw,nosuid,nodev,size={min(TMPFS_BYTES, limits.memory_bytes)},mode=1777",
             "-v", f"{input_dir}:/input:ro", "-v", f"{output_dir}:/output:rw",
         ]

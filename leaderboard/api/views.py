@@ -7,8 +7,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from leaderboard.api.exports import benchmark_csv, benchmark_payload, overall_csv, overall_payload
@@ -120,17 +122,33 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return self._publish(False)
 
 
-CSV_PARAM = OpenApiParameter("format", str, enum=["json", "csv"], description="csv downloads a CSV file")
+CSV_PARAM = OpenApiParameter("format", str, enum=["json", "csv"], description="csv downloads a CSV file (or send Accept: text/csv)")
+
+
+class CSVRenderer(BaseRenderer):
+    """Lets content negotiation accept ``?format=csv`` / ``Accept: text/csv``; the views build the CSV themselves."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+def wants_csv(request: Request) -> bool:
+    return getattr(request.accepted_renderer, "format", None) == "csv"
 
 
 class OverallLeaderboardView(APIView):
     """Overall leaderboard: by MPE (lower is better, missing last, ties by earlier submission)."""
 
     permission_classes = [permissions.AllowAny]
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
 
-    @extend_schema(parameters=[CSV_PARAM], responses={200: dict})
+    @extend_schema(operation_id="leaderboard_overall", parameters=[CSV_PARAM], responses={200: dict})
     def get(self, request: Request, format=None):
-        if request.query_params.get("format") == "csv" or format == "csv":
+        if wants_csv(request):
             return overall_csv()
         return Response(overall_payload())
 
@@ -139,8 +157,10 @@ class BenchmarkLeaderboardView(APIView):
     """One benchmark's leaderboard on a revealed split, sortable by any metric."""
 
     permission_classes = [permissions.AllowAny]
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
 
     @extend_schema(
+        operation_id="leaderboard_benchmark",
         parameters=[
             CSV_PARAM,
             OpenApiParameter("split", str, description="a revealed split (default: the ranking split)"),
@@ -153,6 +173,6 @@ class BenchmarkLeaderboardView(APIView):
         benchmark = get_object_or_404(Benchmark, slug=slug)
         split = display_split(benchmark, request.user, request.query_params.get("split"))
         sort, direction = request.query_params.get("sort"), request.query_params.get("dir", "asc")
-        if request.query_params.get("format") == "csv" or format == "csv":
+        if wants_csv(request):
             return benchmark_csv(benchmark, split, sort, direction)
         return Response(benchmark_payload(benchmark, split, sort, direction))

@@ -3,6 +3,14 @@ from django.contrib import admin, messages
 from leaderboard.benchmarks.models import Benchmark, Split
 
 
+def recompute_benchmark_scores(benchmark: Benchmark) -> None:
+    """MPE uses each benchmark's revealed ranking split: refresh it for every submission scored on this one."""
+    from leaderboard.submissions.scores import recompute_scores
+
+    for submission in benchmark.submissions.all():
+        recompute_scores(submission)
+
+
 class SplitInline(admin.TabularInline):
     model = Split
     extra = 0
@@ -36,4 +44,5 @@ class SplitAdmin(admin.ModelAdmin):
         for split in queryset.select_related("benchmark"):
             split.benchmark.splits.exclude(pk=split.pk).update(is_ranking=False)
             Split.objects.filter(pk=split.pk).update(is_revealed=True, is_ranking=True)
+            recompute_benchmark_scores(split.benchmark)
         self.message_user(request, f"Revealed {queryset.count()} split(s).", messages.SUCCESS)

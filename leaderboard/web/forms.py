@@ -20,8 +20,8 @@ class SubmitForm(forms.Form):
     file = forms.FileField(help_text="predictions .npz, a .zip of <benchmark>.npz, or a model file")
     method_name = forms.CharField(max_length=120, help_text="Shown on the leaderboard once you publish.")
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    paper_url = forms.URLField(required=False, label="Paper URL")
-    code_url = forms.URLField(required=False, label="Code URL")
+    paper_url = forms.URLField(required=False, label="Paper URL", assume_scheme="https")
+    code_url = forms.URLField(required=False, label="Code URL", assume_scheme="https")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

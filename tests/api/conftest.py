@@ -1,0 +1,57 @@
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from leaderboard.benchmarks.testing import make_benchmark, write_npz
+
+
+@pytest.fixture
+def alice(db) -> User:
+    return User.objects.create_user("alice", password="pw-alice-123")
+
+
+@pytest.fixture
+def bob(db) -> User:
+    return User.objects.create_user("bob", password="pw-bob-123")
+
+
+@pytest.fixture
+def staff(db) -> User:
+    return User.objects.create_user("root", password="pw-root-123", is_staff=True)
+
+
+@pytest.fixture
+def bench(db):
+    """(benchmark, valid prediction arrays) for 'bench-a', 12 samples, one 'test' split."""
+    return make_benchmark("bench-a", num_samples=12, seed=1)
+
+
+@pytest.fixture
+def pred_file(bench, tmp_path) -> Path:
+    return write_npz(tmp_path / "pred.npz", bench[1])
+
+
+@pytest.fixture
+def client_for():
+    def make(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+    return make
+
+
+@pytest.fixture
+def started():
+    """Records start_evaluation calls instead of enqueueing (the workers' own tests cover the pipeline)."""
+    with mock.patch("leaderboard.submissions.actions._start_evaluation") as start:
+        yield start
+
+
+def stored_uploads() -> set[str]:
+    root = Path(settings.PRIVATE_STORAGE_ROOT)
+    return {str(p.relative_to(root)) for sub in ("uploads", "tmp") if (root / sub).exists() for p in (root / sub).rglob("*")}

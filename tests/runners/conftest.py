@@ -8,14 +8,9 @@ from pathlib import Path
 
 import pytest
 from oci_images import ImageFactory  # this folder is on sys.path (pytest's rootdir-less test layout)
+from runner_test_support import require_binaries
 
 from evaluator.image_benchmark import ImageBenchmarkPaths, make_image_benchmark
-
-
-def require_binaries(*names: str) -> None:
-    missing = [n for n in names if shutil.which(n) is None]
-    if missing:
-        pytest.skip(f"not installed: {', '.join(missing)} (scripts/system-packages installs them as root)")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,153 @@
+"""The bubblewrap runner with real TorchScript model archives."""
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+from runner_test_support import require_binaries
+
+from evaluator.formats import load_sample_set, match_samples
+from workers.runners import RunLimits, run_model_submission, runner_available
+
+pytestmark = [pytest.mark.container]
+
+LIMITS = RunLimits(time_s=120, memory_bytes=3 * 1024**3, output_bytes=8 * 1024**2, log_bytes=16 * 1024)
+
+
+class ParamsFromPixels(torch.nn.Module):
+    """Emits every SMPL-X parameter; global_orient carries the crop's mean colour to prove the input arrives."""
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        b = x.shape[0]
+        zeros = torch.zeros(b, 1, dtype=x.dtype)
+        return {
+            "global_orient": x.mean(dim=(2, 3)),  # (B, 3)
+            "body_pose": zeros.expand(b, 63), "left_hand_pose": zeros.expand(b, 45),
+            "right_hand_pose": zeros.expand(b, 45), "jaw_pose": zeros.expand(b, 3),
+            "betas": zeros.expand(b, 10), "expression": zeros.expand(b, 10), "transl": zeros.expand(b, 3),
+        }
+
+
+class ReturnsBareTensor(torch.nn.Module):
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class Sleeps(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        y = x
+        for _ in range(1_000_000_000):  # spin far past any test time limit
+            y = y * 1.0000001
+        return {"global_orient": y.mean(dim=(2, 3))}
+
+
+class AllocatesTooMuch(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        big = torch.ones(2147483648)  # 8 GiB of float32
+        return {"global_orient": x.mean(dim=(2, 3)) + big[0]}
+
+
+def make_archive(tmp_path: Path, module: torch.nn.Module, manifest: dict | None = None) -> Path:
+    model_path = tmp_path / "model.pt"
+    torch.jit.save(torch.jit.script(module), str(model_path))
+    archive = tmp_path / "submission.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(model_path, "model.pt")
+        zf.writestr("manifest.json", json.dumps(manifest or {"format": "torchscript", "batch_size": 4}))
+    return archive
+
+
+@pytest.fixture
+def bwrap_ready():
+    require_binaries("bwrap", "prlimit")
+    ok, reason = runner_available("archive")
+    assert ok, reason
+
+
+def test_torchscript_archive_gives_valid_predictions(bwrap_ready, tmp_path, image_benchmark, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://secret@db/ehps")
+    archive = make_archive(tmp_path, ParamsFromPixels())
+    result = run_model_submission("archive", archive, image_benchmark.input_dir, tmp_path / "work", LIMITS)
+    assert result.ok, (result.error, result.log_tail)
+    pred = load_sample_set(result.predictions_path)
+    gt = load_sample_set(image_benchmark.gt_path, role="gt")
+    match_samples(gt, pred)
+    colours = pred.arrays["global_orient"]
+    assert ((colours > 0) & (colours < 1)).all() and colours.std() > 1e-3  # real, varying pixels in [0, 1]
+    assert result.predictions_path.stat().st_uid == 65534  # written by the unprivileged sandbox user
+
+
+def test_model_errors_are_reported_with_the_entry_scripts_diagnosis(bwrap_ready, tmp_path, image_benchmark):
+    archive = make_archive(tmp_path, ReturnsBareTensor())
+    result = run_model_submission("archive", archive, image_benchmark.input_dir, tmp_path / "work", LIMITS)
+    assert not result.ok
+    assert result.error == "RunnerError: the model returned Tensor; expected a dict of tensors or a tuple"
+
+
+def test_time_limit_stops_the_model(bwrap_ready, tmp_path, image_benchmark):
+    archive = make_archive(tmp_path, Sleeps())
+    limits = RunLimits(time_s=4, memory_bytes=LIMITS.memory_bytes)
+    result = run_model_submission("archive", archive, image_benchmark.input_dir, tmp_path / "work", limits)
+    assert not result.ok and result.timed_out
+    assert result.error == "the model exceeded the time limit of 4 s and was stopped"
+    assert result.duration_s < 15
+
+
+def test_memory_limit_stops_the_model(bwrap_ready, tmp_path, image_benchmark):
+    archive = make_archive(tmp_path, AllocatesTooMuch())
+    result = run_model_submission("archive", archive, image_benchmark.input_dir, tmp_path / "work", LIMITS)
+    assert not result.ok and result.oom
+    assert result.error == "the model exceeded the memory limit of 3 GiB and was stopped"
+
+
+def test_sandbox_has_no_network_and_no_secrets(bwrap_ready, tmp_path, image_benchmark, monkeypatch):
+    """Run a probe in the very sandbox the runner builds, by swapping the entry script for a probe script."""
+    import workers.runners.bubblewrap as bw
+
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import os, socket\n"
+        "print('uid', os.getuid(), 'env', sorted(os.environ), flush=True)\n"
+        "for target in [('127.0.0.1', 6379), ('127.0.0.1', 5432), ('1.1.1.1', 53)]:\n"
+        "    s = socket.socket(); s.settimeout(2)\n"
+        "    print('connect', target, s.connect_ex(target), flush=True)\n"
+        "for path in ['/etc/shadow', '/etc/passwd', '/work/main/leaderboard', '/work/main/var', '/home']:\n"
+        "    print('visible', path, os.path.exists(path), flush=True)\n"
+        "print('root holds', os.listdir('/root'), flush=True)\n"
+        "try:\n    open('/input/x', 'w')\nexcept OSError as e:\n    print('input', e.strerror, flush=True)\n"
+    )
+    monkeypatch.setattr(bw, "ENTRY_SCRIPT", probe)
+    monkeypatch.setenv("DATABASE_URL", "postgres://secret@db/ehps")
+    archive = make_archive(tmp_path, ParamsFromPixels())
+    result = run_model_submission("archive", archive, image_benchmark.input_dir, tmp_path / "work", LIMITS)
+    log = result.log_tail
+    assert "uid 65534" in log
+    assert "DATABASE_URL" not in log
+    for port in (6379, 5432):
+        line = next(ln for ln in log.splitlines() if f"'127.0.0.1', {port}" in ln)
+        assert not line.endswith(" 0"), line  # connect_ex == 0 would mean connected
+    # Only the bound paths exist: the Python install and venv, not the project, /etc or /home.
+    for path in ("/etc/shadow", "/etc/passwd", "/work/main/leaderboard", "/work/main/var", "/home"):
+        assert f"visible {path} False" in log
+    assert "root holds []" in log or "root holds ['.pyenv']" in log
+    assert "input Read-only file system" in log
+
+
+@pytest.mark.parametrize(
+    ("manifest", "message"),
+    [
+        ({"format": "onnx"}, 'format must be "torchscript"'),
+        ({"batch_size": 0}, "batch_size must be an integer in 1..256"),
+        ({"model_file": "missing.pt"}, "the model archive has no 'missing.pt'"),
+    ],
+)
+def test_bad_archive_manifest_is_a_clear_error(tmp_path, image_benchmark, manifest, message):
+    from workers.runners import ModelRunError
+
+    archive = make_archive(tmp_path, ParamsFromPixels(), manifest)
+    with pytest.raises(ModelRunError, match=message):
+        run_model_submission("archive", archive, image_benchmark.input_dir, tmp_path / "work", LIMITS)

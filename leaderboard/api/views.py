@@ -76,7 +76,9 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         except UploadError as exc:
             return error_response(exc)
         form = SubmissionCreateSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
+        if not form.is_valid():
+            problems = "; ".join(f"{name}: {' '.join(map(str, errors))}" for name, errors in form.errors.items())
+            return Response({"error": "invalid_request", "detail": problems, "fields": form.errors}, status=status.HTTP_400_BAD_REQUEST)
         data = form.validated_data
         try:
             submission = create_submission(

@@ -19,6 +19,7 @@ import tarfile
 import tempfile
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -213,12 +214,16 @@ def extract_bundle(path: Path, destination: Path, label: str, allowed: dict[str,
             raise UploadError(f"{label}: its members decompress to {format_size(declared)}, over the limit of {format_size(limit)}.")
         written = 0
         for info in infos:
-            with archive.open(info) as member, open(destination / info.filename, "wb") as out:
-                while chunk := member.read(COPY_CHUNK):
-                    written += len(chunk)
-                    if written > limit:
-                        raise UploadError(f"{label}: decompresses to more than {format_size(limit)} (a zip bomb?).")
-                    out.write(chunk)
+            try:
+                with archive.open(info) as member, open(destination / info.filename, "wb") as out:
+                    while chunk := member.read(COPY_CHUNK):
+                        written += len(chunk)
+                        if written > limit:
+                            raise UploadError(f"{label}: decompresses to more than {format_size(limit)} (a zip bomb?).")
+                        out.write(chunk)
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+                # sizes or checksums that do not match the data, unsupported compression, encrypted members
+                raise UploadError(f"{label}: member '{info.filename}' is corrupt or unsupported ({exc}).") from None
     return list(seen.values())
 
 

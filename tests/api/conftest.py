@@ -52,6 +52,10 @@ def started():
         yield start
 
 
-def stored_uploads() -> set[str]:
-    root = Path(settings.PRIVATE_STORAGE_ROOT)
-    return {str(p.relative_to(root)) for sub in ("uploads", "tmp") if (root / sub).exists() for p in (root / sub).rglob("*")}
+@pytest.fixture
+def stored_uploads():
+    """A callable listing every path under uploads/ and tmp/ of private storage (to prove nothing was left)."""
+    def listing() -> set[str]:
+        root = Path(settings.PRIVATE_STORAGE_ROOT)
+        return {str(p.relative_to(root)) for sub in ("uploads", "tmp") if (root / sub).exists() for p in (root / sub).rglob("*")}
+    return listing

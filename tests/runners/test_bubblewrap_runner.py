@@ -12,7 +12,8 @@ from runner_test_support import require_binaries
 from evaluator.formats import load_sample_set, match_samples
 from workers.runners import RunLimits, run_model_submission, runner_available
 
-pytestmark = [pytest.mark.container]
+pytestmark = [pytest.mark.container,
+              pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:DeprecationWarning")]  # still what we load
 
 LIMITS = RunLimits(time_s=120, memory_bytes=3 * 1024**3, output_bytes=8 * 1024**2, log_bytes=16 * 1024)
 

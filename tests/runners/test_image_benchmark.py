@@ -32,7 +32,7 @@ def test_layout_and_ground_truth(image_benchmark):
 def test_box_and_pixels_follow_the_ground_truth_mesh(image_benchmark, smplx_model_dir):
     """Re-project the GT mesh: its bounding box is the manifest's box and the person differs from the background."""
     gt = load_sample_set(image_benchmark.gt_path, role="gt")
-    verts = load_body_model(smplx_model_dir).vertices({k: torch.from_numpy(v) for k, v in gt.take(slice(0, 2)).items()})
+    verts = load_body_model(smplx_model_dir).vertices({k: torch.tensor(v) for k, v in gt.take(slice(0, 2)).items()})
     for i, sample in enumerate(_manifest(image_benchmark)["samples"][:2]):
         uv = project(verts[i].numpy(), (256, 256))
         assert np.allclose(sample["bbox_xywh"][:2], uv.min(0), atol=0.02)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from html import escape
 
 PART_TITLES = {"all": "Whole body", "body": "Body joints", "hands": "Hands", "face": "Face"}
-BAR_W, GAP, GROUP_GAP, HEIGHT, TOP, BOTTOM, LEFT = 26, 4, 26, 220, 18, 58, 44
+BAR_W, GAP, GROUP_GAP, HEIGHT, TOP, BOTTOM, LEFT = 34, 6, 28, 250, 18, 72, 44
+SCALE = 1.3  # drawn size vs. the viewBox: text stays readable, the box still shrinks on narrow screens
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,16 @@ def chart_groups(metrics: dict[str, float | None]) -> list[tuple[str, list[Bar]]
         if value is None or "_l_" in key or "_r_" in key:
             continue
         groups.setdefault(meta.part, []).append(Bar(key, meta.label, float(value), meta.procrustes))
-    for bars in groups.values():
-        bars.sort(key=lambda b: (b.key.removeprefix("pa_"), b.procrustes))
-    return [(PART_TITLES.get(part, part), bars) for part, bars in groups.items()]
+    for bars in groups.values():  # vertex errors before joint errors, each non-PA then PA
+        bars.sort(key=lambda b: ("mpjpe" in b.key, b.procrustes))
+    order = list(PART_TITLES)
+    parts = sorted(groups, key=lambda p: order.index(p) if p in order else len(order))
+    return [(PART_TITLES.get(part, part), groups[part]) for part in parts]
+
+
+def short_label(label: str) -> str:
+    """'PA-PVE (hands)' -> 'PA-PVE': the group title already names the part."""
+    return label.split(" (")[0]
 
 
 def _nice_max(value: float) -> float:
@@ -52,7 +60,7 @@ def bar_chart_svg(metrics: dict[str, float | None], title: str = "") -> str:
     width = LEFT + sum(len(bars) * (BAR_W + GAP) for _, bars in groups) + GROUP_GAP * len(groups) + 10
     plot_h = HEIGHT - TOP - BOTTOM
     out = [
-        f'<svg class="chart" viewBox="0 0 {width} {HEIGHT}" width="100%" role="img" '
+        f'<svg class="chart" viewBox="0 0 {width} {HEIGHT}" width="{width * SCALE:.0f}" height="{HEIGHT * SCALE:.0f}" role="img" '
         f'aria-label="{escape(title or "Errors per body part")}" xmlns="http://www.w3.org/2000/svg">'
     ]
     for i in range(6):  # horizontal grid with mm ticks
@@ -73,14 +81,18 @@ def bar_chart_svg(metrics: dict[str, float | None], title: str = "") -> str:
                 f"<title>{escape(bar.label)}: {bar.value:.2f} mm</title></rect>"
             )
             out.append(f'<text x="{x + BAR_W / 2:.1f}" y="{y - 3:.1f}" class="value" text-anchor="middle">{bar.value:.0f}</text>')
+            out.append(
+                f'<text x="{x + BAR_W / 2:.1f}" y="{HEIGHT - BOTTOM + 13}" class="bar-label" text-anchor="middle">'
+                f"{escape(short_label(bar.label))}</text>"
+            )
             x += BAR_W + GAP
         centre = (start + x - GAP) / 2
-        out.append(f'<text x="{centre:.1f}" y="{HEIGHT - BOTTOM + 16}" class="group" text-anchor="middle">{escape(part_title)}</text>')
+        out.append(f'<text x="{centre:.1f}" y="{HEIGHT - BOTTOM + 31}" class="group" text-anchor="middle">{escape(part_title)}</text>')
         x += GROUP_GAP
     legend_y = HEIGHT - 14
     out.append(f'<rect x="{LEFT}" y="{legend_y - 9}" width="10" height="10" class="bar"/>')
     out.append(f'<text x="{LEFT + 14}" y="{legend_y}" class="legend">without Procrustes (PVE / MPJPE)</text>')
-    out.append(f'<rect x="{LEFT + 230}" y="{legend_y - 9}" width="10" height="10" class="bar pa"/>')
-    out.append(f'<text x="{LEFT + 244}" y="{legend_y}" class="legend">Procrustes-aligned (PA-)</text>')
+    out.append(f'<rect x="{LEFT + 200}" y="{legend_y - 9}" width="10" height="10" class="bar pa"/>')
+    out.append(f'<text x="{LEFT + 214}" y="{legend_y}" class="legend">Procrustes-aligned (PA-)</text>')
     out.append("</svg>")
     return "".join(out)

@@ -45,7 +45,7 @@ def benchmark_detail(request: HttpRequest, slug: str) -> HttpResponse:
         return benchmark_csv(benchmark, split, sort, direction)
     rows, sort, direction = benchmark_leaderboard(benchmark, split, sort, direction)
     splits = benchmark.splits.all() if request.user.is_staff else benchmark.splits.filter(is_revealed=True)
-    columns = metric_columns()
+    columns = sorted(metric_columns(), key=lambda c: c["key"] != benchmark.primary_metric)  # primary first (stable)
     for column in columns:  # the link a header click follows: same column toggles the direction
         column["dir"] = "desc" if column["key"] == sort and direction == "asc" else "asc"
         column["active"] = column["key"] == sort

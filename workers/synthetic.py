@@ -51,25 +51,23 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
 
 
 def create_benchmark(slug: str, num_samples: int, *, splits: Sequence[str] = ("test",), ranking: str | None = None,
-                     seed: int = 0, **fields):
-    """A Benchmark (+ Split rows) whose synthetic GT is written to ``gt/<slug>/gt.npz`` in private storage.
+                     seed: int = 0, is_active: bool = True, **spec):
+    """Import a synthetic benchmark the way ``import_benchmark`` does (GT + public ids under ``gt/<slug>/``).
 
-    The GT arrays are attached as ``benchmark.gt_arrays`` for making predictions.
+    ``spec`` goes to ``BenchmarkSpec`` (primary_metric, counts_toward_mpe, ...). The GT arrays are attached
+    as ``benchmark.gt_arrays`` for making predictions.
     """
-    from django.conf import settings
+    import tempfile
 
-    from leaderboard.benchmarks.models import Benchmark, Split
+    from leaderboard.benchmarks.services import BenchmarkSpec, import_ground_truth
 
     gt = synthetic_gt(num_samples, seed=seed, splits=splits)
-    write_npz(Path(settings.PRIVATE_STORAGE_ROOT) / "gt" / slug / "gt.npz", gt)
-    benchmark = Benchmark.objects.create(
-        slug=slug, name=slug.upper(), gt_path=f"gt/{slug}/gt.npz", num_samples=num_samples, **fields
-    )
-    ranking = ranking or splits[0]
-    for name in splits:
-        Split.objects.create(
-            benchmark=benchmark, name=name, num_samples=int((gt["splits"] == name).sum()), is_ranking=name == ranking
-        )
+    with tempfile.TemporaryDirectory() as tmp:
+        gt_file = write_npz(Path(tmp) / "gt.npz", gt)
+        benchmark = import_ground_truth(gt_file, BenchmarkSpec(slug=slug, name=slug.upper(), ranking_split=ranking, **spec))
+    if not is_active:
+        benchmark.is_active = False
+        benchmark.save(update_fields=["is_active"])
     benchmark.gt_arrays = gt
     return benchmark
 

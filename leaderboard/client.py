@@ -75,7 +75,8 @@ class Client:
     def get(self, submission_id: str) -> dict:
         return self.request("GET", f"submissions/{submission_id}/")
 
-    def wait(self, submission_id: str, interval: float = 2.0, out=sys.stdout) -> dict:
+    def wait(self, submission_id: str, interval: float = 2.0, out=None) -> dict:
+        out = out or sys.stdout
         last = None
         while True:
             status = self.request("GET", f"submissions/{submission_id}/status/")
@@ -88,7 +89,8 @@ class Client:
             time.sleep(interval)
 
 
-def print_results(submission: dict, out=sys.stdout) -> None:
+def print_results(submission: dict, out=None) -> None:
+    out = out or sys.stdout
     print(f"\n{submission['method_name']}: {submission['status']}", file=out)
     if submission.get("error_message"):
         print(f"error: {submission['error_message']}", file=out)

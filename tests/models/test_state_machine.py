@@ -48,3 +48,38 @@ def test_cancel_from_every_non_final_state(alice):
         s = make(alice, status)
         s.transition(Status.CANCELLED)
         assert Submission.objects.get(pk=s.pk).status == Status.CANCELLED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_racing_threads_only_one_wins():
+    """Real concurrency (PostgreSQL row locks): eight threads try to start the same queued run."""
+    import threading
+
+    from django.contrib.auth.models import User
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a database with concurrent writers (run with DATABASE_URL=postgres://...)")
+    owner = User.objects.create_user("racer")
+    pk = make(owner, Status.QUEUED).pk
+    barrier, wins, losses = threading.Barrier(8), [], []
+
+    def attempt() -> None:
+        from django.db import connections
+
+        row = Submission.objects.get(pk=pk)
+        barrier.wait()
+        try:
+            row.transition(Status.RUNNING)
+            wins.append(1)
+        except InvalidTransition:
+            losses.append(1)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (len(wins), len(losses)) == (1, 7)

@@ -40,6 +40,12 @@ DEMO_BENCHMARKS = (
         display_order=30), 300, 13, True),
 )
 NOISE_LEVELS = {"pred": 1.0, "pred-rough": 2.0}
+# Held-out rendered images: only model submissions (container / TorchScript archive) can be scored on it.
+IMAGES_BENCHMARK = DemoBenchmark(BenchmarkSpec(
+    "demo-images", "Demo images (models)",
+    "Rendered synthetic people; the images are held out, so submit a model (container or TorchScript archive) "
+    "and the server runs it. Not part of MPE.",
+    counts_toward_mpe=False, counts_toward_hand_mpe=False, display_order=40), 32, 14, False)
 
 
 def default_predictions_dir() -> Path:
@@ -68,6 +74,7 @@ def _rewrite(path: Path, keep_splits: bool) -> None:
 def create_demo_benchmarks(predictions_dir: Path | None = None) -> list[Benchmark]:
     """Create (or refresh) the demo benchmarks and write example predictions; deterministic and idempotent."""
     from evaluator.demo import make_demo_benchmark, noisy_predictions
+    from evaluator.image_benchmark import make_image_benchmark
 
     ensure_body_model()
     out = predictions_dir or default_predictions_dir()
@@ -85,6 +92,9 @@ def create_demo_benchmarks(predictions_dir: Path | None = None) -> list[Benchmar
                 ids = gt["sample_ids"]
             rough = noisy_predictions(params, np.random.default_rng(demo.seed + 1000), NOISE_LEVELS["pred-rough"])
             np.savez(out / f"{demo.spec.slug}-rough.npz", sample_ids=ids, **{k: v.astype(np.float32) for k, v in rough.items()})
+        images = make_image_benchmark(Path(tmp) / "images", settings.SMPLX_MODEL_DIR, IMAGES_BENCHMARK.num_samples,
+                                      seed=IMAGES_BENCHMARK.seed, slug=IMAGES_BENCHMARK.spec.slug)
+        benchmarks.append(import_ground_truth(images.gt_path, IMAGES_BENCHMARK.spec, images_dir=images.input_dir))
     bundle = out / "all-demo-benchmarks.zip"
     with zipfile.ZipFile(bundle, "w", zipfile.ZIP_STORED) as archive:  # npz members are already zip archives
         for demo in DEMO_BENCHMARKS:

@@ -71,19 +71,16 @@ def test_submission_fails_with_a_reason_after_max_attempts(settings, make_benchm
     assert submission.error_message.startswith("Evaluation stalled 3 times; last seen on worker gpu@node7.")
 
 
-def test_requeue_without_a_worker_leaves_the_row_queued_with_a_fresh_plan(settings, make_benchmark, make_submission):
-    """Without eager mode the messages go to the broker (none here): the row must be re-queued and counted."""
+def test_requeue_without_a_worker_leaves_the_row_queued_with_a_fresh_plan(settings, monkeypatch, make_benchmark,
+                                                                          make_submission):
+    """Record what would go to the broker: the row is re-queued, counted, and only missing shards are sent."""
     settings.EVAL_MAX_ATTEMPTS = 3
     submission = make_submission([make_benchmark("agora", 16)])
     planned(submission, 8)
     stall(submission, Status.RUNNING, attempts=1)
     sent = []
-    original = pipeline._send_chord
-    pipeline._send_chord = lambda sid, shards, fin: sent.append((sid, [s.index for s in shards]))
-    try:
-        assert pipeline.redispatch(submission.pk) == "requeued"
-    finally:
-        pipeline._send_chord = original
+    monkeypatch.setattr(pipeline, "_send_chord", lambda sid, shards, fin: sent.append((sid, [s.index for s in shards])))
+    assert pipeline.redispatch(submission.pk) == "requeued"
     submission.refresh_from_db()
     assert submission.status == Status.QUEUED and submission.attempts == 2
     assert sent == [(submission.pk, [0, 1])]

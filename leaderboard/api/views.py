@@ -25,7 +25,7 @@ from leaderboard.submissions.actions import cancel_submission, create_submission
 from leaderboard.submissions.leaderboard import display_split
 from leaderboard.submissions.models import InvalidTransition, Submission
 from leaderboard.submissions.quotas import QuotaExceeded
-from leaderboard.submissions.uploads import UploadError, check_declared_size
+from leaderboard.submissions.uploads import UploadError, check_request_size
 from leaderboard.submissions.visibility import owned_submissions, visible_submissions
 
 
@@ -72,7 +72,7 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def create(self, request: Request) -> Response:
         """Upload predictions (or a model) and start the evaluation. 413/400 on a bad file, 429 over a quota."""
         try:
-            check_declared_size(int(request.META.get("CONTENT_LENGTH") or 0))  # before the body is parsed
+            check_request_size(request.META)  # before the body is parsed
         except UploadError as exc:
             return error_response(exc)
         form = SubmissionCreateSerializer(data=request.data)

@@ -65,6 +65,15 @@ def check_declared_size(size: int | None) -> None:
         )
 
 
+def check_request_size(meta: dict) -> None:
+    """Refuse an oversized request from its Content-Length, before Django reads the body to disk."""
+    try:
+        length = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return  # a malformed header: Django's parser rejects the body itself
+    check_declared_size(length)
+
+
 @dataclass
 class StagedUpload:
     """A validated upload waiting in a staging folder; ``commit`` moves it under ``uploads/<uuid>/``."""

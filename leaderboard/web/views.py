@@ -17,7 +17,7 @@ from leaderboard.submissions.actions import cancel_submission, create_submission
 from leaderboard.submissions.leaderboard import benchmark_leaderboard, display_split, overall_leaderboard
 from leaderboard.submissions.models import InvalidTransition, Submission
 from leaderboard.submissions.quotas import QuotaExceeded
-from leaderboard.submissions.uploads import UploadError, check_declared_size, format_size
+from leaderboard.submissions.uploads import UploadError, check_request_size, format_size
 from leaderboard.submissions.visibility import can_manage, can_see_log, owned_submissions, visible_results, visible_submissions
 from leaderboard.web.charts import bar_chart_svg
 from leaderboard.web.forms import SubmitForm
@@ -61,12 +61,11 @@ def submit(request: HttpRequest) -> HttpResponse:
     error_status = 200
     if request.method == "POST":
         try:
-            check_declared_size(int(request.META.get("CONTENT_LENGTH") or 0))
+            check_request_size(request.META)
             form = SubmitForm(request.POST, request.FILES)
-        except UploadError as exc:
-            form = SubmitForm()
-            form.add_error(None, str(exc))
-            return render(request, "web/submit.html", {"form": form, "max_upload": format_size_setting()}, status=exc.status_code)
+        except UploadError as exc:  # the body was not read: show an empty form with the reason
+            context = {"form": SubmitForm(), "page_error": str(exc), "max_upload": format_size_setting()}
+            return render(request, "web/submit.html", context, status=exc.status_code)
         if form.is_valid():
             data = form.cleaned_data
             try:

@@ -123,3 +123,20 @@ def test_signup_login_token(db):
 @pytest.mark.parametrize("url", ["/", "/api/", "/accounts/login/", "/accounts/signup/", "/benchmarks/bench-w/"])
 def test_public_pages_render(url, bench):
     assert Client().get(url).status_code == 200
+
+
+def test_oversized_upload_in_the_form_is_413_with_the_limit(alice, bench, logged_in, tmp_path, settings):
+    settings.MAX_UPLOAD_BYTES = 1000
+    path = write_npz(tmp_path / "p.npz", bench[1])
+    with open(path, "rb") as f:
+        response = logged_in(alice).post("/submit/", {"kind": "predictions", "benchmarks": [bench[0].slug], "file": f, "method_name": "x"})
+    assert response.status_code == 413 and "the limit is 1000 bytes" in response.content.decode()
+    assert not Submission.objects.exists()
+
+
+def test_quota_error_in_the_form_is_429(alice, bench, logged_in, tmp_path, settings, started):
+    settings.MAX_SUBMISSIONS_IN_PROGRESS = 0
+    path = write_npz(tmp_path / "p.npz", bench[1])
+    with open(path, "rb") as f:
+        response = logged_in(alice).post("/submit/", {"kind": "predictions", "benchmarks": [bench[0].slug], "file": f, "method_name": "x"})
+    assert response.status_code == 429 and "in progress (the limit is 0)" in response.content.decode()

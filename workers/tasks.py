@@ -52,6 +52,7 @@ TRANSIENT_ERRORS = (
     RedisConnectionError,
     RedisTimeoutError,
 )
+RUNNER_KINDS = {SubmissionKind.CONTAINER: "oci", SubmissionKind.MODEL_ARCHIVE: "archive"}  # workers.runners kinds
 HEARTBEAT_EVERY_S = 0.5  # a running shard reports (and checks for cancellation) at most this often
 
 
@@ -150,7 +151,11 @@ def _run_models(submission: Submission, benchmarks: list[Benchmark]) -> None:
         try:
             try:
                 result = run_model_submission(
-                    submission.kind, artifact, private_path(benchmark.images_path), work_dir, RunLimits()
+                    RUNNER_KINDS[submission.kind],
+                    artifact,
+                    private_path(benchmark.images_path),
+                    work_dir,
+                    RunLimits(gpu=evaluation.eval_device().startswith("cuda")),
                 )
             except ModelRunError as exc:
                 raise SubmissionInvalid(f"Model run on benchmark {benchmark.slug!r}: {exc}") from exc
@@ -195,7 +200,7 @@ def validate_submission(self: Task, submission_id: int) -> dict:
     try:
         if not benchmarks:
             raise SubmissionInvalid("The submission names no benchmark.")
-        if submission.kind in (SubmissionKind.CONTAINER, SubmissionKind.MODEL_ARCHIVE):
+        if submission.kind in RUNNER_KINDS:
             _run_models(submission, benchmarks)
         sizes = {b.pk: _validated_size(submission, b) for b in benchmarks}
     except SubmissionInvalid as exc:

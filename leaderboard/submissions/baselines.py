@@ -1,0 +1,243 @@
+"""Baselines on the leaderboard: published ('reported') figures and reference models the server runs ('computed').
+
+- ``import_reported_baselines`` copies the figures of ``reference_models.baselines`` into finished, public
+  Submission rows owned by the system user, flagged ``baseline_source='reported'``. They are never evaluated:
+  no upload, no shards, no worker task; their MPE is the published number and per-benchmark figures become
+  BenchmarkResult rows only where a source gives them and the benchmark exists here.
+- ``submit_reference_model`` runs a ``reference_models`` checkpoint on a benchmark's held-out images (the
+  server's copy; the GT is never read) and submits the predictions through ``actions.create_submission``, the
+  path the web form and the API use, so they are validated, stored and scored by the normal pipeline.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+
+from leaderboard.benchmarks.models import Benchmark
+from leaderboard.benchmarks.services import sha256_file
+from leaderboard.submissions.actions import create_submission
+from leaderboard.submissions.models import BaselineSource, BenchmarkResult, Status, Submission, SubmissionKind
+from reference_models.baselines import BaselineRow, baseline_rows
+
+SYSTEM_USERNAME = "baselines"
+MPE_KEY = "mpe"  # BaselineRow.benchmark of the 5-benchmark mean rows
+SMPLER_X_PAPER = "https://arxiv.org/abs/2309.17448"
+MPE_NOTE = ("MPE as published: the mean primary error over the five SMPLer-X benchmarks (AGORA, EHF, UBody, "
+            "EgoBody, 3DPW). Copied from the source, not computed on this server's benchmarks.")
+ARCH_LABELS = {"smpler_x": "SMPLer-X", "smplest_x": "SMPLest-X"}
+ARCH_CITATIONS = {
+    "smpler_x": "SMPLer-X architecture (Cai et al., NeurIPS 2023), re-implemented in reference_models/",
+    "smplest_x": "SMPLest-X architecture (Yin et al., arXiv 2501.09782), re-implemented in reference_models/",
+}
+
+
+class BaselineError(ValueError):
+    """A baseline cannot be imported or run; the message says why (shown by the management commands)."""
+
+
+def system_user():
+    """The account that owns baselines: created on first use with an unusable password (nobody logs in as it)."""
+    user, created = get_user_model().objects.get_or_create(username=SYSTEM_USERNAME, defaults={"first_name": "Baselines"})
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+# --- reported figures ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ImportedRow:
+    method_name: str
+    created: bool
+    benchmark: str | None  # the leaderboard slug its figures went to; None for an MPE-only row
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    rows: list[ImportedRow]
+    skipped: dict[str, str]  # published benchmark key -> why its rows were left out
+
+
+def reported_method_name(row: BaselineRow) -> str:
+    """Method plus its variant note, so e.g. OSX and 'OSX [finetuned on UBody]' are distinct leaderboard rows."""
+    return f"{row.method} [{row.notes}]" if row.notes else row.method
+
+
+def _ranking_split_name(benchmark: Benchmark) -> str:
+    split = benchmark.splits.filter(is_ranking=True).first() or benchmark.splits.order_by("name").first()
+    return split.name if split else "test"
+
+
+def _description(row: BaselineRow, benchmark: Benchmark | None) -> str:
+    parts = [MPE_NOTE] if row.benchmark == MPE_KEY else [
+        f"Published '{row.benchmark}' figures copied onto benchmark '{benchmark.slug}' (not computed here; the "
+        "published test set may differ from this server's copy)."
+    ]
+    if row.third_party:
+        parts.append("Third-party transcription of the paper's table, not yet checked against the PDF.")
+    if row.params_millions:
+        parts.append(f"{row.params_millions:g}M parameters.")
+    return " ".join(parts)
+
+
+def _store_reported_row(row: BaselineRow, owner, benchmark: Benchmark | None) -> ImportedRow:
+    method_name = reported_method_name(row)
+    fields = {
+        "owner": owner, "description": _description(row, benchmark), "paper_url": SMPLER_X_PAPER,
+        "status": Status.FINISHED, "is_public": True, "error_message": "",
+        "mpe": row.metrics.get(MPE_KEY), "hand_mpe": None, "pa_hand_mpe": None,
+    }
+    submission = (Submission.objects.select_for_update()
+                  .filter(baseline_source=BaselineSource.REPORTED, method_name=method_name, citation=row.source)
+                  .order_by("pk").first())
+    created = submission is None
+    if created:
+        submission = Submission.objects.create(
+            baseline_source=BaselineSource.REPORTED, method_name=method_name, citation=row.source,
+            finished_at=timezone.now(), **fields)
+    else:
+        Submission.objects.filter(pk=submission.pk).update(**fields)
+    # The row's results are exactly the source's figures: drop any left from an earlier mapping.
+    stale = BenchmarkResult.objects.filter(submission=submission)
+    if benchmark is not None:
+        split = _ranking_split_name(benchmark)
+        metrics = dict(row.metrics)
+        BenchmarkResult.objects.update_or_create(
+            submission=submission, benchmark=benchmark, split=split,
+            defaults={"metrics": metrics, "primary_value": metrics.get(benchmark.primary_metric), "num_samples": 0},
+        )
+        stale = stale.exclude(benchmark=benchmark, split=split)
+    stale.delete()
+    return ImportedRow(method_name, created, benchmark.slug if benchmark else None)
+
+
+def import_reported_baselines(benchmark_map: Mapping[str, str] | None = None) -> ImportReport:
+    """Create or update every reported row (idempotent: keyed by method name + source).
+
+    ``benchmark_map`` maps a published benchmark key (e.g. ``ubody``) to the slug of this server's benchmark;
+    unmapped keys map to the same slug. Rows of a benchmark that does not exist here are skipped.
+    """
+    mapping = dict(benchmark_map or {})
+    published = sorted({r.benchmark for r in baseline_rows()} - {MPE_KEY})
+    unknown = sorted(set(mapping) - set(published))
+    if unknown:
+        raise BaselineError(f"No published per-benchmark figures for {', '.join(unknown)}; "
+                            f"known: {', '.join(published)}.")
+    targets: dict[str, Benchmark | None] = {MPE_KEY: None}
+    skipped: dict[str, str] = {}
+    for key in published:
+        slug = mapping.get(key, key)
+        benchmark = Benchmark.objects.filter(slug=slug).first()
+        if benchmark is None:
+            skipped[key] = f"no benchmark with slug '{slug}' on this server"
+        else:
+            targets[key] = benchmark
+    with transaction.atomic():
+        owner = system_user()
+        rows = [_store_reported_row(row, owner, targets[row.benchmark])
+                for row in baseline_rows() if row.benchmark in targets]
+    return ImportReport(rows, skipped)
+
+
+# --- computed: run a reference model -------------------------------------------------------------------------
+
+def held_out_images_dir(benchmark: Benchmark) -> Path:
+    """The server's copy of the benchmark's model input (manifest.json + images/); refuses benchmarks without one."""
+    if not benchmark.images_path:
+        raise BaselineError(
+            f"Benchmark '{benchmark.slug}' has no held-out images on this server (predictions files only), so a "
+            "model cannot be run on it. Import its images with `import_benchmark --images` first."
+        )
+    folder = Path(settings.PRIVATE_STORAGE_ROOT) / benchmark.images_path
+    manifest = folder / "manifest.json"
+    try:
+        data = json.loads(manifest.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise BaselineError(f"Benchmark '{benchmark.slug}': cannot read its image manifest {manifest} ({exc}).") from None
+    if isinstance(data, dict) and data.get("gt"):
+        # reference_models' manifest loader would attach that file: the model run must never see GT
+        raise BaselineError(f"{manifest} names a ground-truth file ('gt'); the model input folder must not.")
+    return folder
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: object  # torch.nn.Module
+    arch: str
+    size: str
+    sha256: str
+
+
+def load_reference_model(checkpoint: Path, arch: str | None = None, size: str | None = None) -> LoadedModel:
+    """One of our checkpoints (arch/size read from it; given ones must agree), or official weights with arch+size.
+
+    Official weights must fill every parameter: a half-loaded model would be a misleading baseline.
+    """
+    from reference_models.checkpoint import load_checkpoint, load_official_checkpoint
+    from reference_models.models import build_model
+
+    if not checkpoint.is_file():
+        raise BaselineError(f"Checkpoint {checkpoint} does not exist.")
+    digest = sha256_file(checkpoint)
+    try:
+        model, ckpt = load_checkpoint(checkpoint)
+    except ValueError as exc:  # not our format: official weights need the architecture named
+        if not (arch and size):
+            raise BaselineError(f"{exc}; for official weights pass --arch and --size.") from None
+        model = build_model(arch, size)
+        report = load_official_checkpoint(model, checkpoint)
+        if report["missing"] or report["mismatched"]:
+            raise BaselineError(f"{checkpoint} does not fit {arch}-{size}: {len(report['missing'])} missing, "
+                                f"mismatched {report['mismatched'][:3]}, missing e.g. {report['missing'][:3]}.")
+        return LoadedModel(model, arch, size, digest)
+    for given, stored, name in ((arch, ckpt["arch"], "arch"), (size, ckpt["size"], "size")):
+        if given and given != stored:
+            raise BaselineError(f"{checkpoint} holds a {stored!r} model but --{name} {given!r} was given.")
+    return LoadedModel(model, ckpt["arch"], ckpt["size"], digest)
+
+
+def submit_reference_model(checkpoint: Path, benchmark_slug: str, *, arch: str | None = None, size: str | None = None,
+                           method_name: str | None = None, citation: str | None = None, owner=None,
+                           batch_size: int = 16, device: str = "cpu", progress: bool = False) -> Submission:
+    """Run the model on the benchmark's held-out images and submit the predictions like any user would.
+
+    The submission is flagged ``computed`` and public in the same transaction that creates it, so the pipeline
+    (started on commit) never sees it unflagged. Raises BaselineError, UploadError or QuotaExceeded.
+    """
+    from reference_models.infer import predict
+
+    benchmark = Benchmark.objects.filter(slug=benchmark_slug).first()
+    if benchmark is None:
+        raise BaselineError(f"No benchmark with slug '{benchmark_slug}'.")
+    images = held_out_images_dir(benchmark)
+    loaded = load_reference_model(Path(checkpoint), arch, size)
+    predictions = predict(loaded.model, images, batch_size=batch_size, device=device, progress=progress)
+    label = f"{ARCH_LABELS.get(loaded.arch, loaded.arch)}-{loaded.size}"
+    metadata = {
+        "method_name": method_name or f"{label} (reference, {loaded.sha256[:8]})",
+        "description": (f"Reference model {label} run by the server on the held-out images of '{benchmark.slug}' "
+                        f"(manage.py submit_reference_model). Checkpoint sha256 {loaded.sha256}."),
+    }
+    owner = owner or system_user()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{benchmark.slug}.npz"
+        np.savez(path, **predictions)
+        with open(path, "rb") as handle, transaction.atomic():
+            submission = create_submission(owner, File(handle, name=path.name), SubmissionKind.PREDICTIONS,
+                                           [benchmark.slug], metadata)
+            flags = {"baseline_source": BaselineSource.COMPUTED, "is_public": True,
+                     "citation": (citation or ARCH_CITATIONS.get(loaded.arch, ""))[:300]}
+            Submission.objects.filter(pk=submission.pk).update(**flags)
+    submission.refresh_from_db()
+    return submission

@@ -1,0 +1,86 @@
+"""Run a reference model on a benchmark's held-out images and submit its predictions as a 'computed' baseline."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from leaderboard.submissions.baselines import BaselineError, submit_reference_model
+from leaderboard.submissions.models import Submission
+from leaderboard.submissions.quotas import QuotaExceeded
+from leaderboard.submissions.uploads import UploadError
+
+POLL_SECONDS = 2.0
+
+
+class Command(BaseCommand):
+    help = (
+        "Run a reference_models checkpoint on BENCHMARK's held-out images (the server's copy; never the GT) and submit "
+        "the predictions through the normal upload path (validation, quotas, evaluation pipeline) as a public "
+        "'computed' baseline whose description records the checkpoint's sha256. Benchmarks without images cannot "
+        "run a model."
+    )
+
+    def add_arguments(self, parser) -> None:
+        from reference_models.models import ARCHS
+        from reference_models.vit import VIT_SIZES
+
+        parser.add_argument("--checkpoint", type=Path, required=True,
+                            help="reference_models checkpoint (train.py output) or official weights with --arch/--size")
+        parser.add_argument("--arch", choices=sorted(ARCHS), help="needed for official weights; checked against ours")
+        parser.add_argument("--size", choices=list(VIT_SIZES), help="needed for official weights; checked against ours")
+        parser.add_argument("--benchmark", required=True, help="benchmark slug (must have held-out images)")
+        parser.add_argument("--method-name", help="leaderboard name (default: architecture, size and checkpoint hash)")
+        parser.add_argument("--citation", help="shown under the method name (default: the architecture's paper)")
+        parser.add_argument("--owner", help="username to submit as (default: the system user 'baselines'); "
+                                            "staff accounts are exempt from quotas")
+        parser.add_argument("--batch-size", type=int, default=16)
+        parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+        parser.add_argument("--wait", action="store_true", help="wait until the evaluation is final and print the scores")
+        parser.add_argument("--timeout", type=float, default=3600.0, help="seconds --wait waits at most")
+
+    def handle(self, *args, **opts) -> None:
+        import torch
+
+        owner = None
+        if opts["owner"]:
+            owner = get_user_model().objects.filter(username=opts["owner"]).first()
+            if owner is None:
+                raise CommandError(f"No user named {opts['owner']!r}.")
+        device = opts["device"] or ("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            submission = submit_reference_model(
+                opts["checkpoint"], opts["benchmark"], arch=opts["arch"], size=opts["size"],
+                method_name=opts["method_name"], citation=opts["citation"], owner=owner,
+                batch_size=opts["batch_size"], device=device, progress=opts["verbosity"] > 1,
+            )
+        except (BaselineError, UploadError, QuotaExceeded) as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"Submitted '{submission.method_name}' ({submission.uuid}) on '{opts['benchmark']}': "
+                          f"{submission.get_status_display().lower()}.")
+        if opts["wait"]:
+            submission = self.wait(submission, opts["timeout"])
+        self.report(submission)
+
+    def wait(self, submission: Submission, timeout: float) -> Submission:
+        deadline = time.monotonic() + timeout
+        while not submission.is_final:
+            if time.monotonic() > deadline:
+                raise CommandError(f"Submission {submission.uuid} is still {submission.status} after {timeout:g} s "
+                                   "(are the workers running?).")
+            time.sleep(POLL_SECONDS)
+            submission.refresh_from_db()
+        return submission
+
+    def report(self, submission: Submission) -> None:
+        if submission.status == "failed":
+            raise CommandError(f"Evaluation failed: {submission.error_message}")
+        for result in submission.results.select_related("benchmark"):
+            primary = result.benchmark.primary_metric
+            self.stdout.write(f"  {result.benchmark.slug}/{result.split}: {primary} {result.primary_value:.1f} mm "
+                              f"({result.num_samples} samples)")
+        if submission.status == "finished":
+            mpe = "—" if submission.mpe is None else f"{submission.mpe:.1f} mm"
+            self.stdout.write(self.style.SUCCESS(f"Finished. MPE {mpe}."))

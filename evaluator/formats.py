@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import tokenize
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,7 +111,8 @@ def _read_arrays(source: str | os.PathLike | BinaryIO, name: str) -> dict[str, n
             return out
     except FormatError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+    # numpy parses a garbled .npy header with ast/tokenize, which raise SyntaxError/TokenError
+    except (OSError, ValueError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile, EOFError, KeyError) as exc:
         raise _fail(name, f"corrupt or unreadable .npz ({type(exc).__name__}: {exc})") from None
 
 

@@ -170,6 +170,9 @@ class LiveStack:
 
     def start_gunicorn(self, workers: int = 2, **env: str) -> str:
         """gunicorn serving the site on a free loopback port; returns its base URL once it answers."""
+        # whitenoise serves the CSS from STATIC_ROOT (gitignored staticfiles/), as in scripts/serve
+        subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=REPO_ROOT,
+                       env=self.env(**env), check=True)
         port = free_port()
         process = subprocess.Popen(
             [str(VENV_BIN / "gunicorn"), "leaderboard.wsgi:application", "--bind", f"127.0.0.1:{port}",

@@ -1,0 +1,109 @@
+"""A researcher's journey in headless Chromium against gunicorn + a real Celery worker.
+
+Sign up → create an API token → upload predictions on the submit page → watch the progress bar reach
+100 % → publish → the row is on the public leaderboard. Screenshots go to test-artifacts/e2e/.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.fixtures_live import REPO_ROOT
+from workers.synthetic import create_benchmark, noisy_predictions, write_npz
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+SHOTS = REPO_ROOT / "test-artifacts" / "e2e"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.integration,
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (apt-get install chromium)"),
+]
+
+
+@pytest.fixture
+def page(monkeypatch):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API keeps an event loop on this thread; Django's ORM (test set-up, assertions) is still
+    # used synchronously here, which is Django's documented case for this switch.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        yield page
+        browser.close()
+
+
+def api_get(base_url: str, path: str, token: str) -> tuple[int, dict]:
+    url = urlsplit(base_url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    conn.request("GET", path, headers={"Authorization": f"Token {token}", "Accept": "application/json"})
+    response = conn.getresponse()
+    return response.status, json.loads(response.read() or b"{}")
+
+
+def test_sign_up_token_upload_progress_publish_leaderboard(live_stack, page, tmp_path):
+    from playwright.sync_api import expect
+
+    benchmark = create_benchmark("agora", 1024, splits=("test",))
+    predictions = write_npz(tmp_path / "agora.npz", noisy_predictions(benchmark.gt_arrays, noise=0.03))
+    live_stack.env_overrides.update(EVAL_SHARD_SIZE="256", EVAL_CHUNK_SIZE="128")
+    live_stack.start_worker("w1")
+    base = live_stack.start_gunicorn(workers=2)
+
+    page.goto(f"{base}/accounts/signup/")
+    page.fill("input[name=username]", "marta")
+    page.fill("input[name=password1]", "a-long-Passphrase-42")
+    page.fill("input[name=password2]", "a-long-Passphrase-42")
+    page.screenshot(path=SHOTS / "01-signup.png", full_page=True)
+    page.click("form button[type=submit], form input[type=submit]")
+    page.wait_for_url(f"{base}/submit/")
+
+    page.goto(f"{base}/accounts/token/")
+    page.click("text=Create a token")
+    token = page.locator("#token").inner_text().strip()
+    assert len(token) == 40
+    page.screenshot(path=SHOTS / "02-token.png", full_page=True)
+    status, listing = api_get(base, "/api/v1/submissions/", token)
+    assert status == 200 and listing["count"] == 0
+
+    page.goto(f"{base}/submit/")
+    page.check("input[name=kind][value=predictions]")
+    page.check("input[name=benchmarks][value=agora]")
+    page.set_input_files("input[name=file]", str(predictions))
+    page.fill("input[name=method_name]", "Browser-Net")
+    page.screenshot(path=SHOTS / "03-submit.png", full_page=True)
+    page.click("text=Upload and evaluate")
+    page.wait_for_url(f"{base}/submissions/**")
+    page.screenshot(path=SHOTS / "04-submitted.png", full_page=True)
+
+    # The page polls the status endpoint and reloads once the submission is final.
+    expect(page.locator("[data-status-badge]")).to_have_text("Finished", timeout=120_000)
+    expect(page.locator(".progress-bar")).to_have_attribute("style", "width: 100%")
+    expect(page.locator("[data-progress-text]")).to_contain_text("4 / 4 shards done")
+    page.screenshot(path=SHOTS / "05-finished.png", full_page=True)
+    status, listing = api_get(base, "/api/v1/submissions/", token)
+    assert status == 200 and listing["results"][0]["status"] == "finished"
+
+    page.click("text=Publish to the leaderboard")
+    expect(page.locator(".badge.public")).to_be_visible()
+    page.goto(f"{base}/")
+    row = page.locator("tr", has_text="Browser-Net")
+    expect(row).to_have_count(1)
+    mpe = listing["results"][0]["mpe"]
+    expect(row).to_contain_text(f"{mpe:.1f}")
+    page.screenshot(path=SHOTS / "06-leaderboard.png", full_page=True)
+    page.goto(f"{base}/benchmarks/agora/")
+    expect(page.locator("tr", has_text="Browser-Net")).to_have_count(1)
+    page.screenshot(path=SHOTS / "07-benchmark.png", full_page=True)

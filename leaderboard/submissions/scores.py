@@ -19,7 +19,7 @@ from django.utils import timezone
 from evaluator.metrics import MetricSums
 from evaluator.mpe import hand_mean_primary_error, mean_primary_error
 from leaderboard.benchmarks.models import Benchmark
-from leaderboard.submissions.models import BenchmarkResult, ShardResult, Submission
+from leaderboard.submissions.models import BaselineSource, BenchmarkResult, ShardResult, Submission
 
 HAND_METRIC = "mpvpe_hand"
 PA_HAND_METRIC = "pa_mpvpe_hand"
@@ -102,7 +102,12 @@ def write_results(submission: Submission, totals: dict[int, dict[str, MetricSums
 
 
 def recompute_scores(submission: Submission) -> SubmissionScores:
-    """Re-derive and save MPE / hand MPE after benchmark flags changed (results themselves are kept)."""
+    """Re-derive and save MPE / hand MPE after benchmark flags changed (results themselves are kept).
+
+    A 'reported' baseline keeps its published scores: its figures are copied, never derived here.
+    """
+    if submission.baseline_source == BaselineSource.REPORTED:
+        return SubmissionScores(submission.mpe, submission.hand_mpe, submission.pa_hand_mpe)
     scores = compute_scores(submission)
     Submission.objects.filter(pk=submission.pk).update(
         mpe=scores.mpe, hand_mpe=scores.hand_mpe, pa_hand_mpe=scores.pa_hand_mpe

@@ -78,8 +78,8 @@ class Command(BaseCommand):
         if submission.status == "failed":
             raise CommandError(f"Evaluation failed: {submission.error_message}")
         for result in submission.results.select_related("benchmark"):
-            primary = result.benchmark.primary_metric
-            self.stdout.write(f"  {result.benchmark.slug}/{result.split}: {primary} {result.primary_value:.1f} mm "
+            value = "—" if result.primary_value is None else f"{result.primary_value:.1f} mm"
+            self.stdout.write(f"  {result.benchmark.slug}/{result.split}: {result.benchmark.primary_metric} {value} "
                               f"({result.num_samples} samples)")
         if submission.status == "finished":
             mpe = "—" if submission.mpe is None else f"{submission.mpe:.1f} mm"

@@ -1,0 +1,99 @@
+"""submit_reference_model: a checkpoint run on held-out images, submitted and scored like any upload."""
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from leaderboard.benchmarks.services import sha256_file
+from leaderboard.benchmarks.testing import make_benchmark
+from leaderboard.submissions.baselines import ARCH_CITATIONS, SYSTEM_USERNAME
+from leaderboard.submissions.leaderboard import overall_leaderboard
+from leaderboard.submissions.models import BaselineSource, Status, Submission
+
+
+def submit(*args: str) -> str:
+    out = StringIO()
+    call_command("submit_reference_model", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)  # the pipeline starts on commit, as in production
+def test_end_to_end_gives_a_finished_public_computed_row(eager, image_benchmark, tiny_checkpoint, monkeypatch):
+    from reference_models.checkpoint import load_checkpoint
+    from reference_models.data import sources
+    from reference_models.infer import predict
+
+    def no_gt(*args, **kwargs):
+        raise AssertionError("the model run must never read ground truth")
+
+    monkeypatch.setattr(sources, "attach_gt", no_gt)
+    out = submit("--checkpoint", str(tiny_checkpoint), "--benchmark", image_benchmark.slug, "--wait", "--device", "cpu")
+
+    submission = Submission.objects.get()
+    digest = sha256_file(tiny_checkpoint)
+    assert (submission.status, submission.baseline_source, submission.is_public) == (Status.FINISHED, BaselineSource.COMPUTED, True)
+    assert submission.owner.username == SYSTEM_USERNAME and submission.citation == ARCH_CITATIONS["smpler_x"]
+    assert digest in submission.description and submission.method_name == f"SMPLer-X-tiny (reference, {digest[:8]})"
+    assert list(submission.benchmarks.all()) == [image_benchmark]
+
+    (result,) = submission.results.all()
+    assert (result.benchmark, result.split, result.num_samples) == (image_benchmark, "test", 4)
+    assert result.primary_value is not None and np.isfinite(result.primary_value) and result.primary_value > 0
+    assert submission.mpe == pytest.approx(result.primary_value)  # the only MPE benchmark
+    assert f"bl-images/test: mpvpe_all {result.primary_value:.1f} mm (4 samples)" in out and "Finished." in out
+
+    # what was scored is the model's own output on the held-out images, stored like any upload
+    stored = Path(settings.PRIVATE_STORAGE_ROOT) / submission.predictions_name(image_benchmark.slug)
+    expected = predict(load_checkpoint(tiny_checkpoint)[0], Path(settings.PRIVATE_STORAGE_ROOT) / image_benchmark.images_path, progress=False)
+    with np.load(stored, allow_pickle=False) as got:
+        assert set(got.files) == set(expected)
+        for key, value in expected.items():
+            np.testing.assert_array_equal(got[key], value, err_msg=key)
+
+    (row,) = overall_leaderboard()
+    assert row.submission == submission and row.rank == 1
+    html = Client().get("/").content.decode()
+    assert 'class="badge computed"' in html and submission.method_name in html
+
+
+@pytest.mark.django_db
+def test_a_benchmark_without_images_cannot_run_a_model(tiny_checkpoint):
+    make_benchmark("preds-only", num_samples=4)
+    with pytest.raises(CommandError, match="'preds-only' has no held-out images .* a model cannot be run on it"):
+        submit("--checkpoint", str(tiny_checkpoint), "--benchmark", "preds-only")
+    with pytest.raises(CommandError, match="No benchmark with slug 'nope'"):
+        submit("--checkpoint", str(tiny_checkpoint), "--benchmark", "nope")
+    assert not Submission.objects.exists()
+
+
+@pytest.mark.django_db
+def test_bad_checkpoints_and_manifests_are_refused_before_submitting(image_benchmark, tiny_checkpoint, tmp_path):
+    with pytest.raises(CommandError, match="holds a 'smpler_x' model but --arch 'smplest_x' was given"):
+        submit("--checkpoint", str(tiny_checkpoint), "--arch", "smplest_x", "--benchmark", image_benchmark.slug)
+    with pytest.raises(CommandError, match="does not exist"):
+        submit("--checkpoint", str(tmp_path / "missing.pth"), "--benchmark", image_benchmark.slug)
+    import torch
+
+    foreign = tmp_path / "foreign.pth"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    with pytest.raises(CommandError, match="not a reference_models checkpoint .*pass --arch and --size"):
+        submit("--checkpoint", str(foreign), "--benchmark", image_benchmark.slug)
+    with pytest.raises(CommandError, match="does not fit smpler_x-tiny: .* missing"):
+        submit("--checkpoint", str(foreign), "--arch", "smpler_x", "--size", "tiny", "--benchmark", image_benchmark.slug)
+
+    manifest = Path(settings.PRIVATE_STORAGE_ROOT) / image_benchmark.images_path / "manifest.json"
+    original = manifest.read_text()
+    try:
+        manifest.write_text(json.dumps({**json.loads(original), "gt": "../../gt/bl-images/gt.npz"}))
+        with pytest.raises(CommandError, match="names a ground-truth file"):
+            submit("--checkpoint", str(tiny_checkpoint), "--benchmark", image_benchmark.slug)
+    finally:
+        manifest.write_text(original)
+    assert not Submission.objects.exists()

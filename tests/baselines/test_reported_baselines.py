@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.utils.html import escape
 
 from leaderboard.benchmarks.testing import make_benchmark
 from leaderboard.submissions.baselines import SYSTEM_USERNAME, reported_method_name
@@ -68,6 +69,10 @@ def test_ubody_figures_go_to_the_mapped_benchmark_on_its_ranking_split():
         assert rows[name].citation == UBODY_TABLE and rows[name].mpe is None
         assert "third-party" in rows[name].description.lower()
     assert not ShardResult.objects.exists()
+
+    page = Client().get(rows["OSX [finetuned on UBody]"].get_absolute_url()).content.decode()
+    assert 'class="badge reported">reported baseline' in page and escape(UBODY_TABLE) in page
+    assert "copied from the source, not computed here" in page and "0 samples" not in page
 
     table, _, _ = benchmark_leaderboard(ubody, ubody.splits.get(name=ranking))
     assert [r.submission.method_name for r in table] == sorted(UBODY_ROWS, key=lambda n: UBODY_ROWS[n].metrics["mpvpe_all"])

@@ -53,8 +53,8 @@ def test_ground_truth_is_not_served_at_any_url(world: World, role: str):
         response = client.get(url, follow=True)
         assert response.status_code in (400, 403, 404, 405), (url, response.status_code)
         assert_no_ground_truth(world, body(response), url)
-    for url in parameter_probes(world):
-        assert_no_ground_truth(world, body(client.get(url, follow=True)), url)
+    for url in parameter_probes(world):  # the login page echoes the request (?next=...), so data only
+        assert_no_ground_truth(world, body(client.get(url, follow=True)), url, paths_too=False)
 
 
 @pytest.mark.parametrize("role", ROLES)

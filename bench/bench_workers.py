@@ -73,6 +73,7 @@ def main() -> None:
     user = get_user_model().objects.create_user("bench")
     benchmark = create_benchmark("bench20k", args.samples)
     cores = os.cpu_count()
+    print(f"scratch folder (worker logs): {tmp}")
     print(f"benchmark: {args.samples} samples, shard {args.shard_size}, chunk {args.chunk_size}; {cores} cores, "
           f"torch {torch.__version__}, device cpu")
 
@@ -85,11 +86,12 @@ def main() -> None:
 
     timings: dict[int, float] = {}
     for concurrency in args.concurrency:
+        worker_log = open(tmp / f"worker-c{concurrency}.log", "wb")
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "validate,evaluate,finalize",
-             "--concurrency", str(concurrency), "--hostname", f"bench{concurrency}@%h", "--loglevel", "WARNING",
+             "--concurrency", str(concurrency), "--hostname", f"bench{concurrency}@%h", "--loglevel", "INFO",
              "--without-gossip", "--without-mingle"],
-            cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=REPO, env=env, start_new_session=True, stdout=worker_log, stderr=subprocess.STDOUT,
         )
         try:
             time.sleep(8)  # pool processes import torch and warm the body model before the clock starts
@@ -107,6 +109,7 @@ def main() -> None:
         finally:
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(30)
+            worker_log.close()
     if 1 in timings and 2 in timings:
         print(f"scaling 1 → 2 pool processes: {timings[1] / timings[2]:.2f}x")
 

@@ -137,7 +137,8 @@ def _send_chord(submission_id: int, shards: list[Shard], finalize_task_id: str) 
     chord(header)(finalize)
 
 
-def _task_ids(plan: dict) -> list[str]:
+def task_ids(plan: dict) -> list[str]:
+    """Every task id recorded in an evaluation plan (validation, shards, finalize)."""
     ids = [plan.get("validate_task_id"), plan.get("finalize_task_id")]
     ids += [shard.get("task_id") for shard in plan.get("shards", [])]
     return [task_id for task_id in ids if task_id]
@@ -157,7 +158,7 @@ def cancel_evaluation(submission_id: int) -> None:
             submission.transition(Status.CANCELLED)
         except InvalidTransition:
             submission.refresh_from_db()
-    ids = _task_ids(submission.eval_plan)
+    ids = task_ids(submission.eval_plan)
     if ids and not app.conf.task_always_eager:
         try:
             app.control.revoke(ids)

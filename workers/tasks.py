@@ -40,7 +40,7 @@ from leaderboard.submissions.models import (
     SubmissionKind,
 )
 from leaderboard.submissions.scores import reduce_shards, write_results
-from workers import evaluation, pipeline
+from workers import broker_queue, evaluation, pipeline
 from workers import torch_setup  # noqa: F401  (connects the worker process signals)
 
 logger = logging.getLogger(__name__)
@@ -341,13 +341,19 @@ def finalize_submission(self: Task, submission_id: int) -> dict:
 @shared_task(bind=True, base=Task, acks_late=False, time_limit=settings.EVAL_FINALIZE_TIME_LIMIT_S)
 def sweep_stuck_submissions(self: Task) -> dict:
     """Beat task: finish submissions whose chord was lost, re-send stalled work, fail after EVAL_MAX_ATTEMPTS."""
-    report = {"finalized": 0, "requeued": 0, "revalidate": 0, "failed": 0}
+    report = {"finalized": 0, "requeued": 0, "revalidate": 0, "failed": 0, "waiting": 0}
     for submission in pipeline.unfinalized_submissions():
         if pipeline.finalize_if_complete(submission):
             report["finalized"] += 1
+    waiting = None  # task ids still queued in the broker; read lazily, once per sweep
     for submission in pipeline.stuck_submissions():
         if submission.pk and not pipeline.missing_shards(submission) and submission.eval_plan.get("shards"):
             continue  # complete: handled by finalize above (once the grace period has passed)
+        if waiting is None:
+            waiting = broker_queue.waiting_task_ids(self.app) or set()
+        if waiting.intersection(pipeline.task_ids(submission.eval_plan)):
+            report["waiting"] += 1  # behind a backlog, not lost: re-sending would only lengthen the queue
+            continue
         action = pipeline.redispatch(submission.pk)
         if action in report:
             report[action] += 1

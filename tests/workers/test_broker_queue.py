@@ -1,0 +1,73 @@
+"""The sweeper tells a submission waiting behind a backlog (messages still queued in Redis) from lost work."""
+from __future__ import annotations
+
+import os
+
+import pytest
+import redis
+from celery import Celery
+
+from leaderboard.submissions.models import Status, Submission
+from workers import broker_queue
+from workers.celery_app import EVALUATE_QUEUE
+from workers.tasks import sweep_stuck_submissions
+
+from test_worker_sweeper import planned, stall  # plain helpers of the sibling module
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379") + "/7"
+
+
+@pytest.fixture
+def redis_app():
+    """A Celery app on an otherwise unused Redis database that no worker consumes."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
+    client.flushdb()
+    probe = Celery("probe", broker=REDIS_URL, set_as_current=False)
+    yield probe
+    probe.close()
+    client.flushdb()
+
+
+def test_waiting_task_ids_lists_queued_messages(redis_app):
+    redis_app.send_task("workers.tasks.evaluate_shard", args=(1, 1, 0, 0, 8), task_id="shard-a", queue=EVALUATE_QUEUE)
+    redis_app.send_task("workers.tasks.evaluate_shard", args=(1, 1, 1, 8, 16), task_id="shard-b",
+                        queue=EVALUATE_QUEUE, priority=5)
+    assert broker_queue.waiting_task_ids(redis_app) == {"shard-a", "shard-b"}
+
+
+def test_waiting_task_ids_is_unknown_for_brokers_it_cannot_read():
+    with Celery("probe", broker="memory://", set_as_current=False) as memory_app:
+        assert broker_queue.waiting_task_ids(memory_app) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sweeper_leaves_a_queued_backlog_alone_and_requeues_lost_work(
+    redis_app, monkeypatch, eager, make_benchmark, make_submission
+):
+    # The sweeper reads the broker queues of our Redis probe app; everything it re-sends runs eagerly.
+    read_queues = broker_queue.waiting_task_ids
+    monkeypatch.setattr(broker_queue, "waiting_task_ids", lambda _app: read_queues(redis_app))
+    benchmark = make_benchmark("agora", 16)
+    waiting, lost = make_submission([benchmark]), make_submission([benchmark])
+    for submission in (waiting, lost):
+        planned(submission, 8)  # shard task ids "lost-0", "lost-1"
+        stall(submission, Status.QUEUED, attempts=1)
+    # Only the first submission's shard messages are still in the broker queue.
+    Submission.objects.filter(pk=waiting.pk).update(
+        eval_plan={**waiting.eval_plan, "shards": [dict(s, task_id=f"queued-{i}")
+                                                  for i, s in enumerate(waiting.eval_plan["shards"])]}
+    )
+    for i in range(2):
+        redis_app.send_task("workers.tasks.evaluate_shard", task_id=f"queued-{i}", queue=EVALUATE_QUEUE,
+                            args=(waiting.pk, benchmark.pk, i, 8 * i, 8 * i + 8))
+
+    report = sweep_stuck_submissions.apply().get()
+
+    assert report["waiting"] == 1 and report["requeued"] == 1
+    waiting.refresh_from_db(), lost.refresh_from_db()
+    assert waiting.attempts == 1 and waiting.status == Status.QUEUED  # untouched: its work is still queued
+    assert lost.attempts == 2 and lost.status == Status.FINISHED  # its shards were re-sent and ran

@@ -213,8 +213,8 @@ def celery_pointed_at(broker_url: str, result_url: str) -> Iterator[None]:
     saved = {k: app.conf.get(k) for k in keys}
 
     def reset() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # Drop references only: kombu keeps pools in a global registry keyed by URL, and a closed one would
+        # be handed out again to later tests using the same URL ("Acquire on closed pool").
         app._pool = None
         app.__dict__.get("amqp") and setattr(app.amqp, "_producer_pool", None)
         app._backend_cache = None

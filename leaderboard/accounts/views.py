@@ -38,9 +38,13 @@ def api_token(request: HttpRequest) -> HttpResponse:
     """Show the user's API token; POST creates it or replaces it (the old one stops working at once)."""
     token = Token.objects.filter(user=request.user).first()
     if request.method == "POST":
-        if token is not None:
+        replaced = token is not None
+        if replaced:
             token.delete()
         token = Token.objects.create(user=request.user)
-        messages.success(request, "New API token created; the previous one no longer works.")
+        messages.success(
+            request,
+            "New API token created; the previous one no longer works." if replaced else "API token created.",
+        )
         return redirect("api-token-page")
     return render(request, "registration/token.html", {"token": token})

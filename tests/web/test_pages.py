@@ -111,10 +111,12 @@ def test_signup_login_token(db):
     response = client.post("/accounts/signup/", {"username": "carol", "password1": "a-long-pass-9917", "password2": "a-long-pass-9917"})
     assert response.status_code == 302
     assert "no API token yet" in client.get("/accounts/token/").content.decode()
-    client.post("/accounts/token/")
-    first = re.search(r'id="token">(\w+)<', client.get("/accounts/token/").content.decode()).group(1)
-    client.post("/accounts/token/")
-    second = re.search(r'id="token">(\w+)<', client.get("/accounts/token/").content.decode()).group(1)
+    created = client.post("/accounts/token/", follow=True).content.decode()
+    assert "API token created." in created and "previous one" not in created
+    first = re.search(r'id="token">(\w+)<', created).group(1)
+    replaced = client.post("/accounts/token/", follow=True).content.decode()
+    assert "the previous one no longer works" in replaced
+    second = re.search(r'id="token">(\w+)<', replaced).group(1)
     assert first != second
     assert client.post("/accounts/logout/").status_code == 302
     assert Client().post("/accounts/login/", {"username": "carol", "password": "a-long-pass-9917"}).status_code == 302

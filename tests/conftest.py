@@ -1,11 +1,21 @@
-"""Shared fixtures: a synthetic SMPL-X model and private storage in temporary folders."""
+"""Shared fixtures: a synthetic SMPL-X model, private storage in temporary folders, users, Celery switches.
+
+Django and Celery are imported inside the fixtures: evaluator-only runs load this file without them.
+"""
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+from unittest import mock
 
 import pytest
+
+if TYPE_CHECKING:
+    from celery import Celery
+    from django.contrib.auth.models import User
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,3 +47,35 @@ def _private_storage(tmp_path_factory: pytest.TempPathFactory, smplx_model_dir: 
     override.enable()
     yield
     override.disable()
+
+
+@pytest.fixture
+def alice(db) -> User:
+    from django.contrib.auth.models import User
+
+    return User.objects.create_user("alice", password="pw-alice-123")
+
+
+@pytest.fixture
+def bob(db) -> User:
+    from django.contrib.auth.models import User
+
+    return User.objects.create_user("bob", password="pw-bob-123")
+
+
+@pytest.fixture
+def started() -> Iterator[mock.MagicMock]:
+    """Records start_evaluation calls instead of enqueueing (the workers' own tests cover the pipeline)."""
+    with mock.patch("leaderboard.submissions.actions._start_evaluation") as start:
+        yield start
+
+
+@pytest.fixture
+def eager() -> Iterator[Celery]:
+    """Run the evaluation pipeline's Celery tasks in-process, chords included."""
+    from workers.celery_app import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = previous

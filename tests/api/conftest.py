@@ -1,5 +1,5 @@
+"""API fixtures (alice, bob and ``started`` come from tests/conftest.py)."""
 from pathlib import Path
-from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -7,16 +7,6 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from leaderboard.benchmarks.testing import make_benchmark, write_npz
-
-
-@pytest.fixture
-def alice(db) -> User:
-    return User.objects.create_user("alice", password="pw-alice-123")
-
-
-@pytest.fixture
-def bob(db) -> User:
-    return User.objects.create_user("bob", password="pw-bob-123")
 
 
 @pytest.fixture
@@ -43,13 +33,6 @@ def client_for():
             client.force_authenticate(user)
         return client
     return make
-
-
-@pytest.fixture
-def started():
-    """Records start_evaluation calls instead of enqueueing (the workers' own tests cover the pipeline)."""
-    with mock.patch("leaderboard.submissions.actions._start_evaluation") as start:
-        yield start
 
 
 @pytest.fixture

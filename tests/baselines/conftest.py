@@ -1,4 +1,4 @@
-"""Fixtures for baseline tests: eager Celery, a small held-out image benchmark, a tiny reference checkpoint."""
+"""Fixtures for baseline tests: a small held-out image benchmark, a tiny reference checkpoint (``eager`` is in tests/conftest.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,17 +6,6 @@ from pathlib import Path
 import pytest
 
 from leaderboard.benchmarks.services import BenchmarkSpec, import_ground_truth
-
-
-@pytest.fixture
-def eager():
-    """Run the evaluation pipeline's Celery tasks in-process, chords included."""
-    from workers.celery_app import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield app
-    app.conf.task_always_eager = previous
 
 
 @pytest.fixture(scope="session")

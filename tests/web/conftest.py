@@ -1,20 +1,8 @@
-from unittest import mock
-
+"""Page fixtures (alice, bob and ``started`` come from tests/conftest.py)."""
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
 from leaderboard.benchmarks.testing import make_benchmark
-
-
-@pytest.fixture
-def alice(db) -> User:
-    return User.objects.create_user("alice", password="pw-alice-123")
-
-
-@pytest.fixture
-def bob(db) -> User:
-    return User.objects.create_user("bob", password="pw-bob-123")
 
 
 @pytest.fixture
@@ -29,9 +17,3 @@ def logged_in():
         client.force_login(user)
         return client
     return make
-
-
-@pytest.fixture
-def started():
-    with mock.patch("leaderboard.submissions.actions._start_evaluation") as start:
-        yield start

@@ -1,4 +1,4 @@
-"""Fixtures for worker tests: a user, synthetic benchmark/submission factories, eager Celery."""
+"""Fixtures for worker tests: a user, synthetic benchmark/submission factories (``eager`` is in tests/conftest.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -24,14 +24,3 @@ def make_submission(user) -> Callable:
         return create_submission(user, benchmarks, **kwargs)
 
     return make
-
-
-@pytest.fixture
-def eager():
-    """Run Celery tasks in-process, chords included."""
-    from workers.celery_app import app
-
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield app
-    app.conf.task_always_eager = previous

@@ -16,7 +16,6 @@ import argparse
 import io
 import json
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -25,9 +24,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_web import drop_database, fresh_database, load, setup_django  # noqa: E402
+from bench_web import bench_stack, gunicorn_port, load  # noqa: E402
 
-from tests.fixtures_live import LiveStack, RedisServer, free_port, wait_until  # noqa: E402
+from tests.fixtures_live import wait_until  # noqa: E402
 
 RELAXED = {"SUBMISSIONS_PER_BENCHMARK_PER_DAY": "100000", "MAX_SUBMISSIONS_IN_PROGRESS": "100000",
            "API_THROTTLE_USER": "1000000/min", "API_THROTTLE_ANON": "1000000/min"}
@@ -52,34 +51,25 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="bench-burst-"))
-    name = "ehps_bench_burst"
-    url = fresh_database(name)
-    model_dir = REPO_ROOT / "var" / "smplx_synthetic"
-    setup_django(work / "private", model_dir)
+    with bench_stack("ehps_bench_burst", env_overrides=RELAXED) as stack:
+        from django.contrib.auth.models import User
+        from django.db.models import Count
+        from rest_framework.authtoken.models import Token
 
-    from django.contrib.auth.models import User
-    from rest_framework.authtoken.models import Token
+        from leaderboard.submissions.models import BenchmarkResult, FINAL_STATUSES, ShardResult, Status, Submission
+        from workers.synthetic import create_benchmark, noisy_predictions
 
-    from leaderboard.submissions.models import BenchmarkResult, FINAL_STATUSES, ShardResult, Status, Submission
-    from workers.synthetic import create_benchmark, noisy_predictions
+        benchmark = create_benchmark("burst", args.samples)
+        buffer = io.BytesIO()
+        import numpy as np
 
-    benchmark = create_benchmark("burst", args.samples)
-    buffer = io.BytesIO()
-    import numpy as np
+        np.savez(buffer, **noisy_predictions(benchmark.gt_arrays))
+        predictions = buffer.getvalue()
+        token = Token.objects.create(user=User.objects.create_user("burster", password="pw-burst-123")).key
 
-    np.savez(buffer, **noisy_predictions(benchmark.gt_arrays))
-    predictions = buffer.getvalue()
-    token = Token.objects.create(user=User.objects.create_user("burster", password="pw-burst-123")).key
-
-    redis = RedisServer(free_port(), work)
-    redis.start()
-    stack = LiveStack(url, redis, work / "private", model_dir, work, env_overrides=dict(RELAXED))
-    try:
         for i in range(args.workers):
             stack.start_worker(f"w{i}")
-        base = stack.start_gunicorn(workers=2)
-        port = int(base.rsplit(":", 1)[1])
+        port = gunicorn_port(stack, 2)
 
         def body_for(n: int):
             body, content_type = multipart({"kind": "predictions", "benchmark": "burst", "method_name": f"burst-{n:04d}"},
@@ -99,7 +89,7 @@ def main() -> None:
         wait_until(all_final, 3600, 1.0, "every submission to be final")
         wall_s = time.perf_counter() - started
 
-        statuses = dict(Submission.objects.values_list("status").annotate(n=__import__("django.db.models", fromlist=["Count"]).Count("pk")))
+        statuses = dict(Submission.objects.values_list("status").annotate(n=Count("pk")))
         submissions = Submission.objects.count()
         results = BenchmarkResult.objects.count()
         shards = ShardResult.objects.count()
@@ -123,10 +113,6 @@ def main() -> None:
         print("OK: none lost, none duplicated" if ok else "PROBLEM: see the counts above")
         if not ok:
             sys.exit(1)
-    finally:
-        stack.stop_all()
-        redis.stop()
-        drop_database(name)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +59,30 @@ def setup_django(private_root: Path, model_dir: Path) -> None:
 
     django.setup()
     call_command("migrate", verbosity=0)
+
+
+@contextmanager
+def bench_stack(db_name: str, env_overrides: dict[str, str] | None = None) -> Iterator[LiveStack]:
+    """A fresh, migrated database ``db_name`` for this process's Django, a private redis-server and a
+    `LiveStack` (no processes started yet) on them; all stopped and the database dropped afterwards."""
+    work = Path(tempfile.mkdtemp(prefix=f"{db_name}-"))
+    url = fresh_database(db_name)
+    model_dir = REPO_ROOT / "var" / "smplx_synthetic"
+    setup_django(work / "private", model_dir)
+    redis = RedisServer(free_port(), work)
+    redis.start()
+    stack = LiveStack(url, redis, work / "private", model_dir, work, env_overrides=dict(env_overrides or {}))
+    try:
+        yield stack
+    finally:
+        stack.stop_all()
+        redis.stop()
+        drop_database(db_name)
+
+
+def gunicorn_port(stack: LiveStack, workers: int, **env: str) -> int:
+    """Start gunicorn on the stack and return its loopback port."""
+    return int(stack.start_gunicorn(workers=workers, **env).rsplit(":", 1)[1])
 
 
 def seed_finished_submissions(count: int) -> list[str]:
@@ -147,20 +173,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 32])
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="bench-web-"))
-    name = "ehps_bench_web"
-    url = fresh_database(name)
-    model_dir = REPO_ROOT / "var" / "smplx_synthetic"
-    setup_django(work / "private", model_dir)
-    started = time.perf_counter()
-    slugs = seed_finished_submissions(args.submissions)
-    print(f"seeded {args.submissions} finished submissions on {len(slugs)} benchmarks in {time.perf_counter() - started:.1f} s")
-    redis = RedisServer(free_port(), work)  # unused by the pages; the settings want a broker URL
-    redis.start()
-    stack = LiveStack(url, redis, work / "private", model_dir, work)
-    try:
-        base = stack.start_gunicorn(workers=args.gunicorn_workers, API_THROTTLE_ANON="1000000/min")
-        port = int(base.rsplit(":", 1)[1])
+    with bench_stack("ehps_bench_web") as stack:  # its redis is unused by the pages; the settings want a broker URL
+        started = time.perf_counter()
+        slugs = seed_finished_submissions(args.submissions)
+        print(f"seeded {args.submissions} finished submissions on {len(slugs)} benchmarks in {time.perf_counter() - started:.1f} s")
+        port = gunicorn_port(stack, args.gunicorn_workers, API_THROTTLE_ANON="1000000/min")
         urls = {"/ (overall leaderboard page)": "/", f"/benchmarks/{slugs[0]}/ (benchmark page)": f"/benchmarks/{slugs[0]}/",
                 "/api/v1/leaderboard/ (JSON)": "/api/v1/leaderboard/"}
         for path in urls.values():  # warm every gunicorn worker (imports, template compilation)
@@ -170,10 +187,6 @@ def main() -> None:
         for label, path in urls.items():
             for clients in args.clients:
                 print(load(port, path, clients, args.requests).row(label, clients), flush=True)
-    finally:
-        stack.stop_all()
-        redis.stop()
-        drop_database(name)
 
 
 if __name__ == "__main__":

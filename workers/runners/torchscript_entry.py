@@ -21,7 +21,7 @@ from PIL import Image
 
 INPUT_HW = (256, 192)
 BBOX_SCALE = 1.25
-# key -> per-sample shape in predictions.npz (evaluator.formats)
+# key -> per-sample shape in predictions.npz, copied from evaluator.formats: the sandbox binds no project code
 PARAM_SHAPES: dict[str, tuple[int, ...]] = {
     "global_orient": (3,),
     "body_pose": (21, 3),

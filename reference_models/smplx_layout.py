@@ -1,6 +1,9 @@
 """SMPL-X joint layout facts the models, losses and augmentations share."""
 from __future__ import annotations
 
+from evaluator.body_model import OPTIONAL_PARAMS
+from evaluator.formats import PARAM_SHAPES as _ACCEPTED_SHAPES
+
 # parents of the 55 SMPL-X skeleton joints (root = -1)
 PARENTS: tuple[int, ...] = (
     -1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 15, 15, 15,
@@ -39,15 +42,9 @@ def chain_to_root(joint: int) -> list[int]:
     return chain[::-1]
 
 
-# prediction format of the leaderboard (axis-angle), with trailing shape per sample
+# prediction format of the leaderboard (axis-angle), with trailing shape per sample: evaluator.formats'
+# canonical shapes of the required keys (eye poses are optional there and not predicted here)
 PARAM_SHAPES: dict[str, tuple[int, ...]] = {
-    "global_orient": (3,),
-    "body_pose": (21, 3),
-    "left_hand_pose": (15, 3),
-    "right_hand_pose": (15, 3),
-    "jaw_pose": (3,),
-    "betas": (10,),
-    "expression": (10,),
-    "transl": (3,),
+    key: shapes[0] for key, shapes in _ACCEPTED_SHAPES.items() if key not in OPTIONAL_PARAMS
 }
 POSE_KEYS = ("global_orient", "body_pose", "left_hand_pose", "right_hand_pose", "jaw_pose")

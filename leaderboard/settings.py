@@ -132,6 +132,9 @@ EVAL_SHARD_TIME_LIMIT_S = env_int("EVAL_SHARD_TIME_LIMIT_S", 35 * 60)
 EVAL_VALIDATE_SOFT_TIME_LIMIT_S = env_int("EVAL_VALIDATE_SOFT_TIME_LIMIT_S", 2 * 60 * 60)  # includes model runs
 EVAL_VALIDATE_TIME_LIMIT_S = env_int("EVAL_VALIDATE_TIME_LIMIT_S", 2 * 60 * 60 + 5 * 60)
 EVAL_FINALIZE_TIME_LIMIT_S = env_int("EVAL_FINALIZE_TIME_LIMIT_S", 5 * 60)
+# Limits of one model run (container / TorchScript archive) on one benchmark; see docs/model_submissions.md.
+MODEL_RUN_TIME_LIMIT_S = env_int("MODEL_RUN_TIME_LIMIT_S", 30 * 60)
+MODEL_RUN_MEMORY_BYTES = env_int("MODEL_RUN_MEMORY_BYTES", 8 * 1024**3)
 
 # --- Celery (read by workers.celery_app through the CELERY_ namespace) ---
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")

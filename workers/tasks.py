@@ -155,7 +155,11 @@ def _run_models(submission: Submission, benchmarks: list[Benchmark]) -> None:
                     artifact,
                     private_path(benchmark.images_path),
                     work_dir,
-                    RunLimits(gpu=evaluation.eval_device().startswith("cuda")),
+                    RunLimits(
+                        time_s=settings.MODEL_RUN_TIME_LIMIT_S,
+                        memory_bytes=settings.MODEL_RUN_MEMORY_BYTES,
+                        gpu=evaluation.eval_device().startswith("cuda"),
+                    ),
                 )
             except ModelRunError as exc:
                 raise SubmissionInvalid(f"Model run on benchmark {benchmark.slug!r}: {exc}") from exc

@@ -1,6 +1,8 @@
 """API representations. Benchmarks expose public fields only: never ``gt_path``, ``gt_sha256`` or ``images_path``."""
 from __future__ import annotations
 
+import copy
+
 from rest_framework import serializers
 
 from leaderboard.benchmarks.models import Benchmark, Split
@@ -50,7 +52,7 @@ class SubmissionCreateSerializer(serializers.Serializer):
         # Accept ``benchmark=a&benchmark=b`` and ``benchmark=a,b`` from multipart forms.
         if hasattr(data, "getlist"):
             values = [v for item in data.getlist("benchmark") for v in str(item).split(",") if v.strip()]
-            data = data.copy()
+            data = copy.copy(data)  # shallow: QueryDict.copy() deep-copies, which fails on a large (temp-file) upload
             data.setlist("benchmark", [v.strip() for v in values])
         return super().to_internal_value(data)
 

@@ -1,13 +1,10 @@
 """The bubblewrap runner with real TorchScript model archives."""
 from __future__ import annotations
 
-import json
-import zipfile
-from pathlib import Path
-
 import pytest
 import torch
 from runner_test_support import require_binaries
+from torchscript_archives import ParamsFromPixels, make_archive
 
 from evaluator.formats import load_sample_set, match_samples
 from workers.runners import RunLimits, run_model_submission, runner_available
@@ -16,20 +13,6 @@ pytestmark = [pytest.mark.container,
               pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:DeprecationWarning")]  # still what we load
 
 LIMITS = RunLimits(time_s=120, memory_bytes=3 * 1024**3, output_bytes=8 * 1024**2, log_bytes=16 * 1024)
-
-
-class ParamsFromPixels(torch.nn.Module):
-    """Emits every SMPL-X parameter; global_orient carries the crop's mean colour to prove the input arrives."""
-
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        b = x.shape[0]
-        zeros = torch.zeros(b, 1, dtype=x.dtype)
-        return {
-            "global_orient": x.mean(dim=(2, 3)),  # (B, 3)
-            "body_pose": zeros.expand(b, 63), "left_hand_pose": zeros.expand(b, 45),
-            "right_hand_pose": zeros.expand(b, 45), "jaw_pose": zeros.expand(b, 3),
-            "betas": zeros.expand(b, 10), "expression": zeros.expand(b, 10), "transl": zeros.expand(b, 3),
-        }
 
 
 class ReturnsBareTensor(torch.nn.Module):
@@ -50,16 +33,6 @@ class AllocatesTooMuch(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         big = torch.ones(2147483648)  # 8 GiB of float32
         return {"global_orient": x.mean(dim=(2, 3)) + big[0]}
-
-
-def make_archive(tmp_path: Path, module: torch.nn.Module, manifest: dict | None = None) -> Path:
-    model_path = tmp_path / "model.pt"
-    torch.jit.save(torch.jit.script(module), str(model_path))
-    archive = tmp_path / "submission.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.write(model_path, "model.pt")
-        zf.writestr("manifest.json", json.dumps(manifest or {"format": "torchscript", "batch_size": 4}))
-    return archive
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("EHPS_VAR_DIR", BASE_DIR / "var"))
+# The embedded defaults (SQLite database, SQLite broker and result backend) keep their files here.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def env_bool(name: str, default: bool) -> bool:

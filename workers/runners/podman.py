@@ -206,7 +206,7 @@ class OciRunner(ModelRunner):
                 self.run_command(image_id, name, input_dir, output_dir, limits),
                 env=engine_env(), time_limit_s=limits.time_s, output_dir=output_dir,
                 output_limit=limits.output_bytes, log_limit=limits.log_bytes,
-                on_stop=lambda: self._remove_container(name),
+                on_stop=lambda: self._remove_container(name), cwd=work_dir,
             )
             oom = sup.stop_reason is None and self._oom_killed(name, sup.returncode)
         finally:

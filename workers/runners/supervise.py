@@ -60,11 +60,13 @@ def supervise(
     output_limit: int,
     log_limit: int,
     on_stop: Callable[[], None] | None = None,
+    cwd: Path | None = None,
 ) -> Supervised:
     """Run ``cmd`` in its own process group; stop it at the time limit or when ``output_dir`` grows too big.
 
     ``on_stop`` runs before the process group is killed, for sandboxes whose payload does not die with
-    the client process (a podman container keeps running when ``podman run`` is killed).
+    the client process (a podman container keeps running when ``podman run`` is killed). ``cwd`` keeps
+    files the engine drops in its working directory (conmon writes an ``oom`` marker there) out of ours.
     """
     buffer = TailBuffer(log_limit)
     start = time.monotonic()
@@ -74,6 +76,7 @@ def supervise(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=dict(env),
+        cwd=cwd,
         start_new_session=True,  # so we can kill everything it spawned outside the sandbox, too
     )
     reader = threading.Thread(target=_drain, args=(proc.stdout, buffer), daemon=True)

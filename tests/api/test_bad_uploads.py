@@ -9,6 +9,7 @@ import pytest
 from django.test import override_settings
 
 from leaderboard.submissions.models import Submission
+from tests.archives import zip_bytes
 
 
 def _npz(arrays: dict) -> bytes:
@@ -17,17 +18,9 @@ def _npz(arrays: dict) -> bytes:
     return buffer.getvalue()
 
 
-def _zip(members: dict[str, bytes], compression=zipfile.ZIP_STORED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 def _lying_zip(name: str, data: bytes, declared: int) -> bytes:
     """A zip whose central directory understates a member's uncompressed size (a classic bomb trick)."""
-    raw = bytearray(_zip({name: data}, zipfile.ZIP_DEFLATED))
+    raw = bytearray(zip_bytes({name: data}, zipfile.ZIP_DEFLATED))
     central = raw.rfind(b"PK\x01\x02")
     raw[central + 24: central + 28] = struct.pack("<I", declared)
     local = raw.find(b"PK\x03\x04")
@@ -45,7 +38,7 @@ def _huge_header_npz() -> bytes:
     """An .npz whose .npy header claims 10^12 floats while holding a few bytes."""
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
-    return _zip({"betas.npy": header.getvalue() + b"\0" * 16})
+    return zip_bytes({"betas.npy": header.getvalue() + b"\0" * 16})
 
 
 def modify(preds: dict, **changes) -> dict:
@@ -80,16 +73,16 @@ CASES = {
     "empty file": (lambda p: b"", {}, "file: The submitted file is empty."),
     "object array": (lambda p: _object_npy_npz(), {}, "key 'sample_ids' is an object array"),
     "npz header bomb": (lambda p: _huge_header_npz(), {}, "declares shape (1000000000000,)"),
-    "zip unexpected member": (lambda p: _zip({"bench-a.npz": _npz(p), "notes.txt": b"hi"}), {"benchmark": []}, "unexpected member 'notes.txt'"),
-    "zip directory": (lambda p: _zip({"preds/": b"", "preds/bench-a.npz": _npz(p)}), {"benchmark": []}, "unexpected member 'preds/'"),
-    "zip path traversal": (lambda p: _zip({"../bench-a.npz": _npz(p)}), {"benchmark": []}, "unexpected member '../bench-a.npz'"),
-    "zip unknown benchmark": (lambda p: _zip({"other.npz": _npz(p)}), {"benchmark": []}, "'other.npz' does not name an active benchmark"),
-    "zip duplicate member": (lambda p: _zip({"bench-a.npz": _npz(p)}) , {"benchmark": ["bench-a", "bench-a"]}, None),
-    "zip bad member content": (lambda p: _zip({"bench-a.npz": _npz(modify(p, betas=None))}), {"benchmark": []}, "bench-a.npz: missing keys ['betas']"),
+    "zip unexpected member": (lambda p: zip_bytes({"bench-a.npz": _npz(p), "notes.txt": b"hi"}), {"benchmark": []}, "unexpected member 'notes.txt'"),
+    "zip directory": (lambda p: zip_bytes({"preds/": b"", "preds/bench-a.npz": _npz(p)}), {"benchmark": []}, "unexpected member 'preds/'"),
+    "zip path traversal": (lambda p: zip_bytes({"../bench-a.npz": _npz(p)}), {"benchmark": []}, "unexpected member '../bench-a.npz'"),
+    "zip unknown benchmark": (lambda p: zip_bytes({"other.npz": _npz(p)}), {"benchmark": []}, "'other.npz' does not name an active benchmark"),
+    "zip duplicate member": (lambda p: zip_bytes({"bench-a.npz": _npz(p)}) , {"benchmark": ["bench-a", "bench-a"]}, None),
+    "zip bad member content": (lambda p: zip_bytes({"bench-a.npz": _npz(modify(p, betas=None))}), {"benchmark": []}, "bench-a.npz: missing keys ['betas']"),
     "zip lying sizes": (lambda p: _lying_zip("bench-a.npz", b"\0" * 200_000, 10), {"benchmark": []}, "corrupt"),
     "npz without benchmark": (lambda p: _npz(p), {"benchmark": []}, "choose exactly one benchmark"),
     "unknown benchmark": (lambda p: _npz(p), {"benchmark": ["nope"]}, "Unknown or inactive benchmark(s): nope"),
-    "model for predictions-only benchmark": (lambda p: _zip({"manifest.json": b"{}"}), {"kind": "model_archive"}, "accept predictions files only"),
+    "model for predictions-only benchmark": (lambda p: zip_bytes({"manifest.json": b"{}"}), {"kind": "model_archive"}, "accept predictions files only"),
 }
 
 
@@ -115,7 +108,7 @@ def test_bad_upload_is_a_clear_4xx_and_stores_nothing(case, client_for, alice, b
 @override_settings(MAX_UNCOMPRESSED_BYTES=100_000)
 def test_zip_bomb_refused_before_extraction(client_for, alice, bench, tmp_path, stored_uploads):
     bomb = tmp_path / "bomb.zip"
-    bomb.write_bytes(_zip({"bench-a.npz": b"\0" * 5_000_000}, zipfile.ZIP_DEFLATED))
+    bomb.write_bytes(zip_bytes({"bench-a.npz": b"\0" * 5_000_000}, zipfile.ZIP_DEFLATED))
     assert bomb.stat().st_size < 50_000
     with open(bomb, "rb") as f:
         response = client_for(alice).post("/api/v1/submissions/", {"file": f, "method_name": "m"}, format="multipart")

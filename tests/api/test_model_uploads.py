@@ -6,6 +6,7 @@ import pytest
 
 from leaderboard.storage import private_path
 from leaderboard.submissions.models import Submission
+from tests.archives import zip_bytes
 
 
 @pytest.fixture
@@ -14,14 +15,6 @@ def model_bench(bench):
     benchmark.images_path = "images/bench-a"  # accepts models
     benchmark.save()
     return benchmark
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def _tar(members: dict[str, bytes]) -> bytes:
@@ -43,7 +36,7 @@ def post(client, data: bytes, kind: str, name: str):
 @pytest.mark.parametrize(
     "kind, name, data, stored",
     [
-        ("model_archive", "model.zip", _zip({"manifest.json": b"{}", "model.pt": b"x"}), "model-archive.zip"),
+        ("model_archive", "model.zip", zip_bytes({"manifest.json": b"{}", "model.pt": b"x"}), "model-archive.zip"),
         ("container", "image.tar", _tar({"index.json": b"{}", "oci-layout": b"{}"}), "model-image.tar"),
     ],
 )
@@ -58,8 +51,8 @@ def test_model_uploads_are_stored_for_the_runner(client_for, alice, model_bench,
 @pytest.mark.parametrize(
     "kind, data, message",
     [
-        ("model_archive", _zip({"model.pt": b"x"}), "no top-level manifest.json"),
-        ("model_archive", _zip({"manifest.json": b"{}", "../evil.pt": b"x"}), "points outside the archive"),
+        ("model_archive", zip_bytes({"model.pt": b"x"}), "no top-level manifest.json"),
+        ("model_archive", zip_bytes({"manifest.json": b"{}", "../evil.pt": b"x"}), "points outside the archive"),
         ("model_archive", b"plain text", "not a model archive"),
         ("container", b"plain text", "not a container image archive"),
         ("container", _tar({"random.txt": b"x"}), "neither index.json"),

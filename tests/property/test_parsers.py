@@ -19,6 +19,7 @@ from hypothesis.extra import numpy as hnp
 from evaluator.body_model import PARAM_SIZES
 from evaluator.formats import FormatError, load_sample_set
 from leaderboard.submissions.uploads import UploadError, check_npz_structure, extract_bundle, stage_upload
+from tests.archives import zip_bytes
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                              HealthCheck.too_slow])
@@ -77,14 +78,6 @@ def npz_contents(draw) -> dict[str, np.ndarray]:
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)  # allow_pickle: object arrays are written pickled, as an attacker would
-    return buffer.getvalue()
-
-
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
     return buffer.getvalue()
 
 

@@ -120,3 +120,4 @@ def test_reported_rows_rank_by_mpe_among_computed_rows_with_badge_and_citation(d
     assert html.index("SMPLer-X-H32*") < html.index("Ours-60") < html.index("SMPLer-X-S32")
     assert html.count('class="badge reported"') == 5 and 'class="badge computed"' not in html
     assert SMPLER_X_README in html
+    assert html.count(">from paper</td>") == 5  # reported rows show no submission date of their own

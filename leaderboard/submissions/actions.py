@@ -8,9 +8,10 @@ import logging
 
 from django.db import transaction
 
-from leaderboard.submissions.models import InvalidTransition, Status, Submission
+from leaderboard.submissions.models import InvalidTransition, Status, Submission, Team
 from leaderboard.submissions.quotas import check_quotas, lock_user
 from leaderboard.submissions.uploads import stage_upload
+from leaderboard.submissions.visibility import user_teams
 
 log = logging.getLogger(__name__)
 
@@ -23,18 +24,23 @@ def _start_evaluation(submission_id: int) -> None:
     start_evaluation(submission_id)
 
 
-def create_submission(user, uploaded_file, kind: str, benchmark_slugs: list[str], metadata: dict) -> Submission:
-    """Validate and store an upload, create the Submission and enqueue its evaluation once committed.
+def create_submission(
+    user, uploaded_file, kind: str, benchmark_slugs: list[str], metadata: dict, team: Team | None = None
+) -> Submission:
+    """Validate and store an upload, create the Submission (for ``team`` if given) and enqueue its evaluation once committed.
 
-    Raises UploadError (4xx) or QuotaExceeded (429); on either nothing is stored.
+    Raises UploadError (4xx) or QuotaExceeded (429); on either nothing is stored. The front ends only offer the
+    user's own teams; a team the user is not a member of here is a programming error (PermissionError).
     """
+    if team is not None and not user_teams(user).filter(pk=team.pk).exists():
+        raise PermissionError(f"{user} is not a member of team {team.name!r}.")
     staged = stage_upload(uploaded_file, kind, benchmark_slugs)
     try:
         with transaction.atomic():
             lock_user(user)
             check_quotas(user, staged.benchmarks)
             submission = Submission.objects.create(
-                owner=user, kind=staged.kind, **{k: metadata.get(k) or "" for k in METADATA_FIELDS}
+                owner=user, team=team, kind=staged.kind, **{k: metadata.get(k) or "" for k in METADATA_FIELDS}
             )
             submission.benchmarks.set(staged.benchmarks)
             staged.commit(submission)

@@ -129,7 +129,7 @@ def benchmark_leaderboard(
         return [], sort, direction
     results = BenchmarkResult.objects.filter(
         benchmark=benchmark, split=split.name, submission__in=leaderboard_submissions()
-    ).select_related("submission", "submission__owner")
+    ).select_related("submission", "submission__owner", "submission__team")
     rows = [
         BenchmarkRow(None, r.submission, {k: _number(r.metrics.get(k)) for k in METRICS}, r.num_samples)
         for r in results

@@ -1,7 +1,10 @@
 """What each user may see: submissions, their results and their files.
 
 Rules (enforced here and nowhere else, so views stay thin):
-- a private submission is visible to its owner and to staff only; others get a 404 (not 403) so its existence does not leak;
+- a private submission is visible to its owner, to the members of its team (read-only) and to staff; others get a 404
+  (not 403) so its existence does not leak;
+- acting on a submission (publish, cancel, download the upload, read the model's log) is for its owner and staff only,
+  not its team;
 - published submissions and baselines are visible to everyone;
 - results on a split that is not revealed yet are visible to staff only (not even to the owner: that is the point of a hidden split);
 - ground truth is never visible through the web or API (no view reads ``Benchmark.gt_path`` for output).
@@ -11,7 +14,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from leaderboard.benchmarks.models import Split
-from leaderboard.submissions.models import BenchmarkResult, Submission
+from leaderboard.submissions.models import BenchmarkResult, Submission, Team
 
 
 def is_staff(user) -> bool:
@@ -23,17 +26,25 @@ def public_submission_q() -> Q:
     return Q(is_public=True) | ~Q(baseline_source="")
 
 
+def user_teams(user) -> QuerySet[Team]:
+    """The teams a user may submit for and whose private submissions they may read."""
+    if user is None or not user.is_authenticated:
+        return Team.objects.none()
+    return Team.objects.filter(members=user)
+
+
 def visible_submissions(user) -> QuerySet[Submission]:
     qs = Submission.objects.all()
     if is_staff(user):
         return qs
     if user is not None and user.is_authenticated:
-        return qs.filter(public_submission_q() | Q(owner=user))
+        # A subquery rather than a join on team__members, so a submission is never listed twice.
+        return qs.filter(public_submission_q() | Q(owner=user) | Q(team__in=user_teams(user)))
     return qs.filter(public_submission_q())
 
 
 def owned_submissions(user) -> QuerySet[Submission]:
-    """Submissions the user may act on (cancel, publish, download the upload): their own; staff act on any."""
+    """Submissions the user may act on (cancel, publish, download the upload): their own, not their team's; staff act on any."""
     if is_staff(user):
         return Submission.objects.all()
     if user is None or not user.is_authenticated:

@@ -15,6 +15,7 @@ def _submission_fields(submission) -> dict:
         "id": str(submission.uuid),
         "method_name": submission.method_name,
         "owner": submission.owner.username,
+        "team": submission.team.name if submission.team else None,
         "baseline": submission.baseline_source or None,
         "citation": submission.citation,
         "paper_url": submission.paper_url,
@@ -79,9 +80,9 @@ def csv_response(filename: str, header: list[str], lines: list[list]) -> HttpRes
 def overall_csv() -> HttpResponse:
     payload = overall_payload()
     slugs = [b["slug"] for b in payload["benchmarks"]]
-    header = ["rank", "method", "owner", "baseline", "mpe", "hand_mpe", "pa_hand_mpe", *slugs, "submitted_at", "id"]
+    header = ["rank", "method", "owner", "team", "baseline", "mpe", "hand_mpe", "pa_hand_mpe", *slugs, "submitted_at", "id"]
     lines = [
-        [r["rank"], r["method_name"], r["owner"], r["baseline"] or "", r["mpe"], r["hand_mpe"], r["pa_hand_mpe"],
+        [r["rank"], r["method_name"], r["owner"], r["team"] or "", r["baseline"] or "", r["mpe"], r["hand_mpe"], r["pa_hand_mpe"],
          *[r["primary"][s] for s in slugs], r["submitted_at"], r["id"]]
         for r in payload["rows"]
     ]
@@ -91,9 +92,9 @@ def overall_csv() -> HttpResponse:
 def benchmark_csv(benchmark: Benchmark, split: Split | None, sort: str | None, direction: str) -> HttpResponse:
     payload = benchmark_payload(benchmark, split, sort, direction)
     metrics = payload["metrics"]
-    header = ["rank", "method", "owner", "baseline", *metrics, "num_samples", "submitted_at", "id"]
+    header = ["rank", "method", "owner", "team", "baseline", *metrics, "num_samples", "submitted_at", "id"]
     lines = [
-        [r["rank"], r["method_name"], r["owner"], r["baseline"] or "", *[r["metrics"][m] for m in metrics],
+        [r["rank"], r["method_name"], r["owner"], r["team"] or "", r["baseline"] or "", *[r["metrics"][m] for m in metrics],
          r["num_samples"], r["submitted_at"], r["id"]]
         for r in payload["rows"]
     ]

@@ -6,8 +6,8 @@ import copy
 from rest_framework import serializers
 
 from leaderboard.benchmarks.models import Benchmark, Split
-from leaderboard.submissions.models import Submission, SubmissionKind
-from leaderboard.submissions.visibility import can_manage, can_see_log, visible_results
+from leaderboard.submissions.models import Submission, SubmissionKind, Team
+from leaderboard.submissions.visibility import can_manage, can_see_log, user_teams, visible_results
 
 
 class SplitSerializer(serializers.ModelSerializer):
@@ -47,6 +47,19 @@ class SubmissionCreateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
     paper_url = serializers.URLField(required=False, allow_blank=True, default="")
     code_url = serializers.URLField(required=False, allow_blank=True, default="")
+    team = serializers.CharField(
+        max_length=120, required=False, allow_blank=True, default="",
+        help_text="Submit for one of your teams (its name); the submission still belongs to you.",
+    )
+
+    def validate_team(self, name: str) -> Team | None:
+        """The named team if the requesting user is a member (``context['user']``); empty means no team."""
+        if not name:
+            return None
+        team = user_teams(self.context.get("user")).filter(name=name).first()
+        if team is None:
+            raise serializers.ValidationError(f"You are not a member of a team named {name!r}.")
+        return team
 
     def to_internal_value(self, data):
         # Accept ``benchmark=a&benchmark=b`` and ``benchmark=a,b`` from multipart forms.
@@ -69,6 +82,7 @@ class ResultSerializer(serializers.Serializer):
 class SubmissionSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     owner = serializers.CharField(source="owner.username", read_only=True)
+    team = serializers.SlugRelatedField(read_only=True, slug_field="name")
     benchmarks = serializers.SlugRelatedField(many=True, read_only=True, slug_field="slug")
     progress = serializers.SerializerMethodField()
     results = serializers.SerializerMethodField()
@@ -78,7 +92,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Submission
         fields = [
-            "id", "url", "owner", "method_name", "description", "paper_url", "code_url", "kind", "benchmarks",
+            "id", "url", "owner", "team", "method_name", "description", "paper_url", "code_url", "kind", "benchmarks",
             "status", "error_message", "progress", "is_public", "baseline_source", "citation", "mpe", "hand_mpe",
             "pa_hand_mpe", "created_at", "started_at", "finished_at", "upload_sha256", "upload_size", "results", "log",
         ]

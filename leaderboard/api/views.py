@@ -75,7 +75,7 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             check_request_size(request.META)  # before the body is parsed
         except UploadError as exc:
             return error_response(exc)
-        form = SubmissionCreateSerializer(data=request.data)
+        form = SubmissionCreateSerializer(data=request.data, context={"user": request.user})
         if not form.is_valid():
             problems = "; ".join(f"{name}: {' '.join(map(str, errors))}" for name, errors in form.errors.items())
             return Response({"error": "invalid_request", "detail": problems, "fields": form.errors}, status=status.HTTP_400_BAD_REQUEST)
@@ -84,6 +84,7 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             submission = create_submission(
                 request.user, data["file"], data["kind"], data["benchmark"],
                 {k: data.get(k, "") for k in ("method_name", "description", "paper_url", "code_url")},
+                team=data["team"],
             )
         except (UploadError, QuotaExceeded) as exc:
             return error_response(exc)

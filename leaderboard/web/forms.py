@@ -3,7 +3,8 @@ from __future__ import annotations
 from django import forms
 
 from leaderboard.benchmarks.models import Benchmark
-from leaderboard.submissions.models import SubmissionKind
+from leaderboard.submissions.models import SubmissionKind, Team
+from leaderboard.submissions.visibility import user_teams
 
 
 class SubmitForm(forms.Form):
@@ -22,7 +23,15 @@ class SubmitForm(forms.Form):
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     paper_url = forms.URLField(required=False, label="Paper URL", assume_scheme="https")
     code_url = forms.URLField(required=False, label="Code URL", assume_scheme="https")
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.none(),
+        required=False,
+        empty_label="(none: submit as yourself)",
+        help_text="Its members can see the submission; only you can publish or cancel it.",
+        error_messages={"invalid_choice": "You are not a member of that team."},
+    )
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["benchmarks"].queryset = Benchmark.objects.filter(is_active=True)
+        self.fields["team"].queryset = user_teams(user)  # a posted team outside it is refused by the field

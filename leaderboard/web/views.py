@@ -62,9 +62,9 @@ def submit(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             check_request_size(request.META)
-            form = SubmitForm(request.POST, request.FILES)
+            form = SubmitForm(request.POST, request.FILES, user=request.user)
         except UploadError as exc:  # the body was not read: show an empty form with the reason
-            context = {"form": SubmitForm(), "page_error": str(exc), "max_upload": format_size_setting()}
+            context = {"form": SubmitForm(user=request.user), "page_error": str(exc), "max_upload": format_size_setting()}
             return render(request, "web/submit.html", context, status=exc.status_code)
         if form.is_valid():
             data = form.cleaned_data
@@ -72,6 +72,7 @@ def submit(request: HttpRequest) -> HttpResponse:
                 submission = create_submission(
                     request.user, data["file"], data["kind"], [b.slug for b in data["benchmarks"]],
                     {k: data[k] for k in ("method_name", "description", "paper_url", "code_url")},
+                    team=data["team"],
                 )
             except UploadError as exc:
                 form.add_error(exc.field if exc.field in form.fields and exc.field != "file" else "file", str(exc))
@@ -85,7 +86,9 @@ def submit(request: HttpRequest) -> HttpResponse:
         else:
             error_status = 400
     else:
-        form = SubmitForm(initial={"benchmarks": [request.GET["benchmark"]] if request.GET.get("benchmark") else []})
+        form = SubmitForm(
+            initial={"benchmarks": [request.GET["benchmark"]] if request.GET.get("benchmark") else []}, user=request.user
+        )
     return render(request, "web/submit.html", {"form": form, "max_upload": format_size_setting()}, status=error_status)
 
 

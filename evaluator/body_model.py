@@ -110,6 +110,12 @@ def load_body_model(model_dir: str | os.PathLike, device: str | torch.device = "
         return _CACHE[key]
 
 
+def clear_body_model_cache() -> None:
+    """Forget every loaded model, e.g. after the files in a model folder were replaced."""
+    with _LOCK:
+        _CACHE.clear()
+
+
 def _load(root: Path, device: torch.device, dtype: torch.dtype) -> BodyModel:
     layer = smplx.create(str(root), "smplx", gender="neutral", use_pca=False, use_face_contour=True,
                          flat_hand_mean=False, num_betas=10, num_expression_coeffs=10, ext="npz",

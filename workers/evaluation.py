@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from evaluator import body_model as body_model_module
-from evaluator.body_model import load_body_model
+from evaluator.body_model import clear_body_model_cache, load_body_model
 from evaluator.formats import load_sample_set, match_samples
 from evaluator.metrics import MetricSums
 from evaluator.scoring import score_samples
@@ -60,7 +59,7 @@ def body_model():
         if model is None:
             if _body_models:  # the folder changed: drop the stale model here and in the evaluator's own cache
                 _body_models.clear()
-                getattr(body_model_module, "_CACHE", {}).clear()
+                clear_body_model_cache()
             model = _body_models[key] = load_body_model(model_dir, device)
     return model
 

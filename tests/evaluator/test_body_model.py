@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from evaluator.body_model import load_body_model
+from evaluator.body_model import clear_body_model_cache, load_body_model
 from evaluator.demo import random_gt_params
 from evaluator.skeleton import HAND_TIP_VERTICES
 
@@ -10,6 +10,13 @@ from evaluator.skeleton import HAND_TIP_VERTICES
 def test_cached_per_directory(smplx_model_dir, body_model):
     assert load_body_model(smplx_model_dir) is body_model
     assert load_body_model(smplx_model_dir / "smplx") is body_model  # the smplx/ subfolder works too
+
+
+def test_clearing_the_cache_reloads_the_files(smplx_model_dir):
+    first = load_body_model(smplx_model_dir, dtype=torch.float64)  # a key no other test shares
+    clear_body_model_cache()
+    second = load_body_model(smplx_model_dir, dtype=torch.float64)
+    assert second is not first and load_body_model(smplx_model_dir, dtype=torch.float64) is second
 
 
 def test_vertices_shape_chunking_and_pose_layouts(body_model):

@@ -37,7 +37,7 @@ def waiting_task_ids(app, queues: Iterable[str] = QUEUES) -> set[str] | None:
     """Task ids of messages queued but not yet delivered to a worker; None when the broker cannot tell."""
     try:
         with app.connection_for_read() as conn:
-            if conn.transport_cls not in ("redis", "rediss") and conn.transport.driver_type != "redis":
+            if conn.transport.driver_type != "redis":  # redis:// and rediss:// alike
                 return None
             client = conn.default_channel.client
             ids: set[str] = set()

@@ -351,7 +351,7 @@ def sweep_stuck_submissions(self: Task) -> dict:
             report["finalized"] += 1
     waiting = None  # task ids still queued in the broker; read lazily, once per sweep
     for submission in pipeline.stuck_submissions():
-        if submission.pk and not pipeline.missing_shards(submission) and submission.eval_plan.get("shards"):
+        if submission.eval_plan.get("shards") and not pipeline.missing_shards(submission):
             continue  # complete: handled by finalize above (once the grace period has passed)
         if waiting is None:
             waiting = broker_queue.waiting_task_ids(self.app) or set()

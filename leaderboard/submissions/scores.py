@@ -4,7 +4,8 @@ The reduction adds per-metric float64 sums and counts (``evaluator.metrics.Metri
 means do not depend on how a benchmark was sharded. Scores follow docs/metrics.md:
 
 - MPE: mean over every active ``counts_toward_mpe`` benchmark of its primary metric on its ranking
-  split; only defined when the submission has a result for each of them.
+  split (the revealed split flagged ``is_ranking``); only defined when the submission has a result there for each
+  of them, so a benchmark whose ranking split is still hidden leaves MPE empty until it is revealed.
 - hand MPE / PA hand MPE: the same over ``counts_toward_hand_mpe`` benchmarks with ``mpvpe_hand`` /
   ``pa_mpvpe_hand``.
 """
@@ -43,16 +44,18 @@ def reduce_shards(shards: Iterable[ShardResult]) -> dict[int, dict[str, MetricSu
     return totals
 
 
-def _ranking_split_name(benchmark: Benchmark, available: Iterable[str]) -> str | None:
+def _ranking_split_name(benchmark: Benchmark) -> str | None:
+    """The benchmark's revealed ranking split, or None: no score is ever derived from an unrevealed split.
+
+    There is deliberately no fallback (not even to the only split a submission was scored on): with one
+    hidden benchmark among N, N·MPE minus the visible values would give its hidden value away.
+    """
     split = benchmark.ranking_split
-    if split is not None:
-        return split.name
-    names = sorted(set(available))
-    return names[0] if len(names) == 1 else None
+    return split.name if split is not None else None
 
 
 def _metric_on_ranking_split(benchmark: Benchmark, results: dict[str, BenchmarkResult], metric: str) -> float | None:
-    name = _ranking_split_name(benchmark, results)
+    name = _ranking_split_name(benchmark)
     result = results.get(name) if name else None
     return result.metrics.get(metric) if result else None
 

@@ -11,15 +11,25 @@ def recompute_benchmark_scores(benchmark: Benchmark) -> None:
         recompute_scores(submission)
 
 
-class SplitInline(admin.TabularInline):
+class ImportedOnly:
+    """Benchmarks and splits come from ``manage.py import_benchmark`` (it validates and stores the ground truth);
+    a row added by hand would have no GT behind it, so the admin only edits them."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class SplitInline(ImportedOnly, admin.TabularInline):
     model = Split
     extra = 0
+    can_delete = False
     fields = ("name", "num_samples", "is_revealed", "is_ranking")
-    readonly_fields = ("num_samples",)
+    readonly_fields = ("name", "num_samples")
 
 
 @admin.register(Benchmark)
-class BenchmarkAdmin(admin.ModelAdmin):
+class BenchmarkAdmin(ImportedOnly, admin.ModelAdmin):
+    change_list_template = "admin/benchmarks/benchmark/change_list.html"  # says how to add one
     list_display = ("slug", "name", "primary_metric", "num_samples", "counts_toward_mpe", "counts_toward_hand_mpe", "is_active", "display_order")
     list_editable = ("is_active", "display_order")
     search_fields = ("slug", "name")
@@ -34,7 +44,7 @@ class BenchmarkAdmin(admin.ModelAdmin):
 
 
 @admin.register(Split)
-class SplitAdmin(admin.ModelAdmin):
+class SplitAdmin(ImportedOnly, admin.ModelAdmin):
     list_display = ("benchmark", "name", "num_samples", "is_revealed", "is_ranking")
     list_filter = ("is_revealed", "is_ranking", "benchmark")
     actions = ["reveal_and_rank"]

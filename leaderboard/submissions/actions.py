@@ -1,14 +1,17 @@
-"""What the web views and the API do to submissions: create from an upload, cancel, publish.
+"""What the web views, the API and the admin do to submissions: create from an upload, cancel, publish, re-run.
 
 Both front ends call these, so a rule (quota, state machine, on-commit enqueue) lives in one place.
 """
 from __future__ import annotations
 
 import logging
+import shutil
+from pathlib import Path
 
 from django.db import transaction
 
-from leaderboard.submissions.models import InvalidTransition, Status, Submission, Team
+from leaderboard.storage import private_path
+from leaderboard.submissions.models import InvalidTransition, Status, Submission, SubmissionKind, Team
 from leaderboard.submissions.quotas import check_quotas, lock_user
 from leaderboard.submissions.uploads import stage_upload
 from leaderboard.submissions.visibility import user_teams
@@ -73,3 +76,39 @@ def set_published(submission: Submission, published: bool) -> None:
         raise InvalidTransition(f"Only finished submissions can be published; this one is {submission.get_status_display().lower()}.")
     Submission.objects.filter(pk=submission.pk).update(is_public=published)
     submission.is_public = published
+
+
+def rerun_submission(submission: Submission) -> Submission:
+    """A fresh evaluation of a submission's stored upload: a new row (same owner, team, metadata, benchmarks)
+    with a copy of the stored files, enqueued once committed. The original row and its results stay as they were.
+
+    Used by hosts (admin) after a fix to the evaluator or the ground truth; it bypasses the quotas on purpose.
+    """
+    if not submission.upload.name:
+        raise ValueError(f"Submission {submission.uuid} has no stored upload to evaluate again.")
+    source = private_path(f"uploads/{submission.uuid}")
+    if not private_path(submission.upload.name).is_file():
+        raise ValueError(f"The upload of submission {submission.uuid} is no longer stored.")
+    target: Path | None = None
+    try:
+        with transaction.atomic():
+            fresh = Submission.objects.create(
+                owner=submission.owner, team=submission.team, kind=submission.kind,
+                upload_sha256=submission.upload_sha256, upload_size=submission.upload_size,
+                **{k: getattr(submission, k) for k in METADATA_FIELDS},
+            )
+            fresh.benchmarks.set(submission.benchmarks.all())
+            target = private_path(f"uploads/{fresh.uuid}")
+            # Validated predictions (predictions/<slug>.npz) are part of a predictions upload; a model's are its
+            # output and are written again by the new run.
+            skip = None if submission.kind == SubmissionKind.PREDICTIONS else shutil.ignore_patterns("predictions")
+            shutil.copytree(source, target, ignore=skip)
+            kept = Path(submission.upload.name).relative_to(f"uploads/{submission.uuid}")
+            fresh.upload.name = f"uploads/{fresh.uuid}/{kept.as_posix()}"
+            fresh.save(update_fields=["upload"])
+            transaction.on_commit(lambda: _start_evaluation(fresh.pk))
+    except BaseException:
+        if target is not None:
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+    return fresh

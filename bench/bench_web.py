@@ -90,7 +90,7 @@ def seed_finished_submissions(count: int) -> list[str]:
     import numpy as np
     from django.contrib.auth.models import User
 
-    from evaluator.metrics import METRICS
+    from evaluator.metric_names import METRICS
     from leaderboard.benchmarks.demo import create_demo_benchmarks
     from leaderboard.submissions.models import BenchmarkResult, Status, Submission
 

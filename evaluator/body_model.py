@@ -14,14 +14,8 @@ from torch import Tensor
 
 from .assets import load_part_files, resolve_model_dir
 from .parts import MetricAssets
+from .smplx_params import OPTIONAL_PARAMS, PARAM_SIZES, REQUIRED_PARAMS  # noqa: F401  (re-exported)
 
-# (name, per-sample size in axis-angle / coefficients); leye/reye default to zeros.
-PARAM_SIZES = {
-    "global_orient": 3, "body_pose": 63, "left_hand_pose": 45, "right_hand_pose": 45,
-    "jaw_pose": 3, "leye_pose": 3, "reye_pose": 3, "betas": 10, "expression": 10, "transl": 3,
-}
-OPTIONAL_PARAMS = frozenset({"leye_pose", "reye_pose"})
-REQUIRED_PARAMS = tuple(k for k in PARAM_SIZES if k not in OPTIONAL_PARAMS)
 
 
 @dataclass(frozen=True)

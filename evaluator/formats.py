@@ -1,4 +1,7 @@
-"""Ground-truth and prediction files (.npz) — loading, validation, matching. See docs/formats.md."""
+"""Ground-truth and prediction files (.npz) — loading, validation, matching. See docs/formats.md.
+
+NumPy only (no torch): the web process validates uploads with exactly these checks.
+"""
 from __future__ import annotations
 
 import io
@@ -11,7 +14,7 @@ from typing import BinaryIO, Literal
 
 import numpy as np
 
-from .body_model import OPTIONAL_PARAMS, PARAM_SIZES
+from .smplx_params import OPTIONAL_PARAMS, PARAM_SIZES
 from .skeleton import NUM_VERTICES
 
 SAMPLE_IDS, SPLITS, VERTICES = "sample_ids", "splits", "vertices"

@@ -1,7 +1,7 @@
 """SMPL-X joint layout facts the models, losses and augmentations share."""
 from __future__ import annotations
 
-from evaluator.body_model import OPTIONAL_PARAMS
+from evaluator.smplx_params import OPTIONAL_PARAMS
 from evaluator.formats import PARAM_SHAPES as _ACCEPTED_SHAPES
 
 # parents of the 55 SMPL-X skeleton joints (root = -1)

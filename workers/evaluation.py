@@ -3,6 +3,9 @@
 A worker process evaluates many shards of the same benchmark in a row, so the body model, the GT and
 the predictions are loaded once and kept, keyed by path *and* modification time/size: a re-imported
 GT file or a re-uploaded predictions file is picked up without restarting the worker.
+
+torch (through the body model and scoring) is imported inside the functions that score: the web process
+imports workers.tasks to enqueue work and must not pay for torch.
 """
 from __future__ import annotations
 
@@ -14,10 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from evaluator.body_model import clear_body_model_cache, load_body_model
 from evaluator.formats import load_sample_set, match_samples
-from evaluator.metrics import MetricSums
-from evaluator.scoring import score_samples
+from evaluator.metric_sums import MetricSums
 
 _SAMPLE_SET_CACHE_SIZE = 4  # GT + predictions of the one or two submissions a worker is busy with
 
@@ -50,6 +51,8 @@ def _fingerprint(path: Path) -> tuple:
 def body_model():
     """The body model of ``settings.SMPLX_MODEL_DIR`` on the evaluation device, loaded once per process."""
     from django.conf import settings
+
+    from evaluator.body_model import clear_body_model_cache, load_body_model
 
     model_dir = Path(settings.SMPLX_MODEL_DIR)
     device = eval_device()
@@ -112,6 +115,8 @@ def score_range(
     on_chunk: Callable[..., Any] | None = None,
 ) -> dict[str, MetricSums]:
     """Metric sums per split over GT samples ``[start, stop)``; ``on_chunk`` runs after every chunk."""
+    from evaluator.scoring import score_samples
+
     gt = sample_set(gt_path, "gt")
     pred = sample_set(pred_path, "pred")
     pred_index = matched_indices(gt_path, pred_path)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evaluator.body_model import PARAM_SIZES
+from evaluator.smplx_params import PARAM_SIZES
 
 _PARAM_STD = {"betas": 1.0, "expression": 0.5, "transl": 0.1}  # poses: 0.2 rad
 _OPTIONAL = {"leye_pose", "reye_pose"}

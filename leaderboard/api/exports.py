@@ -42,7 +42,7 @@ def overall_payload() -> dict:
 
 
 def benchmark_payload(benchmark: Benchmark, split: Split | None, sort: str | None, direction: str) -> dict:
-    from evaluator.metrics import METRICS
+    from evaluator.metric_names import METRICS
 
     rows, sort, direction = benchmark_leaderboard(benchmark, split, sort, direction)
     return {

@@ -37,7 +37,7 @@ class Benchmark(models.Model):
         return reverse("benchmark-detail", args=[self.slug])
 
     def clean(self) -> None:
-        from evaluator.metrics import METRICS
+        from evaluator.metric_names import METRICS
 
         if self.primary_metric not in METRICS:
             raise ValidationError({"primary_metric": f"Unknown metric {self.primary_metric!r}; choose one of {', '.join(METRICS)}."})

@@ -100,7 +100,7 @@ def choose_ranking_split(split_names: list[str], hidden: set[str], requested: st
 def import_ground_truth(gt_file: str | os.PathLike, spec: BenchmarkSpec, images_dir: str | os.PathLike | None = None) -> Benchmark:
     """Validate ``gt_file`` and (re)create the benchmark ``spec.slug`` with its splits. Idempotent."""
     from evaluator.formats import FormatError, load_sample_set
-    from evaluator.metrics import METRICS
+    from evaluator.metric_names import METRICS
 
     if spec.primary_metric not in METRICS:
         raise BenchmarkImportError(f"Unknown primary metric {spec.primary_metric!r}; choose one of {', '.join(METRICS)}.")

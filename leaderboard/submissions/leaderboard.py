@@ -119,7 +119,7 @@ def benchmark_leaderboard(
     Returns (rows, sort, direction) with the sort actually applied, so an unknown key falls back cleanly.
     Ranks always follow the primary metric, whatever column the table is sorted by.
     """
-    from evaluator.metrics import METRICS
+    from evaluator.metric_names import METRICS
 
     if sort not in METRICS:
         sort = benchmark.primary_metric

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from evaluator.metrics import MetricSums
+from evaluator.metric_sums import MetricSums
 from evaluator.mpe import hand_mean_primary_error, mean_primary_error
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.submissions.models import BaselineSource, BenchmarkResult, ShardResult, Submission

@@ -22,7 +22,7 @@ class Bar:
 
 def chart_groups(metrics: dict[str, float | None]) -> list[tuple[str, list[Bar]]]:
     """Aggregate metrics only (per-hand values stay in the table), grouped by part, non-PA first."""
-    from evaluator.metrics import METRIC_LABELS
+    from evaluator.metric_names import METRIC_LABELS
 
     groups: dict[str, list[Bar]] = {}
     for key, meta in METRIC_LABELS.items():

@@ -24,7 +24,7 @@ from leaderboard.web.forms import SubmitForm
 
 
 def metric_columns() -> list[dict]:
-    from evaluator.metrics import METRIC_LABELS
+    from evaluator.metric_names import METRIC_LABELS
 
     return [{"key": k, "label": m.label, "part": m.part, "pa": m.procrustes} for k, m in METRIC_LABELS.items()]
 

@@ -27,7 +27,7 @@ def get(mapping, key):
 
 @register.filter
 def metric_label(key: str) -> str:
-    from evaluator.metrics import METRIC_LABELS
+    from evaluator.metric_names import METRIC_LABELS
 
     meta = METRIC_LABELS.get(key)
     return meta.label if meta else key

@@ -1,0 +1,39 @@
+"""Metric keys and their labels (plain Python: the web process reads these without importing torch)."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+METRICS: tuple[str, ...] = (
+    "mpvpe_all", "pa_mpvpe_all",
+    "mpvpe_l_hand", "mpvpe_r_hand", "mpvpe_hand",
+    "pa_mpvpe_l_hand", "pa_mpvpe_r_hand", "pa_mpvpe_hand",
+    "mpvpe_face", "pa_mpvpe_face",
+    "mpjpe_body", "pa_mpjpe_body",
+    "pa_mpjpe_l_hand", "pa_mpjpe_r_hand", "pa_mpjpe_hand",
+)
+
+
+class MetricLabel(NamedTuple):
+    label: str  # short human label for tables and plots
+    part: str  # "all", "body", "hands" or "face"
+    procrustes: bool  # True for PA-aligned metrics
+
+
+METRIC_LABELS: dict[str, MetricLabel] = {
+    "mpvpe_all": MetricLabel("PVE (all)", "all", False),
+    "pa_mpvpe_all": MetricLabel("PA-PVE (all)", "all", True),
+    "mpvpe_l_hand": MetricLabel("PVE (left hand)", "hands", False),
+    "mpvpe_r_hand": MetricLabel("PVE (right hand)", "hands", False),
+    "mpvpe_hand": MetricLabel("PVE (hands)", "hands", False),
+    "pa_mpvpe_l_hand": MetricLabel("PA-PVE (left hand)", "hands", True),
+    "pa_mpvpe_r_hand": MetricLabel("PA-PVE (right hand)", "hands", True),
+    "pa_mpvpe_hand": MetricLabel("PA-PVE (hands)", "hands", True),
+    "mpvpe_face": MetricLabel("PVE (face)", "face", False),
+    "pa_mpvpe_face": MetricLabel("PA-PVE (face)", "face", True),
+    "mpjpe_body": MetricLabel("MPJPE (body, 14 joints)", "body", False),
+    "pa_mpjpe_body": MetricLabel("PA-MPJPE (body, 14 joints)", "body", True),
+    "pa_mpjpe_l_hand": MetricLabel("PA-MPJPE (left hand)", "hands", True),
+    "pa_mpjpe_r_hand": MetricLabel("PA-MPJPE (right hand)", "hands", True),
+    "pa_mpjpe_hand": MetricLabel("PA-MPJPE (hands)", "hands", True),
+}
+assert tuple(METRIC_LABELS) == METRICS

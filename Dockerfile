@@ -17,4 +17,4 @@ RUN if [ -n "$TORCH_INDEX" ]; then pip install --index-url "$TORCH_INDEX" torch=
 RUN useradd --create-home ehps && mkdir -p /data && chown ehps /data
 USER ehps
 EXPOSE 8000
-CMD ["gunicorn", "leaderboard.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4"]
+CMD ["gunicorn", "-c", "python:leaderboard.gunicorn_conf", "--bind", "0.0.0.0:8000"]

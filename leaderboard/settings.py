@@ -52,8 +52,10 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    # Authentication before the upload guard, the guard before CSRF: CSRF reads the body of every POST.
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "leaderboard.upload_guard.UploadGuardMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -114,8 +116,20 @@ SMPLX_MODEL_DIR = Path(os.environ.get("SMPLX_MODEL_DIR", VAR_DIR / "smplx_synthe
 # --- Uploads and quotas ---
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
 MAX_UNCOMPRESSED_BYTES = env_int("MAX_UNCOMPRESSED_BYTES", 2 * 1024 * 1024 * 1024)
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Request bodies (leaderboard/upload_guard.py refuses them from the headers, before anything reads them):
+MAX_ANONYMOUS_BODY_BYTES = env_int("MAX_ANONYMOUS_BODY_BYTES", 64 * 1024)  # log-in / sign-up forms, token requests
+MAX_FORM_BODY_BYTES = env_int("MAX_FORM_BODY_BYTES", 2 * 1024 * 1024)  # any other view, for a logged-in user
+REQUEST_BODY_STALL_TIMEOUT_S = env_int("REQUEST_BODY_STALL_TIMEOUT_S", 30)  # an upload silent this long: 408
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # form fields (not files) of one request
+DATA_UPLOAD_MAX_NUMBER_FILES = 4
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # larger files go to FILE_UPLOAD_TEMP_DIR while the request runs
+# Ours, not the system temp folder: the sweeper and gunicorn's start-up remove what a killed request left behind.
+FILE_UPLOAD_TEMP_DIR = str(os.environ.get("FILE_UPLOAD_TEMP_DIR", VAR_DIR / "tmp" / "requests"))
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "leaderboard.upload_temp.BoundedTemporaryFileUploadHandler",
+]
+STALE_UPLOAD_AGE_S = env_int("STALE_UPLOAD_AGE_S", 6 * 60 * 60)  # temp uploads / staging folders untouched this long
 SUBMISSIONS_PER_BENCHMARK_PER_DAY = env_int("SUBMISSIONS_PER_BENCHMARK_PER_DAY", 5)
 MAX_SUBMISSIONS_IN_PROGRESS = env_int("MAX_SUBMISSIONS_IN_PROGRESS", 3)
 

@@ -42,7 +42,8 @@ def _private_storage(tmp_path_factory: pytest.TempPathFactory, smplx_model_dir: 
         yield
         return
     override = override_settings(
-        PRIVATE_STORAGE_ROOT=tmp_path_factory.mktemp("private"), SMPLX_MODEL_DIR=smplx_model_dir
+        PRIVATE_STORAGE_ROOT=tmp_path_factory.mktemp("private"), SMPLX_MODEL_DIR=smplx_model_dir,
+        FILE_UPLOAD_TEMP_DIR=str(tmp_path_factory.mktemp("upload-requests")),
     )
     override.enable()
     yield

@@ -168,15 +168,19 @@ class LiveStack:
         """SIGKILL the worker and its pool children at once, as a machine crash would."""
         _stop(self.workers.pop(name), signal.SIGKILL)
 
-    def start_gunicorn(self, workers: int = 2, **env: str) -> str:
-        """gunicorn serving the site on a free loopback port; returns its base URL once it answers."""
+    def start_gunicorn(self, workers: int = 2, args: tuple[str, ...] = (), **env: str) -> str:
+        """gunicorn serving the site (leaderboard/gunicorn_conf.py, then ``args``) on a free loopback port.
+
+        Returns its base URL once it answers.
+        """
         # whitenoise serves the CSS from STATIC_ROOT (gitignored staticfiles/), as in scripts/serve
         subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=REPO_ROOT,
                        env=self.env(**env), check=True)
         port = free_port()
         process = subprocess.Popen(
-            [str(VENV_BIN / "gunicorn"), "leaderboard.wsgi:application", "--bind", f"127.0.0.1:{port}",
-             "--workers", str(workers), "--timeout", "120", "--error-logfile", str(self.logdir / "gunicorn.log")],
+            [str(VENV_BIN / "gunicorn"), "-c", "python:leaderboard.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
+             "--workers", str(workers), "--timeout", "120", "--error-logfile", str(self.logdir / "gunicorn.log"),
+             *args, "leaderboard.wsgi:application"],
             cwd=REPO_ROOT, env=self.env(**env), start_new_session=True,
         )
         self.extra.append(process)

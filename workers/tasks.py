@@ -40,6 +40,7 @@ from leaderboard.submissions.models import (
     SubmissionKind,
 )
 from leaderboard.submissions.scores import reduce_shards, write_results
+from leaderboard.upload_temp import remove_stale_uploads
 from workers import broker_queue, evaluation, pipeline
 from workers import torch_setup  # noqa: F401  (connects the worker process signals)
 
@@ -361,6 +362,7 @@ def sweep_stuck_submissions(self: Task) -> dict:
         action = pipeline.redispatch(submission.pk)
         if action in report:
             report[action] += 1
+    report["stale_uploads"] = remove_stale_uploads()  # temp files of web requests that were killed
     if any(report.values()):
         logger.warning("Sweeper: %s", report)
     return report

@@ -54,6 +54,7 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     serializer_class = SubmissionSerializer
     lookup_field = "uuid"
     parser_classes = [MultiPartParser, FormParser]
+    upload_actions = ("create",)  # leaderboard.upload_guard allows upload-sized bodies here only
 
     def get_permissions(self):
         if self.action in ("retrieve", "status_", "results"):

@@ -13,6 +13,7 @@ from leaderboard.api.exports import benchmark_csv, overall_csv
 from leaderboard.api.serializers import StatusSerializer, SubmissionSerializer
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.storage import private_path
+from leaderboard.upload_guard import accepts_uploads
 from leaderboard.submissions.actions import cancel_submission, create_submission, set_published
 from leaderboard.submissions.leaderboard import benchmark_leaderboard, display_split, overall_leaderboard
 from leaderboard.submissions.models import InvalidTransition, Submission
@@ -56,6 +57,7 @@ def benchmark_detail(request: HttpRequest, slug: str) -> HttpResponse:
     })
 
 
+@accepts_uploads
 @login_required
 def submit(request: HttpRequest) -> HttpResponse:
     error_status = 200

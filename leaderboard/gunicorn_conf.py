@@ -1,0 +1,32 @@
+"""gunicorn settings for the site (``gunicorn -c python:leaderboard.gunicorn_conf leaderboard.wsgi``).
+
+Threaded workers: a client that sends its request slowly holds one thread of a bounded pool, not a whole
+worker process, so a few slow uploads cannot block every page (with sync workers three did). Each process
+serves WEB_THREADS requests at once; WEB_CONCURRENCY processes. In production a reverse proxy that buffers
+request bodies (see README, "Production") keeps slow clients away from gunicorn altogether.
+Command-line flags override these values.
+"""
+import os
+
+wsgi_app = "leaderboard.wsgi:application"
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+threads = int(os.environ.get("WEB_THREADS", "8"))
+# Connections a process keeps open (kept-alive or waiting for their first bytes) beyond the busy threads.
+worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS", "200"))
+keepalive = 5
+timeout = int(os.environ.get("WEB_TIMEOUT", "120"))  # gthread: a process whose main loop is silent this long
+graceful_timeout = 30
+limit_request_line = 8190
+limit_request_fields = 100
+
+
+def on_starting(server) -> None:
+    """Remove temp uploads of requests that a previous run was killed in the middle of."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leaderboard.settings")
+    django.setup()
+    from leaderboard.upload_temp import remove_stale_uploads
+
+    remove_stale_uploads()

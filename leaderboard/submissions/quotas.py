@@ -61,11 +61,50 @@ def lock_user(user) -> None:
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()
 
 
+def in_progress_count(user) -> int:
+    """Submissions of ``user`` that count against MAX_SUBMISSIONS_IN_PROGRESS."""
+    return Submission.objects.filter(owner=user, status__in=IN_PROGRESS_STATUSES).count()
+
+
+def used_today(user, benchmark: Benchmark, start: datetime, end: datetime) -> int:
+    """Submissions of ``user`` to ``benchmark`` in [start, end) that count against the daily quota."""
+    return (
+        Submission.objects.filter(owner=user, benchmarks=benchmark, created_at__gte=start, created_at__lt=end)
+        .exclude(status__in=[Status.FAILED, Status.CANCELLED])
+        .count()
+    )
+
+
+@dataclass(frozen=True)
+class QuotaLeft:
+    """What ``user`` may still submit now (shown before an upload); ``None`` counts mean unlimited (staff)."""
+
+    in_progress: int
+    in_progress_max: int | None
+    per_benchmark_left: dict[str, int | None]  # slug -> submissions left today
+    per_day: int
+    resets_at: datetime
+
+    @property
+    def can_submit(self) -> bool:
+        return self.in_progress_max is None or self.in_progress < self.in_progress_max
+
+
+def quota_left(user, benchmarks: list[Benchmark], now: datetime | None = None) -> QuotaLeft:
+    """The quotas ``check_quotas`` applies, as counts left (no lock: a display, the upload re-checks)."""
+    start, end = day_window(now)
+    per_day = settings.SUBMISSIONS_PER_BENCHMARK_PER_DAY
+    if user.is_staff:
+        return QuotaLeft(in_progress_count(user), None, {b.slug: None for b in benchmarks}, per_day, end)
+    left = {b.slug: max(0, per_day - used_today(user, b, start, end)) for b in benchmarks}
+    return QuotaLeft(in_progress_count(user), settings.MAX_SUBMISSIONS_IN_PROGRESS, left, per_day, end)
+
+
 def check_quotas(user, benchmarks: list[Benchmark], now: datetime | None = None) -> None:
     """Raise QuotaExceeded if ``user`` may not submit to ``benchmarks`` now."""
     if user.is_staff:
         return
-    in_progress = Submission.objects.filter(owner=user, status__in=IN_PROGRESS_STATUSES).count()
+    in_progress = in_progress_count(user)
     cap = settings.MAX_SUBMISSIONS_IN_PROGRESS
     if in_progress >= cap:
         raise QuotaExceeded(
@@ -80,11 +119,7 @@ def check_quotas(user, benchmarks: list[Benchmark], now: datetime | None = None)
     start, end = day_window(now)
     per_day = settings.SUBMISSIONS_PER_BENCHMARK_PER_DAY
     for benchmark in benchmarks:
-        used = (
-            Submission.objects.filter(owner=user, benchmarks=benchmark, created_at__gte=start, created_at__lt=end)
-            .exclude(status__in=[Status.FAILED, Status.CANCELLED])
-            .count()
-        )
+        used = used_today(user, benchmark, start, end)
         if used >= per_day:
             raise QuotaExceeded(
                 limit="daily_per_benchmark",

@@ -1,0 +1,73 @@
+"""The "How to submit" help of a benchmark page and the two files it offers: the public sample-id list and a
+template prediction .npz. Everything in the table comes from ``evaluator.submission_format`` (the checker's rules).
+"""
+from __future__ import annotations
+
+import io
+import inspect
+
+import numpy as np
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+
+from evaluator.submission_format import prediction_keys, template_arrays
+from leaderboard.benchmarks.models import Benchmark
+from leaderboard.benchmarks.services import public_sample_ids
+
+CHECK_COMMAND = "python -m evaluator check {file} --benchmark {slug}"
+
+
+def _sample_ids(benchmark: Benchmark) -> np.ndarray:
+    try:
+        return public_sample_ids(benchmark)
+    except FileNotFoundError:
+        raise Http404(f"Benchmark '{benchmark.slug}' has no sample-id list yet.") from None
+
+
+def protocol_summary(benchmark: Benchmark) -> dict | None:
+    """Name, version, parts and description of the benchmark's evaluation protocol, when it declares one."""
+    name = getattr(benchmark, "protocol", "")
+    if not name:
+        return None
+    summary: dict = {"name": name, "version": "", "title": "", "text": "", "parts": [], "metrics": []}
+    try:
+        from evaluator.protocols import get_protocol
+
+        protocol = get_protocol(name, getattr(benchmark, "protocol_options", None) or None)
+    except (ImportError, ValueError):
+        return summary  # unknown here: still say which protocol the host chose
+    doc = inspect.getdoc(type(protocol)) or ""
+    summary.update(
+        version=getattr(protocol, "version", ""), title=getattr(protocol, "title", ""),
+        text=doc.split("\n\n", 1)[0].replace("\n", " "), parts=sorted(getattr(protocol, "parts", ())),
+        metrics=list(getattr(protocol, "metrics", ())),
+    )
+    return summary
+
+
+def how_to_submit(benchmark: Benchmark) -> dict:
+    return {
+        "benchmark": benchmark,
+        "layouts": prediction_keys(),
+        "protocol": protocol_summary(benchmark),
+        "check_command": CHECK_COMMAND.format(file=f"{benchmark.slug}.npz", slug=benchmark.slug),
+    }
+
+
+def sample_ids_txt(request: HttpRequest, slug: str) -> HttpResponse:
+    """One sample id a line, in ground-truth order (ids only: never a split, a value or a path)."""
+    benchmark = get_object_or_404(Benchmark, slug=slug)
+    ids = _sample_ids(benchmark)
+    response = HttpResponse("".join(f"{i}\n" for i in ids.tolist()), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{benchmark.slug}-sample_ids.txt"'
+    return response
+
+
+def template_npz(request: HttpRequest, slug: str) -> HttpResponse:
+    """A valid prediction file for this benchmark with every parameter zero, to fill in."""
+    benchmark = get_object_or_404(Benchmark, slug=slug)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **template_arrays(_sample_ids(benchmark)))  # zeros compress to almost nothing
+    response = HttpResponse(buffer.getvalue(), content_type="application/octet-stream")
+    response["Content-Disposition"] = f'attachment; filename="{benchmark.slug}.npz"'
+    return response

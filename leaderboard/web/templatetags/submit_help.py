@@ -1,0 +1,22 @@
+from django import template
+
+from leaderboard.web.submit_help import how_to_submit as context_for
+
+register = template.Library()
+
+
+@register.inclusion_tag("web/_how_to_submit.html", takes_context=True)
+def how_to_submit(context, benchmark) -> dict:
+    return {**context_for(benchmark), "request": context.get("request")}
+
+
+@register.inclusion_tag("web/_quota_left.html", takes_context=True)
+def quota_left(context) -> dict:
+    """The signed-in user's quotas before an upload (the same rules the upload applies)."""
+    from leaderboard.benchmarks.models import Benchmark
+    from leaderboard.submissions.quotas import quota_left as compute
+
+    benchmarks = list(Benchmark.objects.filter(is_active=True))
+    quota = compute(context["request"].user, benchmarks)
+    rows = [{"benchmark": b, "left": quota.per_benchmark_left[b.slug]} for b in benchmarks]
+    return {"quota": quota, "rows": rows}

@@ -13,9 +13,8 @@ import torch
 from torch import Tensor
 
 from .assets import load_part_files, resolve_model_dir
-from .parts import MetricAssets
 from .smplx_params import OPTIONAL_PARAMS, PARAM_SIZES, REQUIRED_PARAMS  # noqa: F401  (re-exported)
-
+from .parts import MetricAssets
 
 
 @dataclass(frozen=True)
@@ -61,6 +60,7 @@ class BodyModel:
 
         Shapes per sample: see PARAM_SIZES ((21,3) / (15,3) poses are accepted too).
         Runs in chunks of ``chunk_size`` so smplx's per-vertex temporaries stay bounded.
+        (Scoring uses ``evaluator.meshes.smplx_meshes``, which keeps ``transl`` apart in float64.)
         """
         missing = [k for k in REQUIRED_PARAMS if k not in params]
         unknown = sorted(set(params) - set(PARAM_SIZES))

@@ -8,26 +8,76 @@ import io
 import os
 import tokenize
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 import numpy as np
 
+from .skeleton import NUM_VERTICES as NUM_SMPLX_VERTICES
+from .smpl_params import NUM_SMPL_VERTICES, SMPL_GENDERS, SMPL_PARAM_SIZES
 from .smplx_params import OPTIONAL_PARAMS, PARAM_SIZES
-from .skeleton import NUM_VERTICES
 
 SAMPLE_IDS, SPLITS, VERTICES = "sample_ids", "splits", "vertices"
 DEFAULT_SPLIT = "test"
 MAX_ID_LENGTH = 256
+# |value| above this (metres, radians, coefficients) is refused: it is surely a unit or packing bug,
+# and it keeps every float32 product in the metrics far from overflow (so no inf/NaN scores).
+MAX_ABS_VALUE = 1e5
 # Accepted per-sample shapes; the first one is canonical.
 PARAM_SHAPES: dict[str, tuple[tuple[int, ...], ...]] = {
     k: ((21, 3), (63,)) if k == "body_pose" else ((15, 3), (45,)) if k.endswith("hand_pose") else ((n,),)
     for k, n in PARAM_SIZES.items()
 }
-VERTEX_SHAPE = (NUM_VERTICES, 3)
+SMPL_PARAM_SHAPES: dict[str, tuple[tuple[int, ...], ...]] = {
+    k: ((23, 3), (69,)) if k == "body_pose" else ((n,),) for k, n in SMPL_PARAM_SIZES.items()
+}
+VERTEX_SHAPE = (NUM_SMPLX_VERTICES, 3)
 _CHECK_CHUNK = 512  # samples per finiteness check, bounds memory for large vertex files
 Role = Literal["gt", "pred"]
+
+
+@dataclass(frozen=True)
+class MetaKey:
+    """A per-sample GT key that is not geometry: camera intrinsics, validity flags, gender."""
+
+    kind: Literal["float", "flag", "gender"]
+    shape: tuple[int, ...] = ()
+    required: bool = False
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What a file of one topology may hold: body-model params or vertices, plus GT meta keys."""
+
+    name: str
+    num_vertices: int
+    params: dict[str, tuple[tuple[int, ...], ...]]
+    optional_params: frozenset[str]
+    meta: dict[str, MetaKey]
+
+    @property
+    def vertex_shape(self) -> tuple[int, int]:
+        return (self.num_vertices, 3)
+
+
+_HAND_FLAGS = {
+    "lhand_valid": MetaKey("flag", doc="left hand GT valid (SMPLest-X validity weights)"),
+    "rhand_valid": MetaKey("flag", doc="right hand GT valid"),
+}
+SCHEMAS: dict[str, Schema] = {
+    "smplx": Schema("smplx", NUM_SMPLX_VERTICES, PARAM_SHAPES, OPTIONAL_PARAMS, dict(_HAND_FLAGS)),
+    "smplx-camera": Schema("smplx-camera", NUM_SMPLX_VERTICES, PARAM_SHAPES, OPTIONAL_PARAMS, {
+        **_HAND_FLAGS,
+        "focal": MetaKey("float", (2,), True, "focal length (fx, fy) in pixels"),
+        "princpt": MetaKey("float", (2,), True, "principal point (cx, cy) in pixels"),
+        "image_size": MetaKey("float", (2,), True, "image (width, height) in pixels"),
+    }),
+    "smpl": Schema("smpl", NUM_SMPL_VERTICES, SMPL_PARAM_SHAPES, frozenset(), {
+        "gender": MetaKey("gender", doc="'neutral' (default), 'male' or 'female' per sample"),
+    }),
+}
 
 
 class FormatError(ValueError):
@@ -42,6 +92,8 @@ class SampleSet:
     sample_ids: np.ndarray  # (N,) unicode
     splits: np.ndarray  # (N,) unicode
     arrays: dict[str, np.ndarray]
+    meta: dict[str, np.ndarray] = field(default_factory=dict)  # GT-only per-sample keys (Schema.meta)
+    schema: str = "smplx"
 
     def __len__(self) -> int:
         return len(self.sample_ids)
@@ -54,14 +106,16 @@ class SampleSet:
     def split_names(self) -> list[str]:
         return sorted(set(self.splits.tolist()))
 
-    def take(self, index: np.ndarray | slice) -> dict[str, np.ndarray]:
-        """float32 arrays of the selected samples (reads only those rows from memmaps)."""
-        return {k: np.ascontiguousarray(v[index], dtype=np.float32) for k, v in self.arrays.items()}
+    def take(self, index: np.ndarray | slice, dtype: np.dtype | type | None = np.float32) -> dict[str, np.ndarray]:
+        """Arrays of the selected samples (reads only those rows from memmaps); ``dtype=None``
+        keeps each array's stored float type."""
+        return {k: np.ascontiguousarray(v[index], dtype=dtype) for k, v in self.arrays.items()}
 
     def subset(self, index: np.ndarray) -> "SampleSet":
         index = np.asarray(index)
         return SampleSet(self.name, self.sample_ids[index], self.splits[index],
-                         {k: v[index] for k, v in self.arrays.items()})
+                         {k: v[index] for k, v in self.arrays.items()},
+                         {k: v[index] for k, v in self.meta.items()}, self.schema)
 
 
 def _fail(name: str, msg: str) -> FormatError:
@@ -155,15 +209,46 @@ def _check_numeric(arr: np.ndarray, key: str, shapes: tuple[tuple[int, ...], ...
         if not finite.all():
             first = start + int(np.argmin(finite))
             raise _fail(name, f"key '{key}': NaN or inf for sample '{ids[first]}' (row {first})")
+        huge = (np.abs(block) > MAX_ABS_VALUE).reshape(len(block), -1).any(1)
+        if huge.any():
+            first = start + int(np.argmax(huge))
+            raise _fail(name, f"key '{key}': a value beyond +-{MAX_ABS_VALUE:g} for sample '{ids[first]}' "
+                              f"(row {first}); vertices are in metres")
     return arr.reshape(n, *shapes[0])
 
 
-def load_sample_set(source: str | os.PathLike | BinaryIO, name: str | None = None, role: Role = "pred") -> SampleSet:
+def _check_meta(arr: np.ndarray, key: str, spec: MetaKey, ids: np.ndarray, name: str) -> np.ndarray:
+    n = len(ids)
+    if spec.kind == "gender":
+        values = np.char.lower(np.char.strip(_string_array(arr, key, n, name)))
+        bad = np.flatnonzero(~np.isin(values, SMPL_GENDERS))
+        if bad.size:
+            raise _fail(name, f"key '{key}': {values[bad[0]]!r} for sample '{ids[bad[0]]}' is not one of "
+                              f"{list(SMPL_GENDERS)}")
+        return values
+    if spec.kind == "flag":
+        if arr.dtype.kind not in "biuf" or arr.shape != (n,):
+            raise _fail(name, f"key '{key}': expected a numeric or boolean array of shape ({n},), "
+                              f"got {arr.dtype} {arr.shape}")
+        values = np.asarray(arr, dtype=np.float64)
+        if not np.isin(values, (0.0, 1.0)).all():
+            raise _fail(name, f"key '{key}': flags must be 0/1 (or booleans)")
+        return values.astype(bool)
+    return np.asarray(_check_numeric(arr, key, (spec.shape,), ids, name), dtype=np.float64)
+
+
+def load_sample_set(source: str | os.PathLike | BinaryIO, name: str | None = None, role: Role = "pred",
+                    schema: str = "smplx") -> SampleSet:
     """Load and validate a ground-truth (``role='gt'``) or prediction (``role='pred'``) .npz.
 
     ``source`` is a path or a binary file object; ``name`` is used in error messages (defaults
-    to the file name). Raises FormatError on any problem.
+    to the file name). ``schema`` (a key of SCHEMAS) says which body model's params / vertex
+    count the file holds and which GT meta keys it may carry; predictions are always SMPL-X.
+    Raises FormatError on any problem.
     """
+    if schema not in SCHEMAS:
+        raise ValueError(f"unknown schema {schema!r}; known: {sorted(SCHEMAS)}")
+    spec = SCHEMAS[schema]
     name = name or (Path(source).name if isinstance(source, (str, os.PathLike)) else "uploaded file")
     arrays = _read_arrays(source, name)
     if SAMPLE_IDS not in arrays:
@@ -180,21 +265,29 @@ def load_sample_set(source: str | os.PathLike | BinaryIO, name: str | None = Non
         splits = _string_array(arrays.pop(SPLITS), SPLITS, len(ids), name)
     else:
         splits = np.full(len(ids), DEFAULT_SPLIT)
+    meta_specs = spec.meta if role == "gt" else {}
+    raw_meta = {k: arrays.pop(k) for k in list(arrays) if k in meta_specs}
     if VERTICES in arrays:
-        allowed: dict[str, tuple[tuple[int, ...], ...]] = {VERTICES: (VERTEX_SHAPE,)}
+        allowed: dict[str, tuple[tuple[int, ...], ...]] = {VERTICES: (spec.vertex_shape,)}
         required = [VERTICES]
     else:
-        allowed = dict(PARAM_SHAPES)
-        required = [k for k in PARAM_SHAPES if k not in OPTIONAL_PARAMS]
+        allowed = dict(spec.params)
+        required = [k for k in spec.params if k not in spec.optional_params]
     unknown = sorted(set(arrays) - set(allowed))
     if unknown:
-        extra = " (vertices and SMPL-X params cannot be mixed)" if VERTICES in arrays else ""
-        raise _fail(name, f"unknown keys {unknown}{extra}; allowed: {[SAMPLE_IDS, *([SPLITS] if role == 'gt' else []), *allowed]}")
+        extra = " (vertices and body-model params cannot be mixed)" if VERTICES in arrays else ""
+        listed = [SAMPLE_IDS, *([SPLITS] if role == "gt" else []), *allowed, *meta_specs]
+        raise _fail(name, f"unknown keys {unknown}{extra}; allowed: {listed}")
     missing = [k for k in required if k not in arrays]
-    if missing:
-        raise _fail(name, f"missing keys {missing} (give either 'vertices' or the SMPL-X params {required})")
+    missing_meta = [k for k, m in meta_specs.items() if m.required and k not in raw_meta]
+    if missing or missing_meta:
+        what = f"missing keys {missing + missing_meta}"
+        if missing:
+            what += f" (give either 'vertices' or the {schema} params {required})"
+        raise _fail(name, what)
     checked = {k: _check_numeric(v, k, allowed[k], ids, name) for k, v in arrays.items()}
-    return SampleSet(name=name, sample_ids=ids, splits=splits, arrays=checked)
+    meta = {k: _check_meta(v, k, meta_specs[k], ids, name) for k, v in raw_meta.items()}
+    return SampleSet(name=name, sample_ids=ids, splits=splits, arrays=checked, meta=meta, schema=schema)
 
 
 def _id_list(ids: np.ndarray) -> str:

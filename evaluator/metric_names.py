@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+# The generic SMPL-X recipe's keys, in display order (evaluator.metrics.compute_metrics).
 METRICS: tuple[str, ...] = (
     "mpvpe_all", "pa_mpvpe_all",
     "mpvpe_l_hand", "mpvpe_r_hand", "mpvpe_hand",
@@ -11,6 +12,9 @@ METRICS: tuple[str, ...] = (
     "mpjpe_body", "pa_mpjpe_body",
     "pa_mpjpe_l_hand", "pa_mpjpe_r_hand", "pa_mpjpe_hand",
 )
+# Produced only by protocol options (SMPLest-X non-PA hand MPJPE).
+EXTRA_METRICS: tuple[str, ...] = ("mpjpe_l_hand", "mpjpe_r_hand", "mpjpe_hand")
+ALL_METRICS: tuple[str, ...] = METRICS + EXTRA_METRICS
 
 
 class MetricLabel(NamedTuple):
@@ -37,3 +41,10 @@ METRIC_LABELS: dict[str, MetricLabel] = {
     "pa_mpjpe_hand": MetricLabel("PA-MPJPE (hands)", "hands", True),
 }
 assert tuple(METRIC_LABELS) == METRICS
+EXTRA_METRIC_LABELS: dict[str, MetricLabel] = {
+    "mpjpe_l_hand": MetricLabel("MPJPE (left hand)", "hands", False),
+    "mpjpe_r_hand": MetricLabel("MPJPE (right hand)", "hands", False),
+    "mpjpe_hand": MetricLabel("MPJPE (hands)", "hands", False),
+}
+assert tuple(EXTRA_METRIC_LABELS) == EXTRA_METRICS
+ALL_METRIC_LABELS: dict[str, MetricLabel] = {**METRIC_LABELS, **EXTRA_METRIC_LABELS}

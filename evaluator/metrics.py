@@ -1,67 +1,133 @@
 """Batched whole-body metrics (mm), following the SMPLer-X / SMPLest-X generic evaluator.
 
-See docs/metrics.md. ``compute_metrics`` returns per-sample values; ``MetricSums`` accumulates
-them (see evaluator.metric_sums) so that any sharding of a benchmark gives bit-identical means.
+See docs/metrics.md. ``compute_metrics`` returns per-sample values (float64, NaN = no value for
+that sample); ``MetricSums`` (evaluator.metric_sums) accumulates them so that any sharding of a
+benchmark gives bit-identical means. Precision: every quantity is formed from per-mesh local
+float32 coordinates plus float64 origins (evaluator.meshes), so the result does not depend on
+how far the meshes are from the camera or from each other.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
+from .meshes import Meshes, from_vertices
+from .metric_names import (  # noqa: F401  (re-exported)
+    ALL_METRIC_LABELS, ALL_METRICS, EXTRA_METRICS, METRIC_LABELS, METRICS, MetricLabel,
+)
 from .parts import (
     J14_ROWS, LHAND_ROWS, RHAND_ROWS, ROW_LWRIST, ROW_NECK, ROW_PELVIS, ROW_RWRIST, MetricAssets,
 )
-from .metric_names import METRIC_LABELS, METRICS, MetricLabel  # noqa: F401  (re-exported)
+from .procrustes import procrustes_distances
 from .metric_sums import QUANTUM, MetricSums, quantize  # noqa: F401  (re-exported)
-from .procrustes import procrustes_error
-
 
 M_TO_MM = 1000.0
 
 
-def _mean_dist(diff: Tensor) -> Tensor:
-    return torch.linalg.vector_norm(diff, dim=-1).mean(-1)
+class PointMasks(NamedTuple):
+    """Which GT points count, per sample (UBody: GT projection inside the image). Procrustes is
+    still solved on every point of a set (as the reference does); only the averages are masked."""
+
+    vertices: Tensor  # (B, V) bool
+    j14: Tensor  # (B, 14) bool
+    lhand: Tensor  # (B, 21) bool, hand-regressor joints
+    rhand: Tensor  # (B, 21) bool
 
 
-def compute_metrics(pred: Tensor, gt: Tensor, assets: MetricAssets, inplace: bool = False) -> dict[str, Tensor]:
-    """Per-sample metrics in mm for meshes ``pred`` and ``gt`` (B, V, 3) in metres.
+def masked_mean(dist: Tensor, mask: Tensor | None) -> Tensor:
+    """Mean over the last axis in float64; over ``mask`` only, NaN where the mask is empty."""
+    dist = dist.double()
+    if mask is None:
+        return dist.mean(-1)
+    m = mask.to(dist.dtype)
+    n = m.sum(-1)
+    return torch.where(n > 0, (dist * m).sum(-1) / n.clamp_min(1.0), torch.nan)
 
-    Returns {metric: (B,) float32 tensor} for every key of METRICS. With ``inplace=True`` the
-    inputs are re-centred in place (saves two full-size copies); the values do not change.
+
+def _norm(diff: Tensor) -> Tensor:
+    return torch.linalg.vector_norm(diff, dim=-1)
+
+
+def hand_mean(left: Tensor, right: Tensor, weights: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    """Per-sample hand average. Without weights: (l + r) / 2, or the one hand that has a value
+    (NaN = no value, UBody). With 0/1 validity weights (SMPLest-X): the weighted mean of the
+    valid hands; NaN (no value) when neither hand is valid."""
+    if weights is None:
+        wl, wr = (~left.isnan()).double(), (~right.isnan()).double()
+    else:
+        wl = weights[0].double() * (~left.isnan())
+        wr = weights[1].double() * (~right.isnan())
+    total = wl + wr
+    num = torch.nan_to_num(left) * wl + torch.nan_to_num(right) * wr
+    return torch.where(total > 0, num / total.clamp_min(1e-12), torch.nan)
+
+
+def compute_metrics(pred: Meshes | Tensor, gt: Meshes | Tensor, assets: MetricAssets, inplace: bool = False,
+                    masks: PointMasks | None = None, hand_joints: int = 21,
+                    hand_mpjpe: bool = False) -> dict[str, Tensor]:
+    """Per-sample metrics in mm (float64 (B,) tensors, NaN = masked out) for SMPL-X meshes.
+
+    ``pred``/``gt`` are Meshes (or absolute (B, V, 3) tensors in metres, split here). Keys:
+    METRICS, plus the per-hand ``mpjpe_*_hand`` when ``hand_mpjpe``. ``hand_joints`` is 21
+    (SMPLer-X: wrist included in hand PA-MPJPE) or 20 (SMPLest-X: wrist dropped). With
+    ``inplace=True`` the local coordinates may be overwritten.
     """
-    if pred.shape != gt.shape or pred.dim() != 3 or pred.shape[-1] != 3:
-        raise ValueError(f"pred and gt must both be (B, V, 3), got {tuple(pred.shape)} and {tuple(gt.shape)}")
-    # Every metric is invariant to a common translation; shifting both meshes by a GT vertex near
-    # the pelvis keeps float32 coordinates small (camera-frame meshes sit metres away).
-    anchor = gt[:, assets.anchor_vertex: assets.anchor_vertex + 1].clone()
-    pred = pred.sub_(anchor) if inplace else pred - anchor
-    gt = gt.sub_(anchor) if inplace else gt - anchor
-    jp = assets.regress(pred)  # (B, 60, 3)
-    jg = assets.regress(gt)
+    if isinstance(pred, Tensor):
+        pred = from_vertices(pred, assets.anchor_vertex, pred.device, pred.dtype)
+    if isinstance(gt, Tensor):
+        gt = from_vertices(gt, assets.anchor_vertex, gt.device, gt.dtype)
+    if pred.local.shape != gt.local.shape or pred.local.dim() != 3 or pred.local.shape[-1] != 3:
+        raise ValueError(f"pred and gt must both be (B, V, 3), got {tuple(pred.local.shape)} and {tuple(gt.local.shape)}")
+    if hand_joints not in (20, 21):
+        raise ValueError("hand_joints must be 21 (SMPLer-X) or 20 (SMPLest-X)")
+    jp_local, jg_local = assets.regress(pred.local), assets.regress(gt.local)  # (B, 60, 3) float32
+    s = assets.row_sums[None, :, None]
+    jp = jp_local.double() + s * pred.origin  # absolute joints, float64
+    jg = jg_local.double() + s * gt.origin
+    delta = pred.origin - gt.origin
+
+    def offset(row: int) -> Tensor:
+        """(M_i - JM_row) - (G_i - JG_row) = (local_i^M - local_i^G) + offset(row), offset small."""
+        return (delta - (jp[:, row: row + 1] - jg[:, row: row + 1])).to(pred.local.dtype)
+
+    vmask = masks.vertices if masks is not None else None
+    diff = pred.local - gt.local
     out: dict[str, Tensor] = {}
 
-    diff = pred - gt  # pelvis/wrist/neck alignment = subtracting a per-sample offset from diff
-    joint_offset = jp - jg
-
     def part(ids: Tensor, row: int) -> tuple[Tensor, Tensor]:
-        d = torch.index_select(diff, 1, ids).sub_(joint_offset[:, row: row + 1])
+        d = torch.index_select(diff, 1, ids).add_(offset(row))
         # each subset shifted by its own joint: PA is translation invariant, float32 precision is not
-        p = torch.index_select(pred, 1, ids).sub_(jp[:, row: row + 1])
-        g = torch.index_select(gt, 1, ids).sub_(jg[:, row: row + 1])
-        return _mean_dist(d), procrustes_error(p, g)
+        p = torch.index_select(pred.local, 1, ids).sub_(jp_local[:, row: row + 1])
+        g = torch.index_select(gt.local, 1, ids).sub_(jg_local[:, row: row + 1])
+        m = None if vmask is None else torch.index_select(vmask, 1, ids)
+        return masked_mean(_norm(d), m), masked_mean(procrustes_distances(p, g), m)
 
     out["mpvpe_l_hand"], out["pa_mpvpe_l_hand"] = part(assets.left_hand, ROW_LWRIST)
     out["mpvpe_r_hand"], out["pa_mpvpe_r_hand"] = part(assets.right_hand, ROW_RWRIST)
     out["mpvpe_face"], out["pa_mpvpe_face"] = part(assets.face, ROW_NECK)
-    out["mpvpe_all"] = _mean_dist(diff.sub_(joint_offset[:, ROW_PELVIS: ROW_PELVIS + 1]))
+    out["mpvpe_all"] = masked_mean(_norm(diff.add_(offset(ROW_PELVIS))), vmask)
     del diff
-    out["pa_mpvpe_all"] = procrustes_error(pred, gt)
+    out["pa_mpvpe_all"] = masked_mean(procrustes_distances(pred.local, gt.local), vmask)
 
-    pelvis_offset = joint_offset[:, ROW_PELVIS: ROW_PELVIS + 1]
-    out["mpjpe_body"] = _mean_dist(joint_offset[:, J14_ROWS] - pelvis_offset)
-    out["pa_mpjpe_body"] = procrustes_error(jp[:, J14_ROWS], jg[:, J14_ROWS])
-    out["pa_mpjpe_l_hand"] = procrustes_error(jp[:, LHAND_ROWS], jg[:, LHAND_ROWS])
-    out["pa_mpjpe_r_hand"] = procrustes_error(jp[:, RHAND_ROWS], jg[:, RHAND_ROWS])
-    for prefix in ("mpvpe", "pa_mpvpe", "pa_mpjpe"):
-        out[f"{prefix}_hand"] = 0.5 * (out[f"{prefix}_l_hand"] + out[f"{prefix}_r_hand"])
-    return {k: out[k] * M_TO_MM for k in METRICS}
+    jmask = masks.j14 if masks is not None else None
+    s14 = assets.row_sums[J14_ROWS][None, :, None]
+    # J14 of the pelvis-aligned mesh: J14 (M - c) = J14 M - s14 c, c = JM_pelvis - JG_pelvis
+    aligned = jp[:, J14_ROWS] - s14 * (jp[:, ROW_PELVIS: ROW_PELVIS + 1] - jg[:, ROW_PELVIS: ROW_PELVIS + 1])
+    out["mpjpe_body"] = masked_mean(_norm(aligned - jg[:, J14_ROWS]), jmask)
+    out["pa_mpjpe_body"] = masked_mean(procrustes_distances(jp[:, J14_ROWS], jg[:, J14_ROWS]), jmask)
+    first = 21 - hand_joints  # 1 drops the wrist row
+    for side, rows, wrist in (("l", LHAND_ROWS, ROW_LWRIST), ("r", RHAND_ROWS, ROW_RWRIST)):
+        idx = torch.arange(rows.start + first, rows.stop, device=jp.device)
+        hm = None if masks is None else (masks.lhand if side == "l" else masks.rhand)[:, first:]
+        hp, hg = jp.index_select(1, idx), jg.index_select(1, idx)
+        out[f"pa_mpjpe_{side}_hand"] = masked_mean(procrustes_distances(hp, hg), hm)
+        if hand_mpjpe:  # wrist-relative on both sides (see docs/metrics.md for SMPLest-X's variant)
+            rel = (hp - jp[:, wrist: wrist + 1]) - (hg - jg[:, wrist: wrist + 1])
+            out[f"mpjpe_{side}_hand"] = masked_mean(_norm(rel), hm)
+    prefixes = ("mpvpe", "pa_mpvpe", "pa_mpjpe") + (("mpjpe",) if hand_mpjpe else ())
+    for prefix in prefixes:
+        out[f"{prefix}_hand"] = hand_mean(out[f"{prefix}_l_hand"], out[f"{prefix}_r_hand"])
+    keys = METRICS + (EXTRA_METRICS if hand_mpjpe else ())
+    return {k: out[k] * M_TO_MM for k in keys}

@@ -46,6 +46,11 @@ class MetricAssets:
     anchor_vertex: int  # vertex nearest the pelvis regressor; used only to re-centre for precision
     columns: Tensor  # (C,) vertices with a nonzero weight in any regressor row
     compact: Tensor  # (60, C) = regressor[:, columns]
+    row_sums: Tensor  # (60,) float64 sums of the rows as used (real regressors sum to ~1, not exactly)
+
+    def regress_absolute(self, meshes) -> Tensor:
+        """(B, 60, 3) float64 joints of ``meshes.absolute()`` (an evaluator.meshes.Meshes)."""
+        return self.regress(meshes.local).double() + self.row_sums[None, :, None] * meshes.origin
 
     def regress(self, vertices: Tensor) -> Tensor:
         """(B, V, 3) -> (B, 60, 3). One GEMM over the few vertices the regressors use; a
@@ -64,10 +69,11 @@ class MetricAssets:
         ids = {k: torch.as_tensor(np.asarray(v, dtype=np.int64), device=device)
                for k, v in (("left_hand", left_hand), ("right_hand", right_hand), ("face", face))}
         columns = np.flatnonzero(np.any(rows != 0, axis=0))
+        compact = torch.as_tensor(rows[:, columns], dtype=dtype, device=device)
         return cls(regressor=torch.as_tensor(rows, dtype=dtype, device=device),
                    anchor_vertex=int(np.argmax(J[PELVIS])),
-                   columns=torch.as_tensor(columns, device=device),
-                   compact=torch.as_tensor(rows[:, columns], dtype=dtype, device=device), **ids)
+                   columns=torch.as_tensor(columns, device=device), compact=compact,
+                   row_sums=compact.double().sum(1), **ids)
 
     @property
     def hand_regressor_left(self) -> Tensor:

@@ -33,12 +33,12 @@ def test_splits_and_plausible_values(whole):
     assert 5 < means["pa_mpvpe_hand"] < means["mpvpe_hand"] < means["mpvpe_all"] < 500
 
 
-def _close(a: dict[str, MetricSums], b: dict[str, MetricSums]) -> None:
+def _close(a: dict[str, MetricSums], b: dict[str, MetricSums], tol: float = 1e-5) -> None:
     assert a.keys() == b.keys()
     for split in a:
         assert a[split].counts == b[split].counts
         for key in METRICS:
-            assert a[split].means()[key] == pytest.approx(b[split].means()[key], abs=1e-5)
+            assert a[split].means()[key] == pytest.approx(b[split].means()[key], abs=tol)
 
 
 def test_chunk_size_invariance(body_model, demo, whole):
@@ -59,7 +59,8 @@ def test_vertices_input_matches_params(body_model, demo, whole, tmp_path):
     verts = body_model.vertices(pred.take(np.arange(len(pred)))).numpy()
     path = tmp_path / "pred_vertices.npz"
     np.savez(path, sample_ids=pred.sample_ids, vertices=verts)
-    _close(score_samples(body_model, gt, load_sample_set(path), chunk_size=16), whole)
+    # params keep transl apart in float64; a float32 mesh 2-8 m away carries ~0.5 um of rounding
+    _close(score_samples(body_model, gt, load_sample_set(path), chunk_size=16), whole, tol=1e-4)
 
 
 def test_progress_and_explicit_index(body_model, demo):

@@ -1,0 +1,157 @@
+"""The protocol interface: a named, versioned recipe turning GT + predictions into per-sample values.
+
+A protocol says which GT file layout it reads (``gt_schema``), which parts have GT, which metric
+keys it produces and how one chunk of samples is scored (``chunk_values``). The chunk loop,
+split bookkeeping and per-sample output are shared here, so the metric core stays free of
+per-benchmark ``if``s.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Iterator, Mapping
+
+import numpy as np
+
+from ..formats import SampleSet, load_sample_set, match_samples
+from ..metric_sums import MetricSums
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ProtocolModels:
+    """The body models a protocol needs: SMPL-X always, SMPL (evaluator.smpl.SmplModels) for 3DPW."""
+
+    smplx: Any  # evaluator.body_model.BodyModel
+    smpl: Any = None
+
+    @property
+    def device(self):
+        return self.smplx.device
+
+
+def as_models(models: Any) -> ProtocolModels:
+    """Accept a ProtocolModels or a bare SMPL-X BodyModel (what older callers pass)."""
+    return models if isinstance(models, ProtocolModels) else ProtocolModels(smplx=models)
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    default: Any
+    choices: tuple | None = None  # allowed values, or None for any value passing ``check``
+    check: Callable[[Any], bool] | None = None
+    doc: str = ""
+
+
+class Protocol:
+    """Base class; subclasses set the class attributes and implement ``chunk_values``."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    title: ClassVar[str] = ""
+    source: ClassVar[str] = ""  # the official function this restates
+    gt_schema: ClassVar[str] = "smplx"
+    needs_smpl: ClassVar[bool] = False
+    parts: frozenset[str] = frozenset({"body", "hands", "face"})
+    metrics: tuple[str, ...] = ()
+    primary_metric: ClassVar[str] = "mpvpe_all"
+    option_specs: ClassVar[dict[str, OptionSpec]] = {}
+
+    def __init__(self, options: Mapping[str, object] | None = None):
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(self.option_specs))
+        if unknown:
+            known = ", ".join(sorted(self.option_specs)) or "none"
+            raise ValueError(f"protocol {self.name!r}: unknown option(s) {unknown}; known options: {known}")
+        self.options: dict[str, Any] = {}
+        for key, spec in self.option_specs.items():
+            value = options.get(key, spec.default)
+            ok = (spec.choices is None or value in spec.choices) and (spec.check is None or spec.check(value))
+            if not ok:
+                allowed = f"one of {list(spec.choices)}" if spec.choices is not None else spec.doc
+                raise ValueError(f"protocol {self.name!r}: option {key}={value!r} is invalid ({allowed})")
+            self.options[key] = value
+        self.configure()
+
+    def configure(self) -> None:
+        """Hook for subclasses to derive ``metrics``/``parts`` from ``self.options``."""
+
+    def __repr__(self) -> str:
+        return f"<Protocol {self.name} v{self.version} {self.options}>"
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-friendly summary (stored with results, shown on benchmark pages)."""
+        return {"name": self.name, "version": self.version, "options": dict(self.options),
+                "parts": sorted(self.parts), "metrics": list(self.metrics),
+                "primary_metric": self.primary_metric, "gt_schema": self.gt_schema, "source": self.source}
+
+    # --- files -----------------------------------------------------------------------------
+    def load_gt(self, source: str | os.PathLike, name: str | None = None) -> SampleSet:
+        return load_sample_set(source, name=name, role="gt", schema=self.gt_schema)
+
+    # --- scoring ---------------------------------------------------------------------------
+    def chunk_values(self, models: ProtocolModels, gt: SampleSet, pred: SampleSet, gt_index: np.ndarray,
+                     pred_index: np.ndarray) -> dict[str, Any]:
+        """{metric: (b,) per-sample values in mm, NaN = no value} for one chunk."""
+        raise NotImplementedError
+
+    def _chunks(self, models: Any, gt: SampleSet, pred: SampleSet, gt_index, pred_index, chunk_size: int,
+                progress: Progress | None) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+        import torch
+
+        if gt.schema != self.gt_schema:
+            raise ValueError(f"protocol {self.name!r} needs GT in the {self.gt_schema!r} layout, got {gt.schema!r}")
+        models = as_models(models)
+        gt_index = np.arange(len(gt)) if gt_index is None else np.asarray(gt_index, dtype=np.int64)
+        if pred_index is None:
+            pred_index = match_samples(gt, pred)[gt_index]
+        pred_index = np.asarray(pred_index, dtype=np.int64)
+        if gt_index.shape != pred_index.shape:
+            raise ValueError(f"gt_index and pred_index differ in shape: {gt_index.shape} vs {pred_index.shape}")
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be >= 1")
+        total = len(gt_index)
+        with torch.inference_mode():
+            for start in range(0, total, chunk_size):
+                gi, pi = gt_index[start: start + chunk_size], pred_index[start: start + chunk_size]
+                values = self.chunk_values(models, gt, pred, gi, pi)
+                missing = set(self.metrics) - set(values)
+                if missing:
+                    raise RuntimeError(f"protocol {self.name!r} produced no {sorted(missing)}")
+                arrays = {k: np.asarray(values[k].detach().cpu().double().numpy() if hasattr(values[k], "detach")
+                                        else values[k], dtype=np.float64) for k in self.metrics}
+                yield gi, arrays
+                if progress is not None:
+                    progress(min(start + chunk_size, total), total)
+
+    def score(self, models: Any, gt: SampleSet, pred: SampleSet, gt_index: np.ndarray | None = None,
+              pred_index: np.ndarray | None = None, chunk_size: int = 256,
+              progress: Progress | None = None) -> dict[str, MetricSums]:
+        """Metric sums per GT split for GT rows ``gt_index`` (default all).
+
+        ``pred_index[i]`` is the prediction row for GT row ``gt_index[i]``; by default it comes from
+        ``match_samples`` (FormatError on missing/unknown ids). ``progress(done, total)`` is
+        called after every chunk.
+        """
+        sums: dict[str, MetricSums] = {}
+        for gi, values in self._chunks(models, gt, pred, gt_index, pred_index, chunk_size, progress):
+            splits = gt.splits[gi]
+            for split in np.unique(splits):
+                mask = splits == split
+                sums.setdefault(str(split), MetricSums.empty(self.metrics)).add({k: v[mask] for k, v in values.items()})
+        return sums
+
+    def per_sample(self, models: Any, gt: SampleSet, pred: SampleSet, gt_index: np.ndarray | None = None,
+                   pred_index: np.ndarray | None = None, chunk_size: int = 256,
+                   progress: Progress | None = None) -> dict[str, np.ndarray]:
+        """Every metric per sample (float64 mm, NaN = no value) plus "sample_id" and "split"."""
+        rows, parts = [], []
+        for gi, values in self._chunks(models, gt, pred, gt_index, pred_index, chunk_size, progress):
+            rows.append(gi)
+            parts.append(values)
+        index = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        out = {"sample_id": gt.sample_ids[index], "split": gt.splits[index]}
+        for key in self.metrics:
+            out[key] = np.concatenate([p[key] for p in parts]) if parts else np.zeros(0)
+        return out

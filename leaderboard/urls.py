@@ -7,3 +7,7 @@ urlpatterns = [
     path("accounts/", include("leaderboard.accounts.urls")),
     path("", include("leaderboard.web.urls")),
 ]
+
+# JSON for /api/ paths, the usual pages elsewhere (leaderboard/api/errors.py).
+handler404 = "leaderboard.api.errors.page_not_found"
+handler500 = "leaderboard.api.errors.server_error"

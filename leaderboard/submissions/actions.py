@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from django.db import transaction
+from django.utils import timezone
 
 from leaderboard.storage import private_path
 from leaderboard.submissions.models import InvalidTransition, Status, Submission, SubmissionKind, Team
@@ -43,16 +44,30 @@ def create_submission(
             lock_user(user)
             check_quotas(user, staged.benchmarks)
             submission = Submission.objects.create(
-                owner=user, team=team, kind=staged.kind, **{k: metadata.get(k) or "" for k in METADATA_FIELDS}
+                owner=user, team=team, kind=staged.kind, heartbeat_at=timezone.now(),  # the sweeper's clock
+                **{k: metadata.get(k) or "" for k in METADATA_FIELDS},
             )
             submission.benchmarks.set(staged.benchmarks)
             staged.commit(submission)
             submission.save(update_fields=["upload", "upload_sha256", "upload_size"])
-            transaction.on_commit(lambda: _start_evaluation(submission.pk))
+            transaction.on_commit(lambda: _dispatch(submission.pk))
     except BaseException:
-        staged.discard()
+        staged.discard()  # the row was rolled back, so nothing refers to the files
         raise
     return submission
+
+
+def _dispatch(submission_id: int) -> None:
+    """Queue the evaluation of a committed submission; a broker outage must not lose it (issue 12, High 6).
+
+    The row and its files are committed by now, so they stay whatever happens here: the submission waits in
+    "submitted" and the sweeper re-sends it once the broker is back (its heartbeat is stamped at creation).
+    """
+    try:
+        _start_evaluation(submission_id)
+    except Exception:
+        log.exception("Could not queue the evaluation of submission %s (broker down?); the sweeper will retry it",
+                      submission_id)
 
 
 def cancel_submission(submission: Submission) -> None:

@@ -39,7 +39,7 @@ from leaderboard.submissions.models import (
     Submission,
     SubmissionKind,
 )
-from leaderboard.submissions.scores import reduce_shards, write_results
+from leaderboard.submissions.scores import reduce_shards, shard_stamps, write_results
 from leaderboard.upload_temp import remove_stale_uploads
 from workers import broker_queue, evaluation, pipeline
 from workers import torch_setup  # noqa: F401  (connects the worker process signals)
@@ -325,14 +325,12 @@ def finalize_submission(self: Task, submission_id: int) -> dict:
             # A duplicate shard completion can fire the chord early; the last real shard or the sweeper finishes it.
             return {"waiting_for": len(missing)}
         shards = list(ShardResult.objects.filter(submission=submission))
-        scores = write_results(submission, reduce_shards(shards))
+        scores = write_results(submission, reduce_shards(shards), shard_stamps(shards))
         if submission.status == Status.QUEUED:
             submission.transition(Status.RUNNING)
         submission.transition(
             Status.FINISHED,
-            mpe=scores.mpe,
-            hand_mpe=scores.hand_mpe,
-            pa_hand_mpe=scores.pa_hand_mpe,
+            **scores.stored_fields(),
             progress_done=len(shards),
             progress_total=len(shards),
             error_message="",

@@ -1,14 +1,8 @@
+from django import forms
 from django.contrib import admin, messages
 
-from leaderboard.benchmarks.models import Benchmark, Split
-
-
-def recompute_benchmark_scores(benchmark: Benchmark) -> None:
-    """MPE uses each benchmark's revealed ranking split: refresh it for every submission scored on this one."""
-    from leaderboard.submissions.scores import recompute_scores
-
-    for submission in benchmark.submissions.all():
-        recompute_scores(submission)
+from leaderboard.benchmarks.models import GT_PARTS, Benchmark, Split
+from leaderboard.submissions.scores import schedule_score_refresh
 
 
 class ImportedOnly:
@@ -27,10 +21,22 @@ class SplitInline(ImportedOnly, admin.TabularInline):
     readonly_fields = ("name", "num_samples")
 
 
+class BenchmarkForm(forms.ModelForm):
+    gt_parts = forms.TypedMultipleChoiceField(
+        choices=[(p, p) for p in GT_PARTS], widget=forms.CheckboxSelectMultiple,
+        help_text="Parts the ground truth has; metrics of the others show n/a and hand MPE needs hands.",
+    )
+
+    class Meta:
+        model = Benchmark
+        fields = "__all__"
+
+
 @admin.register(Benchmark)
 class BenchmarkAdmin(ImportedOnly, admin.ModelAdmin):
     change_list_template = "admin/benchmarks/benchmark/change_list.html"  # says how to add one
-    list_display = ("slug", "name", "primary_metric", "num_samples", "counts_toward_mpe", "counts_toward_hand_mpe", "is_active", "display_order")
+    form = BenchmarkForm
+    list_display = ("slug", "name", "protocol", "primary_metric", "num_samples", "counts_toward_mpe", "counts_toward_hand_mpe", "is_active", "display_order")
     list_editable = ("is_active", "display_order")
     search_fields = ("slug", "name")
     inlines = [SplitInline]
@@ -38,7 +44,8 @@ class BenchmarkAdmin(ImportedOnly, admin.ModelAdmin):
     readonly_fields = ("gt_path", "gt_sha256", "images_path", "num_samples", "created_at")
     fieldsets = (
         (None, {"fields": ("slug", "name", "description", "paper_url", "data_url", "is_active", "display_order")}),
-        ("Scoring", {"fields": ("primary_metric", "counts_toward_mpe", "counts_toward_hand_mpe")}),
+        ("Scoring", {"fields": ("protocol", "protocol_options", "gt_parts", "primary_metric", "counts_toward_mpe",
+                                "counts_toward_hand_mpe")}),
         ("Private data (set by import_benchmark)", {"fields": ("gt_path", "gt_sha256", "images_path", "num_samples", "created_at")}),
     )
 
@@ -54,5 +61,5 @@ class SplitAdmin(ImportedOnly, admin.ModelAdmin):
         for split in queryset.select_related("benchmark"):
             split.benchmark.splits.exclude(pk=split.pk).update(is_ranking=False)
             Split.objects.filter(pk=split.pk).update(is_revealed=True, is_ranking=True)
-            recompute_benchmark_scores(split.benchmark)
+        schedule_score_refresh()  # bulk updates send no signals
         self.message_user(request, f"Revealed {queryset.count()} split(s).", messages.SUCCESS)

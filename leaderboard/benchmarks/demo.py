@@ -36,7 +36,7 @@ DEMO_BENCHMARKS = (
         "demo-3dpw", "Demo 3DPW",
         "Synthetic stand-in for 3DPW: body-only (14-joint MPJPE), no hand GT. The 'test' split is hidden until revealed; "
         "'dev' results are public.",
-        primary_metric="mpjpe_body", counts_toward_hand_mpe=False, hidden_splits=["test"], ranking_split="dev",
+        primary_metric="mpjpe_body", counts_toward_hand_mpe=False, gt_parts=["body"], hidden_splits=["test"], ranking_split="dev",
         display_order=30), 300, 13, True),
 )
 NOISE_LEVELS = {"pred": 1.0, "pred-rough": 2.0}

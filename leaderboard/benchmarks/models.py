@@ -5,6 +5,12 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
+GT_PARTS = ("body", "hands", "face")
+
+
+def all_gt_parts() -> list[str]:
+    return list(GT_PARTS)
+
 
 class Benchmark(models.Model):
     """One evaluation set (e.g. AGORA-val, EHF), scored on its ``primary_metric`` (lower is better)."""
@@ -15,6 +21,11 @@ class Benchmark(models.Model):
     paper_url = models.URLField(blank=True)
     data_url = models.URLField(blank=True)
     primary_metric = models.CharField(max_length=40, default="mpvpe_all")
+    # The evaluation protocol (evaluator.protocols) that turns GT + predictions into metrics, and its options.
+    protocol = models.CharField(max_length=40, default="smplx-generic", help_text="evaluator.protocols name.")
+    protocol_options = models.JSONField(default=dict, blank=True, help_text="Options of the protocol (JSON object).")
+    # Which parts the GT has: metrics of other parts are "n/a" here, and hand MPE needs "hands".
+    gt_parts = models.JSONField(default=all_gt_parts, blank=True, help_text='Parts with GT, e.g. ["body", "hands", "face"].')
     counts_toward_mpe = models.BooleanField(default=True, help_text="Averaged into the overall MPE.")
     counts_toward_hand_mpe = models.BooleanField(default=True, help_text="Has hand GT; averaged into hand MPE.")
     num_samples = models.PositiveIntegerField(default=0)
@@ -39,8 +50,26 @@ class Benchmark(models.Model):
     def clean(self) -> None:
         from evaluator.metric_names import METRICS
 
+        errors: dict[str, str] = {}
         if self.primary_metric not in METRICS:
-            raise ValidationError({"primary_metric": f"Unknown metric {self.primary_metric!r}; choose one of {', '.join(METRICS)}."})
+            errors["primary_metric"] = f"Unknown metric {self.primary_metric!r}; choose one of {', '.join(METRICS)}."
+        if not isinstance(self.gt_parts, list) or not set(self.gt_parts) <= set(GT_PARTS) or not self.gt_parts:
+            errors["gt_parts"] = f"A non-empty list drawn from {', '.join(GT_PARTS)}; got {self.gt_parts!r}."
+        elif self.counts_toward_hand_mpe and "hands" not in self.gt_parts:
+            errors["counts_toward_hand_mpe"] = "Hand MPE needs hand GT: add 'hands' to the GT parts or untick this."
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def has_hand_gt(self) -> bool:
+        return "hands" in (self.gt_parts or ())
+
+    def applicable_metrics(self) -> tuple[str, ...]:
+        """Metric keys with GT on this benchmark (others are shown as "n/a"): parts not in ``gt_parts`` are dropped."""
+        from evaluator.metric_names import METRIC_LABELS
+
+        parts = set(self.gt_parts or ())
+        return tuple(key for key, label in METRIC_LABELS.items() if label.part == "all" or label.part in parts)
 
     @property
     def accepts_models(self) -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
-from leaderboard.benchmarks.models import Benchmark, Split
+from leaderboard.benchmarks.models import GT_PARTS, Benchmark, Split
 
 GT_NAME, IDS_NAME, SPLITS_NAME = "gt.npz", "sample_ids.npy", "sample_splits.npy"
 
@@ -81,6 +81,9 @@ class BenchmarkSpec:
     hidden_splits: list[str] = field(default_factory=list)
     ranking_split: str | None = None
     display_order: int = 100
+    protocol: str = "smplx-generic"
+    protocol_options: dict = field(default_factory=dict)
+    gt_parts: list[str] = field(default_factory=lambda: list(GT_PARTS))
 
 
 def choose_ranking_split(split_names: list[str], hidden: set[str], requested: str | None) -> str:
@@ -104,6 +107,11 @@ def import_ground_truth(gt_file: str | os.PathLike, spec: BenchmarkSpec, images_
 
     if spec.primary_metric not in METRICS:
         raise BenchmarkImportError(f"Unknown primary metric {spec.primary_metric!r}; choose one of {', '.join(METRICS)}.")
+    unknown_parts = sorted(set(spec.gt_parts) - set(GT_PARTS))
+    if unknown_parts or not spec.gt_parts:
+        raise BenchmarkImportError(f"GT parts must be a non-empty subset of {', '.join(GT_PARTS)}; got {spec.gt_parts}.")
+    if spec.counts_toward_hand_mpe and "hands" not in spec.gt_parts:
+        raise BenchmarkImportError("A benchmark without hand GT cannot count toward hand MPE (pass --no-hand-mpe).")
     try:
         gt = load_sample_set(gt_file, role="gt")
     except FormatError as exc:
@@ -134,13 +142,14 @@ def import_ground_truth(gt_file: str | os.PathLike, spec: BenchmarkSpec, images_
     if images_dir is not None:
         images_path = import_images(images_dir, spec.slug)
 
-    with transaction.atomic():
+    with transaction.atomic():  # one transaction: the score refresh its saves schedule runs once, after commit
         benchmark, _ = Benchmark.objects.update_or_create(
             slug=spec.slug,
             defaults=dict(
                 name=spec.name, description=spec.description, paper_url=spec.paper_url, data_url=spec.data_url,
                 primary_metric=spec.primary_metric, counts_toward_mpe=spec.counts_toward_mpe,
                 counts_toward_hand_mpe=spec.counts_toward_hand_mpe, num_samples=len(ids),
+                protocol=spec.protocol, protocol_options=spec.protocol_options, gt_parts=list(spec.gt_parts),
                 gt_path=f"{gt_folder(spec.slug)}/{GT_NAME}", gt_sha256=digest, display_order=spec.display_order,
                 **({"images_path": images_path} if images_path else {}),
             ),

@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class SubmissionsConfig(AppConfig):
     name = "leaderboard.submissions"
     label = "submissions"
+
+    def ready(self) -> None:
+        from leaderboard.submissions import score_triggers  # noqa: F401  (connects the score refresh receivers)

@@ -102,6 +102,10 @@ class Submission(models.Model):
     mpe = models.FloatField(null=True, blank=True)
     hand_mpe = models.FloatField(null=True, blank=True)
     pa_hand_mpe = models.FloatField(null=True, blank=True)
+    # What each score above was derived from: {"mpe": [{"benchmark", "split", "protocol", "protocol_version"}], ...}
+    # (leaderboard.submissions.scores.Coverage); rows are ranked together only when their coverage is the same.
+    score_coverage = models.JSONField(default=dict, blank=True)
+    mpe_coverage_key = models.CharField(max_length=64, blank=True, db_index=True, help_text="Coverage(...).key of mpe.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -155,7 +159,18 @@ class Submission(models.Model):
             setattr(self, name, value)
 
 
-class BenchmarkResult(models.Model):
+class ProtocolStamp(models.Model):
+    """Which evaluation protocol (and versions) produced a row: numbers are comparable only under the same stamp."""
+
+    protocol = models.CharField(max_length=40, blank=True)
+    protocol_version = models.CharField(max_length=40, blank=True)
+    evaluator_version = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class BenchmarkResult(ProtocolStamp):
     """Every metric (mm) of one submission on one benchmark split."""
 
     submission = models.ForeignKey(Submission, related_name="results", on_delete=models.CASCADE)
@@ -176,7 +191,7 @@ class BenchmarkResult(models.Model):
         return f"{self.submission_id} {self.benchmark.slug}/{self.split}"
 
 
-class ShardResult(models.Model):
+class ShardResult(ProtocolStamp):
     """Metric sums and counts of one evaluated shard (per split), so the reduction is exact and idempotent."""
 
     submission = models.ForeignKey(Submission, related_name="shards", on_delete=models.CASCADE)

@@ -10,7 +10,7 @@ from leaderboard.benchmarks.testing import make_benchmark
 from leaderboard.submissions.baselines import SYSTEM_USERNAME, reported_method_name
 from leaderboard.submissions.leaderboard import benchmark_leaderboard, overall_leaderboard
 from leaderboard.submissions.models import BaselineSource, BenchmarkResult, ShardResult, Status, Submission
-from leaderboard.submissions.scores import recompute_scores
+from leaderboard.submissions.scores import coverage_groups, recompute_scores, submission_coverage
 from reference_models.baselines import SMPLER_X_README, UBODY_TABLE, baseline_rows
 
 pytestmark = pytest.mark.django_db
@@ -121,3 +121,17 @@ def test_reported_rows_rank_by_mpe_among_computed_rows_with_badge_and_citation(d
     assert html.count('class="badge reported"') == 5 and 'class="badge computed"' not in html
     assert SMPLER_X_README in html
     assert html.count(">from paper</td>") == 5  # reported rows show no submission date of their own
+
+
+def test_reported_mpe_rows_record_what_they_were_reported_on():
+    """A published MPE covers the five SMPLer-X test sets under the source's protocol: never a server coverage."""
+    run_import()
+    coverages = {name: submission_coverage(s) for name, s in reported().items()}
+    assert set(coverages) == set(MPE_ROWS)
+    for name, coverage in coverages.items():
+        assert coverage.benchmarks == ("3dpw", "agora", "egobody", "ehf", "ubody")
+        assert coverage.label.endswith(f"(as published in {SMPLER_X_README})")
+        assert reported()[name].mpe_coverage_key == coverage.key
+    assert len({c.key for c in coverages.values()}) == 1  # same source: ranked together
+    groups = coverage_groups(reported().values())
+    assert len(groups) == 1 and groups[0].is_reported

@@ -1,10 +1,18 @@
 """MPE / hand MPE integrity: which results a score may be derived from (issue 12 High 2, issue 10 "MPE integrity")."""
+from unittest import mock
+
 import pytest
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.test import Client
 
 from leaderboard.benchmarks.models import Benchmark, Split
 from leaderboard.submissions.leaderboard import overall_leaderboard
-from leaderboard.submissions.models import BenchmarkResult, Status, Submission
-from leaderboard.submissions.scores import compute_scores, recompute_scores
+from leaderboard.submissions.models import BaselineSource, BenchmarkResult, Status, Submission
+from leaderboard.submissions.scores import (
+    REPORTED_PROTOCOL, Coverage, CoverageEntry, compute_scores, coverage_groups, current_coverage, recompute_all_scores, recompute_scores, submission_coverage,
+)
 
 VISIBLE = {"v1": 40.0, "v2": 50.0, "v3": 60.0}
 HIDDEN_VALUE = 123.0
@@ -27,6 +35,13 @@ def add_result(submission: Submission, benchmark: Benchmark, split: str, value: 
 @pytest.fixture
 def visible_benchmarks(db) -> list[Benchmark]:
     return [make_bench(slug, {"test": (True, True)}) for slug in VISIBLE]
+
+
+@pytest.fixture
+def staff_client(db) -> Client:
+    client = Client()
+    client.force_login(User.objects.create_user("root", password="pw-root-123", is_staff=True, is_superuser=True))
+    return client
 
 
 def finished(owner) -> Submission:
@@ -72,3 +87,124 @@ def test_mpe_over_revealed_ranking_splits(alice, visible_benchmarks):
     scores = compute_scores(submission)
     assert scores.mpe == pytest.approx(50.0)
     assert scores.hand_mpe == pytest.approx(25.0) and scores.pa_hand_mpe == pytest.approx(12.5)
+
+
+# ------------------------------------------------------------------ recomputed whenever the definition changes
+
+@pytest.fixture
+def scored(alice, visible_benchmarks) -> Submission:
+    """A finished submission with results on the three visible benchmarks, its scores stored."""
+    submission = finished(alice)
+    for benchmark in visible_benchmarks:
+        add_result(submission, benchmark, "test", VISIBLE[benchmark.slug])
+    recompute_scores(submission)
+    submission.refresh_from_db()
+    assert submission.mpe == pytest.approx(50.0)
+    return submission
+
+
+def test_benchmark_flag_change_refreshes_stored_mpe_after_commit(scored, visible_benchmarks, django_capture_on_commit_callbacks):
+    v3 = visible_benchmarks[2]
+    with django_capture_on_commit_callbacks(execute=True):
+        v3.counts_toward_mpe = False
+        v3.save()
+    scored.refresh_from_db()
+    assert scored.mpe == pytest.approx(45.0)
+    assert submission_coverage(scored).benchmarks == ("v1", "v2")
+
+
+def test_new_mpe_benchmark_without_a_result_empties_mpe(scored, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        make_bench("v4", {"test": (True, True)})
+    scored.refresh_from_db()
+    assert scored.mpe is None and scored.score_coverage == {} and scored.mpe_coverage_key == ""
+
+
+def test_hiding_a_split_and_revealing_it_through_the_admin_action(scored, visible_benchmarks, staff_client,
+                                                                  django_capture_on_commit_callbacks):
+    split = Split.objects.get(benchmark=visible_benchmarks[0], name="test")
+    with django_capture_on_commit_callbacks(execute=True):
+        split.is_revealed = False
+        split.save()
+    scored.refresh_from_db()
+    assert scored.mpe is None
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post("/admin/benchmarks/split/", {"action": "reveal_and_rank", "_selected_action": [split.pk]})
+    assert response.status_code == 302
+    scored.refresh_from_db()
+    assert scored.mpe == pytest.approx(50.0)
+
+
+def test_several_changes_in_one_transaction_refresh_once(scored, visible_benchmarks, django_capture_on_commit_callbacks):
+    runs = []
+    with mock.patch("leaderboard.submissions.scores.recompute_all_scores", side_effect=lambda: runs.append(1)):
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            for benchmark in visible_benchmarks:
+                benchmark.display_order += 1
+                benchmark.save()
+                Split.objects.get(benchmark=benchmark).save()
+    assert runs == [1]
+
+
+def test_refresh_leaves_reported_rows_and_unchanged_rows_alone(scored, alice, django_capture_on_commit_callbacks):
+    reported = Submission.objects.create(owner=alice, method_name="paper", status=Status.FINISHED,
+                                         baseline_source=BaselineSource.REPORTED, mpe=77.0)
+    assert recompute_all_scores() == []  # nothing changed since the fixture stored the scores
+    Submission.objects.filter(pk=scored.pk).update(mpe=1.0)  # drifted
+    assert recompute_all_scores() == [scored.pk]
+    reported.refresh_from_db()
+    assert reported.mpe == 77.0
+
+
+# ------------------------------------------------------------------ parts, coverage and comparable groups
+
+def test_hand_mpe_averages_only_benchmarks_with_hand_gt(alice, visible_benchmarks):
+    body_only = make_bench("body-only", {"test": (True, True)})
+    body_only.gt_parts, body_only.counts_toward_hand_mpe = ["body"], False
+    body_only.save()
+    submission = finished(alice)
+    for benchmark in visible_benchmarks:
+        add_result(submission, benchmark, "test", VISIBLE[benchmark.slug])
+    add_result(submission, body_only, "test", 90.0)
+    scores = compute_scores(submission)
+    assert scores.mpe == pytest.approx((150.0 + 90.0) / 4)
+    assert scores.hand_mpe == pytest.approx(25.0)
+    assert scores.coverage["hand_mpe"].benchmarks == ("v1", "v2", "v3")
+    assert "mpvpe_hand" not in body_only.applicable_metrics() and "mpjpe_body" in body_only.applicable_metrics()
+
+
+def test_a_benchmark_flagged_for_hand_mpe_must_have_hand_gt(db):
+    benchmark = Benchmark(slug="b", name="b", gt_path="gt/b/gt.npz", gt_parts=["body"], counts_toward_hand_mpe=True)
+    with pytest.raises(ValidationError, match="Hand MPE needs hand GT"):
+        benchmark.full_clean()
+    benchmark.gt_parts = ["body", "toes"]
+    with pytest.raises(ValidationError, match="toes"):
+        benchmark.full_clean()
+
+
+def test_coverage_records_protocols_and_groups_only_equal_coverage(alice, visible_benchmarks):
+    def submit(version: str) -> Submission:
+        submission = finished(alice)
+        for benchmark in visible_benchmarks:
+            add_result(submission, benchmark, "test", VISIBLE[benchmark.slug])
+        submission.results.filter(benchmark__slug="v3").update(protocol="smplx-generic", protocol_version=version)
+        submission.results.exclude(benchmark__slug="v3").update(protocol="smplx-generic", protocol_version="1")
+        recompute_scores(submission)
+        submission.refresh_from_db()
+        return submission
+
+    a, b, c = submit("1"), submit("1"), submit("2")
+    assert a.mpe_coverage_key == b.mpe_coverage_key != c.mpe_coverage_key != ""
+    coverage = submission_coverage(c)
+    assert coverage.label == "v1/test, v2/test (smplx-generic v1); v3/test (smplx-generic v2)"
+    published = Coverage.of(CoverageEntry(slug, "test", REPORTED_PROTOCOL, "Paper, Table 1") for slug in VISIBLE)
+    reported = Submission.objects.create(owner=alice, method_name="paper", status=Status.FINISHED, mpe=60.0,
+                                         baseline_source=BaselineSource.REPORTED,
+                                         score_coverage={"mpe": published.to_json()}, mpe_coverage_key=published.key)
+    assert recompute_scores(reported).coverage["mpe"] == published  # copied figures keep their coverage
+    assert published.label == "v1/test, v2/test, v3/test (as published in Paper, Table 1)"
+    none = finished(alice)
+    groups = coverage_groups([c, reported, none, a, b])
+    assert [[s.pk for s in g.submissions] for g in groups] == [[a.pk, b.pk], [c.pk], [reported.pk], [none.pk]]
+    assert [g.is_reported for g in groups] == [False, False, True, False]
+    assert [(m.slug, m.split) for m in current_coverage()] == [("v1", "test"), ("v2", "test"), ("v3", "test")]

@@ -1,0 +1,162 @@
+"""The HTTP side: httpx with streamed multipart uploads, and API errors turned into sentences."""
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import httpx
+
+FINAL = frozenset({"finished", "failed", "cancelled"})
+
+
+class ApiError(Exception):
+    """An API answer that is not a success, with the server's own explanation when it gave one."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:300] or response.reason_phrase
+    if isinstance(body, dict):
+        return str(body.get("detail") or body.get("error") or body)
+    return str(body)
+
+
+def explain(response: httpx.Response, what: str) -> ApiError:
+    """Readable errors: the server's detail, plus what to do for the usual cases."""
+    status, detail = response.status_code, _detail(response)
+    if status == 401:
+        return ApiError(status, f"not authenticated ({detail}): run `ehps login`, or set EHPS_TOKEN")
+    if status == 403:
+        return ApiError(status, f"{what}: not allowed ({detail})")
+    if status == 404:
+        return ApiError(status, f"{what}: not found or not yours (private submissions are visible to their owner only)")
+    if status == 413:
+        return ApiError(status, f"the file is too large: {detail}")
+    if status == 429:
+        return ApiError(status, f"quota reached: {detail}")
+    return ApiError(status, f"{what}: {detail} (HTTP {status})")
+
+
+class ProgressReader(io.RawIOBase):
+    """A read-only file that reports how many bytes httpx has taken from it (for the upload progress bar)."""
+
+    def __init__(self, file: BinaryIO, on_read: Callable[[int], None]) -> None:
+        self._file, self._on_read = file, on_read
+        self.name = getattr(file, "name", "upload")
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:  # httpx sizes the body from it (Content-Length, no chunked encoding)
+        return self._file.fileno()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._file.read(size)
+        self._on_read(len(data))
+        return data
+
+
+class ApiClient:
+    def __init__(self, url: str, token: str | None = None, timeout: float = 60.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.url = url.rstrip("/")
+        headers = {"Accept": "application/json", "User-Agent": "ehps-cli"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.http = httpx.Client(base_url=self.url + "/api/v1/", headers=headers, timeout=timeout, transport=transport)
+
+    def __enter__(self) -> "ApiClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+
+    def _call(self, method: str, path: str, what: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.TimeoutException:
+            raise ApiError(0, f"{what}: {self.url} did not answer in time") from None
+        except httpx.TransportError as exc:
+            raise ApiError(0, f"cannot reach {self.url}: {exc}") from None
+        if response.is_error:
+            raise explain(response, what)
+        return response
+
+    def json(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
+        return self._call(method, path, what, **kwargs).json()
+
+    # --- accounts
+    def obtain_token(self, username: str, password: str) -> str:
+        response = self.http.post("auth/token/", data={"username": username, "password": password})
+        if response.status_code == 400:
+            raise ApiError(400, "login failed: wrong username or password")
+        if response.is_error:
+            raise explain(response, "login")
+        return response.json()["token"]
+
+    # --- submissions
+    def submit(self, path: Path, benchmarks: list[str], method: str, kind: str = "predictions",
+               metadata: dict[str, str] | None = None, on_progress: Callable[[int], None] | None = None,
+               upload_timeout: float = 3600.0) -> dict:
+        """Stream ``path`` as multipart (never read whole into memory); ``on_progress(bytes)`` as it goes."""
+        data: dict[str, Any] = {"method_name": method, "kind": kind, "benchmark": benchmarks}
+        data.update({k: v for k, v in (metadata or {}).items() if v})
+        with open(path, "rb") as f:
+            body = ProgressReader(f, on_progress or (lambda n: None))
+            files = {"file": (path.name, body, "application/octet-stream")}
+            return self.json("POST", "submissions/", "upload", data=data, files=files,
+                             timeout=httpx.Timeout(upload_timeout, connect=30.0))
+
+    def submission(self, sid: str) -> dict:
+        return self.json("GET", f"submissions/{sid}/", f"submission {sid}")
+
+    def status(self, sid: str) -> dict:
+        return self.json("GET", f"submissions/{sid}/status/", f"submission {sid}")
+
+    def list(self, limit: int = 50) -> list[dict]:
+        return self.json("GET", "submissions/", "your submissions", params={"limit": limit})["results"]
+
+    def action(self, sid: str, name: str) -> dict:
+        return self.json("POST", f"submissions/{sid}/{name}/", f"{name} {sid}")
+
+    def wait(self, sid: str, interval: float = 2.0, timeout: float | None = None) -> Iterator[dict]:
+        """Status answers until the submission is final (the last one yielded is final)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            status = self.status(sid)
+            yield status
+            if status["status"] in FINAL:
+                return
+            if deadline is not None and time.monotonic() > deadline:
+                raise ApiError(0, f"submission {sid} is still {status['status']} after {timeout:.0f} s")
+            time.sleep(interval)
+
+    # --- leaderboards
+    def leaderboard(self, benchmark: str | None = None, csv: bool = False, split: str | None = None) -> Any:
+        path = f"leaderboard/{benchmark}/" if benchmark else "leaderboard/"
+        params = {k: v for k, v in {"split": split, "format": "csv" if csv else None}.items() if v}
+        response = self._call("GET", path, f"benchmark {benchmark}" if benchmark else "leaderboard", params=params,
+                              headers={"Accept": "text/csv"} if csv else None)
+        return response.text if csv else response.json()
+
+    def download(self, url: str, what: str) -> bytes:
+        """GET an absolute or API-relative URL the server handed out (results, per-sample files)."""
+        return self._call("GET", url, what).content

@@ -1,0 +1,263 @@
+"""The ``ehps`` command (also ``python -m ehps_client`` and ``python -m leaderboard.client``).
+
+Exit codes: 0 success (a finished submission), 1 the submission failed or was cancelled, 2 an error.
+Progress and messages go to stderr; data (tables, CSV, JSON) to stdout, so output can be piped.
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from . import config
+from .api import FINAL, ApiClient, ApiError
+
+app = typer.Typer(name="ehps", help="Submit to the EHPS Leaderboard and read its results.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+out = Console()
+err = Console(stderr=True)
+
+UrlOpt = Annotated[Optional[str], typer.Option("--url", help=f"server URL (default: ${config.URL_ENV}, the config file, {config.DEFAULT_URL})")]
+TokenOpt = Annotated[Optional[str], typer.Option("--token", help=f"API token (default: ${config.TOKEN_ENV}, then the config file)")]
+_globals: dict[str, Optional[str]] = {"url": None, "token": None}
+
+
+@app.callback()
+def _common(url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Options given before the command apply to every command."""
+    _globals.update(url=url, token=token)
+
+
+def client(url: Optional[str], token: Optional[str], need_token: bool = True) -> ApiClient:
+    settings = config.resolve(url or _globals["url"], token or _globals["token"])
+    if need_token and not settings.token:
+        raise ApiError(401, f"no API token: run `ehps login --url {settings.url}`, or set {config.TOKEN_ENV}")
+    return ApiClient(settings.url, settings.token)
+
+
+def fmt(value: object, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def print_submission(sub: dict) -> None:
+    out.print(f"[bold]{sub['method_name']}[/bold]  {sub['id']}  [bold]{sub['status']}[/bold]"
+              f"{'  public' if sub.get('is_public') else ''}")
+    if sub.get("error_message"):
+        out.print(f"error: {sub['error_message']}", style="red", markup=False)
+    for label, key in (("MPE", "mpe"), ("hand MPE", "hand_mpe"), ("hand PA-MPE", "pa_hand_mpe")):
+        if sub.get(key) is not None:
+            out.print(f"{label:>12}: {sub[key]:.2f} mm")
+    for result in sub.get("results", []):
+        out.print(f"\n{result['benchmark']} / {result['split']} ({result['num_samples']} samples)", markup=False)
+        table = Table(show_edge=False)
+        table.add_column("metric")
+        table.add_column("mm", justify="right")
+        for metric, value in result["metrics"].items():
+            primary = metric == result["primary_metric"]
+            table.add_row(f"{metric} *" if primary else metric, fmt(value, 2), style="bold" if primary else None)
+        out.print(table)
+    out.print(sub["url"], markup=False)
+
+
+def _exit_for(status: str) -> int:
+    return 0 if status == "finished" else 1
+
+
+def wait_for(api: ApiClient, sid: str, interval: float) -> dict:
+    last = None
+    for status in api.wait(sid, interval=interval):
+        line = f"{status['status']:<10} {status['progress_done']}/{status['progress_total']} shards ({status['progress_percent']}%)"
+        if line != last:
+            err.print(line, markup=False)
+            last = line
+    return api.submission(sid)
+
+
+@app.command()
+def login(url: UrlOpt = None, token: TokenOpt = None,
+          username: Annotated[Optional[str], typer.Option(help="ask the server for your token with your password")] = None) -> None:
+    """Save the server URL and your API token to the config file (or check the token from the environment)."""
+    settings = config.resolve(url or _globals["url"], None)
+    token = token or _globals["token"]
+    with ApiClient(settings.url) as anonymous:
+        if not token:
+            username = username or typer.prompt("username")
+            token = anonymous.obtain_token(username, getpass.getpass("password: "))
+    with ApiClient(settings.url, token) as api:
+        api.list(limit=1)  # proves the token works before it is saved
+    path = config.write_config(settings.url, token)
+    err.print(f"logged in to {settings.url}; token saved to {path} (mode 600)", markup=False)
+
+
+@app.command()
+def submit(
+    file: Annotated[Optional[Path], typer.Argument(help="predictions .npz, a .zip of <benchmark>.npz, or a model file")] = None,
+    benchmark: Annotated[list[str], typer.Option("--benchmark", "-b", help="benchmark slug (repeat for several; omit for a .zip)")] = [],
+    method: Annotated[str, typer.Option("--method", "-m", help="method name shown on the leaderboard")] = "",
+    kind: Annotated[str, typer.Option(help="predictions | container | model_archive")] = "predictions",
+    description: str = "", paper_url: str = "", code_url: str = "",
+    team: Annotated[str, typer.Option(help="submit for a team you are a member of")] = "",
+    wait: Annotated[bool, typer.Option("--wait", help="follow the evaluation and print the results")] = False,
+    interval: Annotated[float, typer.Option(help="seconds between status polls")] = 2.0,
+    file_opt: Annotated[Optional[Path], typer.Option("--file", hidden=True)] = None,  # the old client's spelling
+    url: UrlOpt = None, token: TokenOpt = None,
+) -> None:
+    """Upload a file (streamed, with a progress bar) and start its evaluation."""
+    path = file or file_opt
+    if path is None:
+        raise click.UsageError("give the file to upload")
+    if not path.is_file():
+        raise click.UsageError(f"no such file: {path}")
+    if not method:
+        raise click.UsageError("give the method name with --method")
+    with client(url, token) as api, Progress(
+        TextColumn("uploading {task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        TimeRemainingColumn(), console=err, transient=True,
+    ) as progress:
+        task = progress.add_task(path.name, total=path.stat().st_size)
+        created = api.submit(path, benchmark, method, kind,
+                             {"description": description, "paper_url": paper_url, "code_url": code_url, "team": team},
+                             on_progress=lambda n: progress.advance(task, n))
+    out.print(f"submitted {created['id']} ({', '.join(created['benchmarks'])}): {created['url']}", markup=False)
+    if wait:
+        with client(url, token) as api:
+            final = wait_for(api, created["id"], interval)
+        print_submission(final)
+        raise typer.Exit(_exit_for(final["status"]))
+
+
+@app.command()
+def status(sid: Annotated[str, typer.Argument(metavar="ID")],
+           wait: Annotated[bool, typer.Option("--wait", help="poll until the evaluation ends")] = False,
+           interval: float = 2.0, url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """A submission's status and, once finished, its results (exit 1 if it failed)."""
+    with client(url, token, need_token=False) as api:
+        sub = wait_for(api, sid, interval) if wait else api.submission(sid)
+    print_submission(sub)
+    if sub["status"] in FINAL:
+        raise typer.Exit(_exit_for(sub["status"]))
+
+
+@app.command("list")
+def list_(limit: int = 50, url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Your submissions, newest first."""
+    with client(url, token) as api:
+        rows = api.list(limit)
+    table = Table(show_edge=False)
+    for column in ("id", "method", "benchmarks", "status", "public", "MPE", "created"):
+        table.add_column(column, justify="right" if column == "MPE" else "left")
+    for s in rows:
+        table.add_row(s["id"], s["method_name"], ", ".join(s["benchmarks"]), s["status"],
+                      "yes" if s["is_public"] else "no", fmt(s["mpe"]), s["created_at"][:16].replace("T", " "))
+    out.print(table if rows else "no submissions yet")
+
+
+def _publish(sid: str, name: str, url: Optional[str], token: Optional[str]) -> None:
+    with client(url, token) as api:
+        sub = api.action(sid, name)
+    verb = {"publish": "published", "unpublish": "unpublished", "cancel": "cancelled"}[name]
+    out.print(f"{verb} {sub['id']} ({sub['method_name']}): {sub['url']}", markup=False)
+
+
+@app.command()
+def publish(sid: Annotated[str, typer.Argument(metavar="ID")],
+            undo: Annotated[bool, typer.Option("--unpublish", help="take it off the public leaderboard")] = False,
+            url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Show a finished submission on the public leaderboard (or take it off with --unpublish)."""
+    _publish(sid, "unpublish" if undo else "publish", url, token)
+
+
+@app.command()
+def cancel(sid: Annotated[str, typer.Argument(metavar="ID")], url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Stop a submission that is not final yet."""
+    _publish(sid, "cancel", url, token)
+
+
+@app.command()
+def leaderboard(
+    benchmark: Annotated[Optional[str], typer.Argument(help="benchmark slug; omit for the overall (MPE) board")] = None,
+    csv: Annotated[bool, typer.Option("--csv", help="print the CSV export instead of a table")] = False,
+    split: Annotated[Optional[str], typer.Option(help="a revealed split (default: the ranking split)")] = None,
+    url: UrlOpt = None, token: TokenOpt = None,
+) -> None:
+    """A public leaderboard as a table, or as CSV."""
+    with client(url, token, need_token=False) as api:
+        data = api.leaderboard(benchmark, csv=csv, split=split)
+    if csv:
+        sys.stdout.write(data)
+        return
+    table = Table(show_edge=False)
+    table.add_column("#", justify="right")
+    table.add_column("method")
+    if benchmark:
+        shown = [data["benchmark"]["primary_metric"], *[m for m in data["metrics"] if m != data["benchmark"]["primary_metric"]]][:6]
+        for metric in shown:
+            table.add_column(metric, justify="right")
+        for row in data["rows"]:
+            table.add_row(fmt(row["rank"]), row["method_name"], *[fmt(row["metrics"].get(m)) for m in shown])
+        title = f"{data['benchmark']['name']} ({data['split'] or 'no revealed split'}), mm, lower is better"
+    else:
+        for column in ("MPE", "hand MPE", *[b["slug"] for b in data["benchmarks"]]):
+            table.add_column(column, justify="right")
+        for row in data["rows"]:
+            table.add_row(fmt(row["rank"]), row["method_name"], fmt(row["mpe"]), fmt(row["hand_mpe"]),
+                          *[fmt(row["primary"].get(b["slug"])) for b in data["benchmarks"]])
+        title = "Overall, mm, lower is better"
+    out.print(title if data["rows"] else f"{title}: no published results yet", markup=False)
+    if data["rows"]:
+        out.print(table)
+
+
+@app.command()
+def download(sid: Annotated[str, typer.Argument(metavar="ID")],
+             out_dir: Annotated[Path, typer.Option("--out", help="folder to write into")] = Path("."),
+             url: UrlOpt = None, token: TokenOpt = None) -> None:
+    """Save a submission's results (JSON) and, where the server offers them, its per-sample errors."""
+    with client(url, token, need_token=False) as api:
+        sub = api.submission(sid)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        results = out_dir / f"results-{sub['id']}.json"
+        results.write_text(json.dumps(sub, indent=2))
+        err.print(f"wrote {results}", markup=False)
+        links = [(r, r.get("per_sample_url")) for r in sub.get("results", [])]
+        for result, link in links:
+            if not link:
+                continue
+            target = out_dir / f"per-sample-{sub['id']}-{result['benchmark']}-{result['split']}.csv"
+            target.write_bytes(api.download(link, f"per-sample errors of {result['benchmark']}/{result['split']}"))
+            err.print(f"wrote {target}", markup=False)
+        if sub.get("results") and not any(link for _, link in links):
+            err.print("this server offers no per-sample errors for this submission", markup=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (readable errors on stderr, never a traceback)."""
+    try:
+        code = app(args=argv, prog_name="ehps", standalone_mode=False)  # click returns an Exit's code here
+    except ApiError as exc:
+        err.print(f"error: {exc}", markup=False)
+        return 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show(file=sys.stderr)
+        return 2
+    except click.exceptions.Abort:
+        err.print("aborted", markup=False)
+        return 2
+    except (OSError, ValueError) as exc:
+        err.print(f"error: {exc}", markup=False)
+        return 2
+    return code if isinstance(code, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""The ``ehps`` command-line client (ehps_client) against a live server; evaluation itself is mocked out here
+(tests/e2e/test_researcher_journey.py runs it against gunicorn and a real worker)."""
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from ehps_client import cli
+from leaderboard import client as legacy
+from leaderboard.submissions.models import BenchmarkResult, Status, Submission
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def isolated_config(tmp_path, monkeypatch) -> Path:
+    """No real config file or environment token leaks into (or out of) a test."""
+    path = tmp_path / "ehps-config.json"
+    monkeypatch.setenv("EHPS_CONFIG", str(path))
+    monkeypatch.delenv("EHPS_TOKEN", raising=False)
+    monkeypatch.delenv("EHPS_URL", raising=False)
+    return path
+
+
+@pytest.fixture
+def token(alice) -> str:
+    return Token.objects.create(user=alice).key
+
+
+def finish(submission: Submission, benchmark, mpe: float = 12.5) -> None:
+    Submission.objects.filter(pk=submission.pk).update(status=Status.FINISHED, mpe=mpe)
+    BenchmarkResult.objects.create(submission=submission, benchmark=benchmark, split="test",
+                                   metrics={"mpvpe_all": mpe, "pa_mpvpe_all": mpe / 2}, primary_value=mpe, num_samples=12)
+
+
+def test_pyproject_installs_the_ehps_command():
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["ehps"] == "ehps_client.cli:run"
+    assert "ehps_client*" in project["tool"]["setuptools"]["packages"]["find"]["include"]
+
+
+def test_client_needs_no_django():
+    code = "import sys, ehps_client.cli; sys.exit('django' in sys.modules or 'torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT).returncode == 0
+
+
+def test_legacy_module_is_the_same_cli_with_the_old_spelling(live_server, bench, pred_file, token, started, capsys):
+    """``python -m leaderboard.client --url U --token T submit --file F ...`` (the old client's syntax) still works."""
+    code = legacy.main(["--url", live_server.url, "--token", token, "submit", "--benchmark", "bench-a",
+                        "--file", str(pred_file), "--method", "CLI method"])
+    assert code == 0, capsys.readouterr()
+    submission = Submission.objects.get()
+    assert submission.method_name == "CLI method" and started.call_count == 1
+    assert f"submitted {submission.uuid} (bench-a)" in capsys.readouterr().out
+    finish(submission, bench[0])
+    assert legacy.main(["status", str(submission.uuid), "--url", live_server.url, "--token", token]) == 0
+    out = capsys.readouterr().out
+    assert "MPE: 12.50 mm" in out and "mpvpe_all *" in out and "bench-a / test (12 samples)" in out
+
+
+def test_submit_streams_the_file_with_progress(live_server, bench, pred_file, token, started, monkeypatch, capsys):
+    monkeypatch.setenv("EHPS_TOKEN", token)
+    monkeypatch.setenv("EHPS_URL", live_server.url)
+    seen: list[int] = []
+    real_submit = cli.ApiClient.submit
+
+    def spy(self, *args, on_progress=None, **kwargs):
+        return real_submit(self, *args, on_progress=lambda n: (seen.append(n), on_progress(n)), **kwargs)
+
+    monkeypatch.setattr(cli.ApiClient, "submit", spy)
+    assert cli.main(["submit", str(pred_file), "-b", "bench-a", "-m", "Streamed", "--paper-url", "https://example.org/p"]) == 0
+    submission = Submission.objects.get()
+    assert sum(seen) == pred_file.stat().st_size and len(seen) >= 1
+    assert submission.upload_size == pred_file.stat().st_size and submission.paper_url == "https://example.org/p"
+
+
+def test_login_with_password_saves_a_private_config_used_later(live_server, alice, isolated_config, monkeypatch, capsys):
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "pw-alice-123")
+    assert cli.main(["login", "--url", live_server.url, "--username", "alice"]) == 0
+    saved = json.loads(isolated_config.read_text())
+    assert saved == {"url": live_server.url, "token": Token.objects.get(user=alice).key}
+    assert stat.S_IMODE(isolated_config.stat().st_mode) == 0o600
+    assert cli.main(["list"]) == 0  # URL and token from the config file
+    assert "no submissions yet" in capsys.readouterr().out
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "wrong")
+    assert cli.main(["login", "--url", live_server.url, "--username", "alice"]) == 2
+    assert "wrong username or password" in capsys.readouterr().err
+
+
+def test_readable_errors(live_server, alice, bob, bench, tmp_path, token, started, capsys):
+    private = Submission.objects.create(owner=bob, method_name="Bob's")
+    assert cli.main(["--url", live_server.url, "--token", token, "status", str(private.uuid)]) == 2
+    assert "not found or not yours" in capsys.readouterr().err
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    assert cli.main(["--url", live_server.url, "--token", token, "submit", str(bad), "-b", "bench-a", "-m", "x"]) == 2
+    assert "bad.npz: not an .npz or .zip file" in capsys.readouterr().err
+    assert cli.main(["--url", live_server.url, "--token", "wrong", "submit", str(bad), "-b", "bench-a", "-m", "x"]) == 2
+    message = capsys.readouterr().err
+    assert "not authenticated" in message and "ehps login" in message
+    assert cli.main(["--url", live_server.url, "list"]) == 2
+    assert "no API token" in capsys.readouterr().err
+    assert cli.main(["--url", "http://127.0.0.1:9", "--token", token, "list"]) == 2
+    assert "cannot reach http://127.0.0.1:9" in capsys.readouterr().err
+    assert cli.main(["--url", live_server.url, "--token", token, "submit", str(tmp_path / "nope.npz"), "-m", "x"]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_list_publish_leaderboard_and_download(live_server, alice, bench, token, tmp_path, capsys):
+    submission = Submission.objects.create(owner=alice, method_name="Mine")
+    submission.benchmarks.add(bench[0])
+    finish(submission, bench[0], mpe=33.3)
+    base = ["--url", live_server.url, "--token", token]
+    assert cli.main([*base, "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "Mine" in listed and "finished" in listed
+    assert cli.main([*base, "publish", str(submission.uuid)]) == 0
+    assert Submission.objects.get().is_public and "published" in capsys.readouterr().out
+    assert cli.main([*base, "leaderboard", "bench-a"]) == 0
+    table = capsys.readouterr().out
+    assert "Mine" in table and "33.3" in table
+    assert cli.main(["--url", live_server.url, "leaderboard", "--csv"]) == 0  # public: no token needed
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("rank,method") and any("Mine" in line for line in lines[1:])
+    assert cli.main([*base, "download", str(submission.uuid), "--out", str(tmp_path / "dl")]) == 0
+    saved = json.loads((tmp_path / "dl" / f"results-{submission.uuid}.json").read_text())
+    assert saved["mpe"] == pytest.approx(33.3) and saved["results"][0]["benchmark"] == "bench-a"
+    assert cli.main([*base, "publish", "--unpublish", str(submission.uuid)]) == 0
+    assert not Submission.objects.get().is_public
+
+
+def test_status_wait_follows_until_final(live_server, alice, bench, token, capsys):
+    submission = Submission.objects.create(owner=alice, method_name="Waiting", status=Status.RUNNING,
+                                           progress_done=1, progress_total=2)
+
+    def later() -> None:
+        time.sleep(1.0)
+        finish(submission, bench[0], mpe=20.0)
+
+    thread = threading.Thread(target=later)
+    thread.start()
+    try:
+        code = cli.main(["--url", live_server.url, "--token", token, "status", str(submission.uuid), "--wait", "--interval", "0.2"])
+    finally:
+        thread.join()
+    captured = capsys.readouterr()
+    assert code == 0 and "running" in captured.err and "finished" in captured.err
+    assert "MPE: 20.00 mm" in captured.out
+    Submission.objects.filter(pk=submission.pk).update(status=Status.FAILED, error_message="bad")
+    assert cli.main(["--url", live_server.url, "--token", token, "status", str(submission.uuid)]) == 1

@@ -1,8 +1,12 @@
-"""Training configs: JSON files in ``reference_models/configs/`` (name or path)."""
+"""Training configs: JSON files in ``reference_models/configs/`` (name or path).
+
+Path values may contain ``{out_dir}``; :meth:`TrainConfig.resolved` substitutes the run's output folder,
+so a run started with ``--out-dir D`` keeps its generated SMPL-X model and rendered images under D.
+"""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -24,6 +28,7 @@ class TrainConfig:
     min_lr: float = 1e-6
     amp: bool = True
     augment: bool = True
+    downsample: str = "nearest"  # 512×384 → 256×192 like the official models; or "box"
     num_workers: int = 4
     seed: int = 0
     log_every: int = 10
@@ -44,3 +49,9 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"{path}: unknown config keys {unknown}")
         return cls(**data)
+
+    def resolved(self) -> "TrainConfig":
+        """A copy with ``{out_dir}`` replaced in ``model_dir`` and every data entry's ``path``."""
+        sub = lambda v: v.replace("{out_dir}", self.out_dir) if isinstance(v, str) else v  # noqa: E731
+        entries = lambda items: [{k: sub(v) if k == "path" else v for k, v in e.items()} for e in items]  # noqa: E731
+        return replace(self, model_dir=sub(self.model_dir), train=entries(self.train), val=entries(self.val))

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .vit import INPUT_SHAPE
+from .vit import FEATURE_SHAPE as HM_SHAPE, INPUT_SHAPE
 
 FOCAL = (5000.0, 5000.0)  # virtual camera of the 256×192 body input
 PRINCIPAL_POINT = (INPUT_SHAPE[1] / 2, INPUT_SHAPE[0] / 2)  # (96, 128)
@@ -44,10 +44,15 @@ def mlp(dims: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _at_least_float32(t: torch.Tensor) -> torch.dtype:
+    """float32 for half-precision heat-maps (autocast), the tensor's own dtype for float32/float64."""
+    return torch.promote_types(t.dtype, torch.float32)
+
+
 def soft_argmax_3d(heatmaps: torch.Tensor) -> torch.Tensor:
     """(B, J, D, H, W) logits → expected (x, y, z) per joint in heat-map voxel units."""
     b, j, d, h, w = heatmaps.shape
-    prob = heatmaps.reshape(b, j, -1).float().softmax(-1).reshape(b, j, d, h, w)
+    prob = heatmaps.reshape(b, j, -1).to(_at_least_float32(heatmaps)).softmax(-1).reshape(b, j, d, h, w)
     grid = lambda n: torch.arange(n, dtype=prob.dtype, device=prob.device)  # noqa: E731
     x = (prob.sum((2, 3)) * grid(w)).sum(-1)
     y = (prob.sum((2, 4)) * grid(h)).sum(-1)
@@ -58,7 +63,7 @@ def soft_argmax_3d(heatmaps: torch.Tensor) -> torch.Tensor:
 def soft_argmax_2d(heatmaps: torch.Tensor) -> torch.Tensor:
     """(B, J, H, W) logits → expected (x, y) per map in pixel units of the map."""
     b, j, h, w = heatmaps.shape
-    prob = heatmaps.reshape(b, j, -1).float().softmax(-1).reshape(b, j, h, w)
+    prob = heatmaps.reshape(b, j, -1).to(_at_least_float32(heatmaps)).softmax(-1).reshape(b, j, h, w)
     x = (prob.sum(2) * torch.arange(w, dtype=prob.dtype, device=prob.device)).sum(-1)
     y = (prob.sum(3) * torch.arange(h, dtype=prob.dtype, device=prob.device)).sum(-1)
     return torch.stack((x, y), dim=-1)
@@ -72,28 +77,71 @@ def sample_features(fmap: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     return out[..., 0].transpose(1, 2)
 
 
-def roi_align(fmap: torch.Tensor, boxes: torch.Tensor, output_size: tuple[int, int], spatial_scale: float,
-              sampling_ratio: int = 2) -> torch.Tensor:
-    """RoI-align with ``grid_sample`` (torchvision-free).
+def _bilinear_axis_weights(coords: torch.Tensor, size: int) -> torch.Tensor:
+    """mmcv's ``bilinear_interpolate`` along one axis, as weights: (...,) sample coords → (..., size).
 
-    fmap (B, C, H, W); boxes (B, 4) as (x1, y1, x2, y2) in input-image pixels, one box per image;
-    returns (B, C, oh, ow). Each output bin averages ``sampling_ratio²`` bilinear samples, like
-    torchvision's ``roi_align(aligned=True)``.
+    Samples beyond [-1, size] read 0; coordinates below 0 are clamped to 0 and those past the last
+    pixel centre to it. Bilinear interpolation and this validity test both factor per axis.
     """
-    b, _, h, w = fmap.shape
+    valid = (coords >= -1.0) & (coords <= size)
+    c = coords.clamp_min(0.0)
+    low = c.floor().clamp_max(size - 1)
+    at_edge = low >= size - 1
+    c = torch.where(at_edge, low, c)
+    high = torch.where(at_edge, low, low + 1)
+    frac = c - low
+    weights = (1 - frac)[..., None] * F.one_hot(low.long(), size).to(c.dtype)
+    weights = weights + frac[..., None] * F.one_hot(high.long(), size).to(c.dtype)
+    return weights * valid[..., None].to(c.dtype)
+
+
+def _roi_axis_weights(start: torch.Tensor, length: torch.Tensor, bins: int, size: int) -> torch.Tensor:
+    """Per-box averaging weights over one axis: (B,) box start/length in pixels → (B, bins, size).
+
+    Each bin averages ``ceil(length / bins)`` evenly spaced samples (mmcv's adaptive sampling ratio).
+    """
+    length = length.clamp_min(1.0)  # aligned=False: boxes shorter than a pixel are grown to one
+    bin_len = length / bins
+    grid = torch.ceil(bin_len).clamp_min(1)
+    steps = torch.arange(int(grid.max().item()), device=start.device, dtype=start.dtype)
+    used = steps[None] < grid[:, None]  # (B, G): boxes with fewer samples ignore the tail
+    pos = (torch.arange(bins, device=start.device, dtype=start.dtype)[None, :, None]
+           + (steps[None, None] + 0.5) / grid[:, None, None])  # (B, bins, G) in bin units
+    coords = start[:, None, None] + pos * bin_len[:, None, None]
+    weights = _bilinear_axis_weights(coords, size) * used[:, None, :, None].to(start.dtype)
+    return weights.sum(2) / grid[:, None, None]
+
+
+def roi_align(fmap: torch.Tensor, boxes: torch.Tensor, output_size: tuple[int, int],
+              spatial_scale: float = 1.0) -> torch.Tensor:
+    """RoI-align with the semantics of ``mmcv.ops.roi_align(..., sampling_ratio=0, 'avg', aligned=False)``.
+
+    fmap (B, C, H, W); boxes (B, 4) as (x1, y1, x2, y2), one box per image, scaled by ``spatial_scale``
+    into feature-map pixels (pixel i centred at i); returns (B, C, oh, ow). Sampling and bilinear
+    weights separate into a row and a column matrix per box, so the whole batch is two einsums.
+    """
+    _, _, h, w = fmap.shape
     oh, ow = output_size
-    s = sampling_ratio
-    x1, y1, x2, y2 = (boxes * spatial_scale).unbind(-1)
-    # sample centres inside each bin, in feature-map continuous coords (pixel centres at i + 0.5)
-    ty = (torch.arange(oh * s, device=fmap.device, dtype=boxes.dtype) + 0.5) / (oh * s)
-    tx = (torch.arange(ow * s, device=fmap.device, dtype=boxes.dtype) + 0.5) / (ow * s)
-    ys = y1[:, None] + (y2 - y1)[:, None] * ty  # (B, oh*s)
-    xs = x1[:, None] + (x2 - x1)[:, None] * tx
-    gy = (ys / h) * 2 - 1  # align_corners=False convention: pixel i spans [i, i+1]
-    gx = (xs / w) * 2 - 1
-    grid = torch.stack(torch.broadcast_tensors(gx[:, None, :], gy[:, :, None]), dim=-1)  # (B, oh*s, ow*s, 2)
-    sampled = F.grid_sample(fmap, grid.to(fmap.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
-    return F.avg_pool2d(sampled, kernel_size=s) if s > 1 else sampled
+    x1, y1, x2, y2 = (boxes.to(fmap.dtype) * spatial_scale).unbind(-1)
+    rows = _roi_axis_weights(y1, y2 - y1, oh, h)  # (B, oh, H)
+    cols = _roi_axis_weights(x1, x2 - x1, ow, w)  # (B, ow, W)
+    return torch.einsum("bph,bchw,bqw->bcpq", rows, fmap, cols)
+
+
+def restore_bbox(center: torch.Tensor, size: torch.Tensor, aspect_ratio: float, extension: float) -> torch.Tensor:
+    """Box centre/size in body heat-map cells (B, 2) → (B, 4) xyxy in body-input pixels.
+
+    The box is grown (never shrunk) to ``aspect_ratio`` (w/h) and scaled by ``extension`` about its centre;
+    sizes keep their sign, like the official ``restore_bbox``.
+    """
+    cell = center.new_tensor([INPUT_SHAPE[1] / HM_SHAPE[1], INPUT_SHAPE[0] / HM_SHAPE[0]])
+    c = center * cell
+    wh = size * cell
+    w, h = wh.unbind(-1)
+    h = torch.where(w > aspect_ratio * h, w / aspect_ratio, h)
+    w = torch.where(w < aspect_ratio * h, h * aspect_ratio, w)
+    half = torch.stack((w, h), -1) * extension / 2
+    return torch.cat((c - half, c + half), -1)
 
 
 def camera_translation(cam_param: torch.Tensor) -> torch.Tensor:

@@ -56,13 +56,13 @@ def global_rotation(rotmats: dict[str, torch.Tensor], joint: int) -> torch.Tenso
 
 
 def _boxes_from_keypoints(kp: torch.Tensor, ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Normalised (cx, cy, w, h) of the valid keypoints in ``ids``; validity per sample."""
+    """(cx, cy, w, h) in body heat-map cells (BoxNet's units) of the valid keypoints in ``ids``; validity per sample."""
     pts, valid = kp[:, ids, :2], kp[:, ids, 2:3] > 0
     big = torch.finfo(pts.dtype).max
     lo = torch.where(valid, pts, big).amin(1)
     hi = torch.where(valid, pts, -big).amax(1)
-    scale = pts.new_tensor([INPUT_SHAPE[1], INPUT_SHAPE[0]])
-    box = torch.cat(((lo + hi) / 2 / scale, (hi - lo) / scale), dim=-1)
+    cell = pts.new_tensor([INPUT_SHAPE[1] / BODY_HM_SHAPE[2], INPUT_SHAPE[0] / BODY_HM_SHAPE[1]])
+    box = torch.cat(((lo + hi) / 2 / cell, (hi - lo) / cell), dim=-1)
     ok = valid.sum((1, 2)) >= 2
     return torch.where(ok[:, None], box, torch.zeros_like(box)), ok.float()
 
@@ -133,11 +133,12 @@ def _smpler_x_aux_losses(out, kp, kp_w, gt_joints, has, weights: LossWeights) ->
     wrist_z = torch.stack((gt_joints[:, L_WRIST, 2], gt_joints[:, R_WRIST, 2]), 1)[..., None]
     hand2d = torch.stack((kp[:, list(LHAND_JOINTS)], kp[:, list(RHAND_JOINTS)]), 1)
     side = (boxes_xyxy[..., 2:] - boxes_xyxy[..., :2]).clamp_min(1)[:, :, None]
-    uv = (hand2d[..., :2] - boxes_xyxy[:, :, None, :2]) / side * HAND_HM_SHAPE[2]
-    uv[:, 0, :, 0] = HAND_HM_SHAPE[2] - uv[:, 0, :, 0]  # the left crop is mirrored
+    # RoI-align bin index coordinates (bin i centred at i + 0.5 of the box's 16 bins)
+    uv = (hand2d[..., :2] - boxes_xyxy[:, :, None, :2]) / side * HAND_HM_SHAPE[2] - 0.5
+    uv[:, 0, :, 0] = HAND_HM_SHAPE[2] - 1 - uv[:, 0, :, 0]  # the left crop is mirrored
     hz = ((hand3d[..., 2] - wrist_z) / (HAND_DEPTH_RANGE / 2) + 1) * HAND_HM_SHAPE[0] / 2
     hand_target = torch.cat((uv, hz[..., None]), -1)
-    inside = ((uv >= 0) & (uv <= HAND_HM_SHAPE[2])).all(-1, keepdim=True) & (hand2d[..., 2:3] > 0)
+    inside = ((uv >= 0) & (uv <= HAND_HM_SHAPE[2] - 1)).all(-1, keepdim=True) & (hand2d[..., 2:3] > 0)
     hand_w = inside.float() * has[:, None, None, None]
     pos = pos + _masked_l1(out["hand_joint_hm"][:, :, :15], hand_target, hand_w)
     losses["position"] = weights.position * pos

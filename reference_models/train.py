@@ -72,6 +72,7 @@ def evaluate_pve(model, loader, body: SMPLXJoints, device, amp_ctx) -> dict[str,
 
 
 def train(cfg: TrainConfig) -> dict:
+    cfg = cfg.resolved()
     rank, world, device = _setup_distributed()
     torch.manual_seed(cfg.seed + rank)
     out_dir = Path(cfg.out_dir)
@@ -82,8 +83,9 @@ def train(cfg: TrainConfig) -> dict:
     if world > 1:
         dist.barrier()
     body = SMPLXJoints(cfg.model_dir).to(device)
-    train_set = CropDataset(build_records(cfg.train, cfg.model_dir), AugmentConfig() if cfg.augment else None, cfg.seed)
-    val_set = CropDataset(build_records(cfg.val, cfg.model_dir)) if cfg.val else None
+    train_set = CropDataset(build_records(cfg.train, cfg.model_dir), AugmentConfig() if cfg.augment else None, cfg.seed,
+                            downsample=cfg.downsample)
+    val_set = CropDataset(build_records(cfg.val, cfg.model_dir), downsample=cfg.downsample) if cfg.val else None
     sampler = DistributedSampler(train_set, shuffle=True, seed=cfg.seed) if world > 1 else None
     loader = DataLoader(train_set, cfg.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
                         num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0, pin_memory=device.type == "cuda")
@@ -91,9 +93,9 @@ def train(cfg: TrainConfig) -> dict:
 
     model = build_model(cfg.arch, cfg.size)
     if cfg.official_checkpoint:
-        report = load_official_checkpoint(model, cfg.official_checkpoint)
+        report = load_official_checkpoint(model, cfg.official_checkpoint)  # refuses a partial fit
         if rank == 0:
-            print(f"official checkpoint: {json.dumps({k: len(v) for k, v in report.items()})} missing/unexpected/mismatched")
+            print(f"official checkpoint: {json.dumps(report.counts())}")
     if cfg.init_checkpoint:
         model.load_state_dict(load_checkpoint(cfg.init_checkpoint)[0].state_dict())
     model.to(device).train()

@@ -1,7 +1,9 @@
 """Plain ViT backbone (ViTPose layout) with extra learnable task tokens.
 
 Input (B, 3, 256, 192) in [0, 1] → 16×12 patch tokens (patch 16). Task tokens are prepended to the
-patch tokens and attend jointly through every block; the backbone returns both parts.
+patch tokens and attend jointly through every block; the backbone returns both parts. Module and
+parameter names follow the official ViT (SMPLer-X ``transformer_utils/mmpose/models/backbones/vit.py``,
+SMPLest-X ``models/module.py``), so official state dicts load without renaming.
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from torch import nn
 
 INPUT_SHAPE = (256, 192)  # (H, W) fed to the ViT
 PATCH_SIZE = 16
+PATCH_PADDING = 2
+CROP_SHAPE = (INPUT_SHAPE[0] * 2, INPUT_SHAPE[1] * 2)  # (512, 384): the official input_img_shape
 FEATURE_SHAPE = (INPUT_SHAPE[0] // PATCH_SIZE, INPUT_SHAPE[1] // PATCH_SIZE)  # (16, 12)
 
 
@@ -93,17 +97,33 @@ class Block(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
+class PatchEmbed(nn.Module):
+    """16×16 patches by a strided conv. Padding 2 (``4 + 2·(ratio//2 - 1)`` at ratio 1) as in ViTPose, so the
+    256×192 input still gives 16×12 patches."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.proj = nn.Conv2d(3, dim, kernel_size=PATCH_SIZE, stride=PATCH_SIZE, padding=PATCH_PADDING)
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        return self.proj(img).flatten(2).transpose(1, 2)
+
+
 class ViT(nn.Module):
-    """ViT encoder returning (task_tokens (B, T, C), feature map (B, C, 16, 12))."""
+    """ViT encoder returning (task_tokens (B, T, C), feature map (B, C, 16, 12)).
+
+    ``pos_embed`` keeps ViTPose's class-token slot (1, 1 + 192, C); that slot is added to every patch
+    position, which is what the pre-trained checkpoints expect.
+    """
 
     def __init__(self, size: ViTSize, num_task_tokens: int):
         super().__init__()
         dim = size.embed_dim
         self.embed_dim = dim
-        self.patch_embed = nn.Conv2d(3, dim, kernel_size=PATCH_SIZE, stride=PATCH_SIZE)
+        self.patch_embed = PatchEmbed(dim)
         num_patches = FEATURE_SHAPE[0] * FEATURE_SHAPE[1]
-        self.pos_embed = nn.Parameter(torch.zeros(1, num_patches, dim))
         self.task_tokens = nn.Parameter(torch.zeros(1, num_task_tokens, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + 1, dim))
         rates = [size.drop_path * i / max(size.depth - 1, 1) for i in range(size.depth)]  # deeper blocks drop more
         self.blocks = nn.ModuleList(Block(dim, size.num_heads, r) for r in rates)
         self.last_norm = nn.LayerNorm(dim, eps=1e-6)
@@ -113,7 +133,7 @@ class ViT(nn.Module):
     def forward(self, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if img.shape[-2:] != INPUT_SHAPE:
             raise ValueError(f"ViT input must be (B, 3, {INPUT_SHAPE[0]}, {INPUT_SHAPE[1]}), got {tuple(img.shape)}")
-        patches = self.patch_embed(img).flatten(2).transpose(1, 2) + self.pos_embed
+        patches = self.patch_embed(img) + self.pos_embed[:, 1:] + self.pos_embed[:, :1]
         num_tasks = self.task_tokens.shape[1]
         x = torch.cat((self.task_tokens.expand(img.shape[0], -1, -1), patches), dim=1)
         for block in self.blocks:
@@ -122,3 +142,11 @@ class ViT(nn.Module):
         tasks, patches = x[:, :num_tasks], x[:, num_tasks:]
         fmap = patches.transpose(1, 2).reshape(img.shape[0], self.embed_dim, *FEATURE_SHAPE)
         return tasks, fmap
+
+
+def body_input(img: torch.Tensor) -> torch.Tensor:
+    """The ViT input: 256×192 as is, or the official 512×384 crop downsampled by nearest neighbour
+    (``F.interpolate``'s default, as the official models do on their input)."""
+    if img.shape[-2:] == CROP_SHAPE:
+        return nn.functional.interpolate(img, INPUT_SHAPE)
+    return img

@@ -200,7 +200,7 @@ def load_reference_model(checkpoint: Path, arch: str | None = None, size: str | 
 
     Official weights must fill every parameter: a half-loaded model would be a misleading baseline.
     """
-    from reference_models.checkpoint import load_checkpoint, load_official_checkpoint
+    from reference_models.checkpoint import CheckpointMismatch, load_checkpoint, load_official_checkpoint
     from reference_models.models import build_model
 
     if not checkpoint.is_file():
@@ -208,14 +208,16 @@ def load_reference_model(checkpoint: Path, arch: str | None = None, size: str | 
     digest = sha256_file(checkpoint)
     try:
         model, ckpt = load_checkpoint(checkpoint)
+    except CheckpointMismatch as exc:
+        raise BaselineError(str(exc)) from None
     except ValueError as exc:  # not our format: official weights need the architecture named
         if not (arch and size):
             raise BaselineError(f"{exc}; for official weights pass --arch and --size.") from None
         model = build_model(arch, size)
-        report = load_official_checkpoint(model, checkpoint)
-        if report["missing"] or report["mismatched"]:
-            raise BaselineError(f"{checkpoint} does not fit {arch}-{size}: {len(report['missing'])} missing, "
-                                f"mismatched {report['mismatched'][:3]}, missing e.g. {report['missing'][:3]}.")
+        try:
+            load_official_checkpoint(model, checkpoint)
+        except CheckpointMismatch as mismatch:
+            raise BaselineError(f"{checkpoint} does not fit {arch}-{size}: {mismatch.report.describe()}") from None
         return LoadedModel(model, arch, size, digest)
     for given, stored, name in ((arch, ckpt["arch"], "arch"), (size, ckpt["size"], "size")):
         if given and given != stored:

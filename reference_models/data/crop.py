@@ -1,4 +1,9 @@
-"""Box → crop affine (aspect 3:4, ×1.25), image warping to 512×384 then 2× down to 256×192."""
+"""Box → crop affine (aspect 3:4, ×ratio), image warping to 512×384 then 2× down to 256×192.
+
+The official pipelines warp the box to 512×384 (``input_img_shape``) and the model shrinks it to
+256×192 with ``F.interpolate``'s default nearest-neighbour mode, i.e. every other pixel: that is
+``downsample="nearest"`` (the default here). ``"box"`` averages 2×2 blocks instead (less aliasing).
+"""
 from __future__ import annotations
 
 import math
@@ -11,6 +16,7 @@ from ..vit import INPUT_SHAPE
 CROP_SHAPE = (INPUT_SHAPE[0] * 2, INPUT_SHAPE[1] * 2)  # (512, 384) (H, W), warped first
 ASPECT = INPUT_SHAPE[1] / INPUT_SHAPE[0]  # w / h = 3 / 4
 BOX_ENLARGE = 1.25
+DOWNSAMPLE_MODES = ("nearest", "box")
 
 
 def crop_box(bbox_xywh: np.ndarray, enlarge: float = BOX_ENLARGE) -> tuple[float, float, float, float]:
@@ -52,14 +58,17 @@ def in_plane_rotation(rot_deg: float) -> np.ndarray:
     return np.array([[math.cos(t), -math.sin(t), 0], [math.sin(t), math.cos(t), 0], [0, 0, 1]])
 
 
-def warp_image(img: Image.Image, affine: np.ndarray) -> np.ndarray:
-    """Warp to 512×384 with ``affine`` (scaled ×2), box-filter down to 256×192; float32 (3,H,W) in [0, 1]."""
+def warp_image(img: Image.Image, affine: np.ndarray, downsample: str = "nearest") -> np.ndarray:
+    """Warp to 512×384 with ``affine`` (scaled ×2), then down to 256×192; float32 (3,H,W) in [0, 1]."""
+    if downsample not in DOWNSAMPLE_MODES:
+        raise ValueError(f"downsample must be one of {DOWNSAMPLE_MODES}, got {downsample!r}")
     up = np.diag([2.0, 2.0, 1.0]) @ affine
     inv = np.linalg.inv(up)
     warped = img.convert("RGB").transform(
         (CROP_SHAPE[1], CROP_SHAPE[0]), Image.Transform.AFFINE, data=tuple(inv[:2].ravel()), resample=Image.Resampling.BILINEAR
     )
-    arr = np.asarray(warped.reduce(2), dtype=np.float32) / 255.0
+    small = warped.reduce(2) if downsample == "box" else np.asarray(warped)[::2, ::2]
+    arr = np.asarray(small, dtype=np.float32) / 255.0
     return np.ascontiguousarray(arr.transpose(2, 0, 1))
 
 

@@ -17,8 +17,11 @@ class CropDataset(Dataset):
     """Items: ``img`` (3,256,192) float in [0,1], ``sample_id``, and when GT exists ``has_smplx``,
     SMPL-X params, ``keypoints2d`` (55,3) in body-input pixels (confidence 0 where unknown)."""
 
-    def __init__(self, records: list[Record], augment: AugmentConfig | None = None, seed: int = 0):
+    def __init__(self, records: list[Record], augment: AugmentConfig | None = None, seed: int = 0,
+                 downsample: str = "nearest", box_ratio: float | None = None):
+        """``box_ratio`` replaces every record's own box enlargement when given (inference presets)."""
         self.records, self.augment, self.seed = records, augment, seed
+        self.downsample, self.box_ratio = downsample, box_ratio
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -36,8 +39,9 @@ class CropDataset(Dataset):
             img = Image.open(rec.image_path)
         except OSError as exc:
             raise DataError(f"sample {rec.sample_id!r}: cannot open image {rec.image_path} ({exc})") from exc
-        affine = crop_affine(crop_box(rec.bbox_xywh, rec.box_enlarge), aug.scale, aug.rot_deg, aug.flip)
-        pixels = warp_image(img, affine) * np.asarray(aug.colour, np.float32)[:, None, None]
+        ratio = self.box_ratio if self.box_ratio is not None else rec.box_enlarge
+        affine = crop_affine(crop_box(rec.bbox_xywh, ratio), aug.scale, aug.rot_deg, aug.flip)
+        pixels = warp_image(img, affine, self.downsample) * np.asarray(aug.colour, np.float32)[:, None, None]
         item = {"img": torch.from_numpy(np.clip(pixels, 0, 1)), "sample_id": rec.sample_id}
         if rec.params is None:
             return item

@@ -3,8 +3,10 @@
 Manifest (held-out image benchmark): ``manifest.json`` with ``{"samples": [{"sample_id", "image",
 "bbox_xywh"}, ...], "gt": "gt.npz"?}`` (a bare list also works; aliases: ``image_path``/``file``,
 ``bbox``/``box``). Paths are relative to the manifest's folder. The GT npz (optional, for training)
-uses the prediction/GT layout: ``sample_ids`` + SMPL-X axis-angle arrays, plus optional
-``keypoints2d`` (N, 55, 3) in original-image pixels with confidence. Loaded with ``allow_pickle=False``.
+uses the prediction/GT layout: ``sample_ids`` + SMPL-X axis-angle arrays (so ``python -m evaluator score``
+accepts it as is). 2D keypoints for training, (N, 55, 3) in original-image pixels with confidence, come
+from a separate npz named by the manifest's ``"keypoints2d"`` (``sample_ids`` + ``keypoints2d``), or from
+a ``keypoints2d`` key inside the GT npz. All loaded with ``allow_pickle=False``.
 """
 from __future__ import annotations
 
@@ -65,7 +67,25 @@ def load_manifest(path: str | Path, gt_path: str | Path | None = None) -> list[R
         gt_path = path.parent / data["gt"]
     if gt_path is not None:
         attach_gt(records, Path(gt_path))
+        if isinstance(data, dict) and data.get("keypoints2d"):
+            attach_keypoints(records, path.parent / data["keypoints2d"])
     return records
+
+
+def attach_keypoints(records: list[Record], kp_path: Path) -> None:
+    """2D keypoints from their own npz (``sample_ids``, ``keypoints2d`` (N, 55, 3)) onto the records."""
+    with np.load(kp_path, allow_pickle=False) as data:
+        for key in ("sample_ids", "keypoints2d"):
+            if key not in data:
+                raise DataError(f"{kp_path}: missing key {key!r}")
+        index = {str(s): i for i, s in enumerate(data["sample_ids"])}
+        kp = data["keypoints2d"].astype(np.float32)
+    if kp.shape != (len(index), NUM_KP, 3):
+        raise DataError(f"{kp_path}: key 'keypoints2d' has shape {kp.shape}, expected ({len(index)}, {NUM_KP}, 3)")
+    for rec in records:
+        if rec.sample_id not in index:
+            raise DataError(f"{kp_path}: no keypoints for sample id {rec.sample_id!r}")
+        rec.keypoints2d = kp[index[rec.sample_id]]
 
 
 def attach_gt(records: list[Record], gt_path: Path) -> None:

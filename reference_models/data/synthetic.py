@@ -3,8 +3,9 @@
 Each person is a point-splat render of the posed SMPL-X mesh (any model dir, e.g. the synthetic one
 from ``python -m evaluator make-synthetic-model``), coloured by the joint that owns each vertex and
 shaded by depth, over a random background. Output: ``manifest.json`` (see ``sources``),
-``images/*.png`` and ``gt.npz`` (``sample_ids``, SMPL-X axis-angle params incl. ``transl``,
-``keypoints2d`` (N, 55, 3) in image pixels).
+``images/*.png``, ``gt.npz`` (``sample_ids`` + SMPL-X axis-angle params incl. ``transl``: the evaluator's
+GT layout, scored by ``python -m evaluator score`` as is) and ``keypoints2d.npz`` (``sample_ids``,
+``keypoints2d`` (N, 55, 3) in image pixels; training only).
 
     python -m reference_models.data.synthetic --model-dir DIR --out OUT --num 500 --seed 0
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from tqdm import tqdm
 
 from ..body import SMPLXJoints
 from ..rotations import axis_angle_to_matrix, matrix_to_axis_angle
@@ -81,7 +83,8 @@ def render(vertices_cam: np.ndarray, colours: np.ndarray, background: np.ndarray
     return img
 
 
-def make_synthetic_image_set(out_dir: str | Path, model_dir: str | Path, num: int, seed: int = 0) -> Path:
+def make_synthetic_image_set(out_dir: str | Path, model_dir: str | Path, num: int, seed: int = 0,
+                             progress: bool = True) -> Path:
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -97,7 +100,7 @@ def make_synthetic_image_set(out_dir: str | Path, model_dir: str | Path, num: in
     palette = np.random.default_rng(1234).uniform(60, 255, (owner.max() + 1, 3))
     colours = palette[owner]
     samples, kp = [], np.ones((num, 55, 3), np.float32)
-    for i in range(num):
+    for i in tqdm(range(num), desc=f"render {out.name}", disable=not progress):
         background = rng.uniform(0, 90, 3) + rng.normal(0, 8, (*IMAGE_SIZE, 3))
         img = render(verts_cam[i], colours, np.clip(background, 0, 255).astype(np.uint8))
         name = f"images/{i:06d}.png"
@@ -107,9 +110,12 @@ def make_synthetic_image_set(out_dir: str | Path, model_dir: str | Path, num: in
         kp[i, :, :2] = _project(joints_cam[i])
         samples.append({"sample_id": f"syn{seed}_{i:06d}", "image": name,
                         "bbox_xywh": [float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])]})
-    np.savez(out / "gt.npz", sample_ids=np.array([s["sample_id"] for s in samples]), keypoints2d=kp,
+    sample_ids = np.array([s["sample_id"] for s in samples])
+    np.savez(out / "gt.npz", sample_ids=sample_ids,
              **{k: params[k].reshape((num,) + PARAM_SHAPES[k]).astype(np.float32) for k in PARAM_SHAPES})
-    (out / "manifest.json").write_text(json.dumps({"samples": samples, "gt": "gt.npz"}, indent=1))
+    np.savez(out / "keypoints2d.npz", sample_ids=sample_ids, keypoints2d=kp)
+    manifest = {"samples": samples, "gt": "gt.npz", "keypoints2d": "keypoints2d.npz"}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return out
 
 

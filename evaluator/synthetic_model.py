@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import assets
+from .synthetic_smpl import write_synthetic_smpl
 from .skeleton import (
     HEAD, JAW, LEFT_EYE, LSP14_FROM_SMPLX, NUM_FACES, NUM_JOINTS, NUM_VERTICES, PARENTS,
     REST_JOINTS, RIGHT_EYE,
@@ -270,7 +271,9 @@ def _save_npz(path: Path, **arrays: np.ndarray) -> None:
 
 
 def make_synthetic_model(out_dir: str | os.PathLike, seed: int = 0) -> Path:
-    """Write a synthetic SMPL-X model and the evaluation part files under ``out_dir/smplx``.
+    """Write a synthetic SMPL-X model and the evaluation part files under ``out_dir/smplx``, and
+    the matching synthetic SMPL model + ``smplx2smpl`` mapping under ``out_dir/smpl``
+    (evaluator.synthetic_smpl).
 
     Returns ``out_dir`` (pass it as ``model_dir`` / ``SMPLX_MODEL_DIR``). Deterministic in ``seed``.
     """
@@ -282,9 +285,11 @@ def make_synthetic_model(out_dir: str | os.PathLike, seed: int = 0) -> Path:
     W = _skinning_weights(lay)
     J = _joint_regressor(lay, W)
     faces = _faces(lay)
+    per_gender = {}
     for k, (gender, scale) in enumerate(_GENDERS.items()):
-        arrays = _model_arrays(lay, W, J, faces, np.asarray(scale), np.random.default_rng([seed, k]))
+        arrays = per_gender[gender] = _model_arrays(lay, W, J, faces, np.asarray(scale), np.random.default_rng([seed, k]))
         _save_npz(d / f"SMPLX_{gender}.npz", **arrays)
+    write_synthetic_smpl(out, per_gender, lay.owner, lay.ring, lay.pos, seed)
     _save_npz(d / assets.HAND_IDS_NPZ, left_hand=LEFT_HAND_IDS, right_hand=RIGHT_HAND_IDS)
     np.save(d / assets.FACE_IDS_NPY, FACE_IDS)
     _save_npz(d / assets.J14_NPZ, **{assets.J14_KEY: _j14_regressor(lay, J)})

@@ -15,9 +15,10 @@ from typing import Mapping
 
 from .. import __version__ as EVALUATOR_VERSION
 from .base import OptionSpec, Protocol, ProtocolModels, as_models
+from .pw3d import Pw3d
 from .smplx_generic import AgoraVal, Ehf, SmplxGeneric
 
-_REGISTRY: dict[str, type[Protocol]] = {cls.name: cls for cls in (SmplxGeneric, Ehf, AgoraVal)}
+_REGISTRY: dict[str, type[Protocol]] = {cls.name: cls for cls in (SmplxGeneric, Ehf, AgoraVal, Pw3d)}
 
 
 def register(cls: type[Protocol]) -> type[Protocol]:

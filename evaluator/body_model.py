@@ -13,8 +13,9 @@ import torch
 from torch import Tensor
 
 from .assets import load_part_files, resolve_model_dir
-from .smplx_params import OPTIONAL_PARAMS, PARAM_SIZES, REQUIRED_PARAMS  # noqa: F401  (re-exported)
+from .lean_forward import LeanSMPLX
 from .parts import MetricAssets
+from .smplx_params import OPTIONAL_PARAMS, PARAM_SIZES, REQUIRED_PARAMS  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class BodyModel:
     assets: MetricAssets
     device: torch.device
     dtype: torch.dtype
+    lean: LeanSMPLX  # the fast forward used for scoring; ``layer`` (smplx's own) stays the reference
 
     @property
     def J_regressor(self) -> Tensor:  # (55, V)
@@ -55,11 +57,13 @@ class BodyModel:
     def face_ids(self) -> Tensor:
         return self.assets.face
 
-    def vertices(self, params: Mapping[str, Tensor | np.ndarray], chunk_size: int = 512) -> Tensor:
+    def vertices(self, params: Mapping[str, Tensor | np.ndarray], chunk_size: int = 512,
+                 reference: bool = False) -> Tensor:
         """Meshes (B, 10475, 3) in metres for axis-angle SMPL-X parameters (batch first).
 
         Shapes per sample: see PARAM_SIZES ((21,3) / (15,3) poses are accepted too).
-        Runs in chunks of ``chunk_size`` so smplx's per-vertex temporaries stay bounded.
+        Runs in chunks of ``chunk_size`` so per-vertex temporaries stay bounded. Uses the lean forward
+        (evaluator.lean_forward) unless ``reference`` asks for smplx's own ``SMPLX.forward``.
         (Scoring uses ``evaluator.meshes.smplx_meshes``, which keeps ``transl`` apart in float64.)
         """
         missing = [k for k in REQUIRED_PARAMS if k not in params]
@@ -81,7 +85,10 @@ class BodyModel:
         with torch.inference_mode():
             for start in range(0, batch, chunk_size):
                 chunk = {k: v[start: start + chunk_size] for k, v in flat.items()}
-                out[start: start + chunk_size] = self.layer(**chunk, return_shaped=False).vertices
+                if reference:
+                    out[start: start + chunk_size] = self.layer(**chunk, return_shaped=False).vertices
+                else:
+                    out[start: start + chunk_size] = self.lean.vertices(**chunk)
         return out
 
 
@@ -118,4 +125,4 @@ def _load(root: Path, device: torch.device, dtype: torch.dtype) -> BodyModel:
     parts = load_part_files(root)
     assets = MetricAssets.build(layer.J_regressor.detach().cpu().double().numpy(), parts.j14_regressor,
                                 parts.left_hand, parts.right_hand, parts.face, device=device, dtype=dtype)
-    return BodyModel(model_dir=root, layer=layer, assets=assets, device=device, dtype=dtype)
+    return BodyModel(model_dir=root, layer=layer, assets=assets, device=device, dtype=dtype, lean=LeanSMPLX(layer))

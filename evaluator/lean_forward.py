@@ -1,0 +1,123 @@
+"""A lean batched SMPL-X forward: the same vertices as ``smplx.SMPLX`` (to ~1e-7 m), a fraction of its time.
+
+Built from an already loaded ``smplx.SMPLX`` layer (so the model files go through smplx's own loader) and
+computing only what the metrics use, the posed mesh:
+
+- shape and pose blend shapes in one GEMM (``[betas, expression, pose feature] @ [shapedirs; posedirs]``);
+- rest joints from the regressor applied to the template and blend directions once, at build time;
+- the kinematic chain composed level by level (one batched 4x4 matmul per tree depth, not per joint);
+- skinning as one GEMM ``W (V, J') @ A (J', B*12)`` over the J' joints that carry any weight, then the
+  per-vertex 3x4 transforms applied with three fused multiply-adds instead of a (B*V) batch of 4x4 matmuls.
+
+smplx's landmarks, face contour, extra-joint selection and output joints are skipped. The test
+tests/evaluator/test_lean_forward.py checks it against ``smplx.SMPLX.forward``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import smplx
+import torch
+from smplx.lbs import batch_rodrigues
+from torch import Tensor
+
+NUM_POSE_JOINTS = 55  # root, 21 body, jaw, 2 eyes, 2 x 15 fingers (smplx's full_pose order)
+
+
+def _depth_levels(parents: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Joints grouped by depth in the kinematic tree: [(joint ids, their parents)], root level excluded."""
+    depth = np.zeros(len(parents), dtype=np.int64)
+    for j in range(1, len(parents)):
+        depth[j] = depth[parents[j]] + 1  # smplx orders parents before children
+    return [(np.flatnonzero(depth == d), parents[depth == d]) for d in range(1, int(depth.max()) + 1)]
+
+
+def _batch_addmm(bias: Tensor, rows: Tensor, weights: Tensor) -> Tensor:
+    """``bias + rows @ weights`` whose every row is independent of how many rows there are.
+
+    BLAS picks other kernels for a few rows (here: fewer than 12 and not a multiple of 4), which changes
+    the last bit. Zero rows up to a multiple of 8 (at least 16) keep each sample's mesh independent of the
+    chunk it is computed in, so any chunking or sharding of a benchmark gives the same sums.
+    """
+    batch = rows.shape[0]
+    padded = max(16, -(-batch // 8) * 8)
+    if padded != batch:
+        rows = torch.cat([rows, rows.new_zeros(padded - batch, rows.shape[1])])
+    return torch.addmm(bias, rows, weights)[:batch]
+
+
+class LeanSMPLX:
+    """Vertices (B, V, 3) of a neutral SMPL-X layer for flat axis-angle params (as ``smplx.SMPLX.forward``)."""
+
+    def __init__(self, layer: smplx.SMPLX) -> None:
+        if getattr(layer, "use_pca", False):
+            raise ValueError("LeanSMPLX needs a layer built with use_pca=False (axis-angle hand poses)")
+        dev, dtype = layer.v_template.device, layer.v_template.dtype
+        f64 = {"dtype": torch.float64, "device": dev}
+        v_template = layer.v_template.to(**f64)  # (V, 3)
+        shapedirs = torch.cat([layer.shapedirs, layer.expr_dirs], dim=-1).to(**f64)  # (V, 3, S)
+        num_verts, num_shape = v_template.shape[0], shapedirs.shape[-1]
+        posedirs = layer.posedirs.to(**f64)  # (P, V*3)
+        j_reg = layer.J_regressor.to(**f64)  # (J, V)
+        # One (S + P, 3*V) matrix for both blend-shape GEMMs, columns coordinate-major so that the
+        # result is (B, 3, V): vertices innermost for the skinning below.
+        blend_dirs = torch.cat([shapedirs.permute(2, 0, 1), posedirs.reshape(-1, num_verts, 3)])
+        self.blend_dirs = blend_dirs.transpose(1, 2).reshape(blend_dirs.shape[0], -1).contiguous().to(dtype)
+        self.v_template = v_template.t().reshape(1, -1).to(dtype)
+        # Rest joints are linear in the shape coefficients: J = J_reg @ (T + S b) = J_T + (J_reg S) b.
+        self.joint_template = (j_reg @ v_template).to(dtype)  # (J, 3)
+        self.joint_dirs = torch.einsum("jv,vcs->sjc", j_reg, shapedirs).reshape(num_shape, -1).to(dtype)
+        self.pose_mean = layer.pose_mean.to(dtype).reshape(1, -1)
+        parents = layer.parents.detach().cpu().numpy().astype(np.int64)
+        self.parents = torch.as_tensor(parents, device=dev)
+        self.levels = [(torch.as_tensor(ids, device=dev), torch.as_tensor(par, device=dev))
+                       for ids, par in _depth_levels(parents)]
+        weights = layer.lbs_weights.to(dtype)  # (V, J)
+        carrying = torch.nonzero(weights.abs().sum(0) > 0).flatten()
+        self.skin_joints = carrying  # joints with any skinning weight
+        self.skin_weights_t = weights[:, carrying].t().contiguous()  # (J', V)
+        self.num_shape, self.num_verts = num_shape, num_verts
+        self.num_betas = layer.shapedirs.shape[-1]
+        self.device, self.dtype = dev, dtype
+
+    @torch.inference_mode()
+    def vertices(self, global_orient: Tensor, body_pose: Tensor, left_hand_pose: Tensor, right_hand_pose: Tensor,
+                 jaw_pose: Tensor, leye_pose: Tensor, reye_pose: Tensor, betas: Tensor, expression: Tensor,
+                 transl: Tensor) -> Tensor:
+        """Posed vertices (B, V, 3) in metres; every argument is a flat (B, n) tensor (see PARAM_SIZES)."""
+        batch = global_orient.shape[0]
+        full_pose = torch.cat([global_orient, body_pose, jaw_pose, leye_pose, reye_pose, left_hand_pose,
+                               right_hand_pose], dim=1) + self.pose_mean  # (B, 165), smplx's joint order
+        rot = batch_rodrigues(full_pose.reshape(-1, 3)).reshape(batch, NUM_POSE_JOINTS, 3, 3)
+        shape = torch.cat([betas, expression], dim=1)  # (B, S)
+        eye = torch.eye(3, dtype=self.dtype, device=self.device)
+        features = torch.cat([shape, (rot[:, 1:] - eye).reshape(batch, -1)], dim=1)
+        posed = _batch_addmm(self.v_template, features, self.blend_dirs).reshape(batch, 3, self.num_verts)
+        joints = _batch_addmm(self.joint_template.reshape(1, -1), shape, self.joint_dirs).reshape(batch, -1, 3)
+        rel_transforms = self._chain(rot, joints)  # (B, J, 3, 4)
+
+        # Skinning: one GEMM A (B*12, J') @ W^T (J', V) instead of B small ones; the result, laid out
+        # (B, column k, row i, V), is applied as out_i = A_i3 + sum_k A_ik x_k along contiguous vertex rows.
+        # The batch is the GEMMs' outer dimension, so a sample's vertices do not depend on the chunk size.
+        a = rel_transforms[:, self.skin_joints].permute(0, 3, 2, 1).reshape(batch * 12, -1)
+        per_vertex = (a @ self.skin_weights_t).reshape(batch, 4, 3, self.num_verts)
+        out = per_vertex[:, 3].clone()  # (B, 3, V)
+        for k in range(3):
+            out.addcmul_(per_vertex[:, k], posed[:, k: k + 1])
+        result = torch.empty(batch, self.num_verts, 3, dtype=self.dtype, device=self.device)
+        return torch.add(out.transpose(1, 2), transl.unsqueeze(1), out=result)  # transposes while adding
+
+    def _chain(self, rot: Tensor, joints: Tensor) -> Tensor:
+        """World transforms relative to the rest pose, (B, J, 3, 4): [R | t - R j] per joint."""
+        batch, num_joints = joints.shape[:2]
+        rel = joints.clone()
+        rel[:, 1:] -= joints[:, self.parents[1:]]
+        local = torch.zeros(batch, num_joints, 4, 4, dtype=self.dtype, device=self.device)
+        local[..., :3, :3] = rot
+        local[..., :3, 3] = rel
+        local[..., 3, 3] = 1.0
+        world = local.clone()
+        for ids, par in self.levels:
+            world[:, ids] = world[:, par] @ local[:, ids]
+        rotation, translation = world[..., :3, :3], world[..., :3, 3]
+        offset = translation - (rotation @ joints.unsqueeze(-1)).squeeze(-1)
+        return torch.cat([rotation, offset.unsqueeze(-1)], dim=-1)

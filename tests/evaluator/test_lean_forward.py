@@ -1,0 +1,78 @@
+"""The lean SMPL-X forward against smplx's own ``SMPLX.forward`` (issue 14: <= 1e-6 m)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import smplx
+import torch
+
+from evaluator.body_model import PARAM_SIZES
+from evaluator.lean_forward import LeanSMPLX, _depth_levels
+
+TOLERANCE_M = 1e-6
+
+
+def random_params(batch: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    """Poses up to ~1 rad per axis, betas/expression ~N(0, 1.5), people 2-5 m in front of the camera."""
+    params = {k: torch.randn(batch, n, generator=gen) * 0.6 for k, n in PARAM_SIZES.items()}
+    params["betas"] = torch.randn(batch, 10, generator=gen) * 1.5
+    params["expression"] = torch.randn(batch, 10, generator=gen) * 1.5
+    params["transl"] = torch.rand(batch, 3, generator=gen) * torch.tensor([2.0, 2.0, 3.0]) + torch.tensor([-1.0, -1.0, 2.0])
+    return params
+
+
+def max_error(layer: smplx.SMPLX, lean: LeanSMPLX, params: dict[str, torch.Tensor]) -> float:
+    with torch.inference_mode():
+        reference = layer(**params, return_shaped=False).vertices
+        fast = lean.vertices(**params)
+    assert fast.shape == reference.shape and fast.is_contiguous()
+    return float((fast - reference).abs().max())
+
+
+@pytest.mark.parametrize("batch", [1, 7, 64, 129])
+def test_matches_smplx_forward(body_model, batch):
+    gen = torch.Generator().manual_seed(batch)
+    for _ in range(3):  # several batches per size
+        assert max_error(body_model.layer, body_model.lean, random_params(batch, gen)) <= TOLERANCE_M
+
+
+def test_matches_smplx_with_dense_skinning_weights(smplx_model_dir):
+    """The synthetic model skins each vertex to <= 2 joints; real SMPL-X spreads weight wider."""
+    layer = smplx.create(str(smplx_model_dir), "smplx", gender="neutral", use_pca=False, use_face_contour=True,
+                         flat_hand_mean=False, num_betas=10, num_expression_coeffs=10, ext="npz")
+    gen = torch.Generator().manual_seed(11)
+    weights = torch.rand(layer.lbs_weights.shape, generator=gen) ** 8  # a few dominant joints per vertex
+    weights[:, 23] = 0.0  # a joint without any weight (the lean forward skips it)
+    layer.lbs_weights.copy_(weights / weights.sum(1, keepdim=True))
+    lean = LeanSMPLX(layer)
+    assert len(lean.skin_joints) == 54
+    for _ in range(2):
+        assert max_error(layer, lean, random_params(16, gen)) <= TOLERANCE_M
+
+
+def test_body_model_vertices_uses_lean_forward_and_keeps_reference(body_model):
+    params = {k: v.numpy() for k, v in random_params(5, torch.Generator().manual_seed(3)).items()}
+    fast, reference = body_model.vertices(params, chunk_size=2), body_model.vertices(params, reference=True)
+    assert float((fast - reference).abs().max()) <= TOLERANCE_M
+
+
+def test_depth_levels_put_parents_first():
+    parents = np.array([-1, 0, 1, 1, 3, 0])
+    levels = _depth_levels(parents)
+    assert [ids.tolist() for ids, _ in levels] == [[1, 5], [2, 3], [4]]
+    assert [par.tolist() for _, par in levels] == [[0, 0], [1, 1], [3]]
+
+
+def test_pca_layer_is_refused(smplx_model_dir):
+    layer = smplx.create(str(smplx_model_dir), "smplx", gender="neutral", use_pca=True, num_pca_comps=6, ext="npz")
+    with pytest.raises(ValueError, match="use_pca=False"):
+        LeanSMPLX(layer)
+
+
+def test_a_samples_mesh_does_not_depend_on_its_batch(body_model):
+    """Bit-identical rows whatever the chunk size, so sharding never changes a sum (see MetricSums)."""
+    params = random_params(40, torch.Generator().manual_seed(5))
+    whole = body_model.lean.vertices(**params)
+    for batch in range(1, 21):
+        part = body_model.lean.vertices(**{k: v[:batch] for k, v in params.items()})
+        assert torch.equal(part, whole[:batch]), f"batch of {batch} differs"

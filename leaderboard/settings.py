@@ -116,6 +116,7 @@ SMPLX_MODEL_DIR = Path(os.environ.get("SMPLX_MODEL_DIR", VAR_DIR / "smplx_synthe
 # --- Uploads and quotas ---
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
 MAX_UNCOMPRESSED_BYTES = env_int("MAX_UNCOMPRESSED_BYTES", 2 * 1024 * 1024 * 1024)
+MAX_ARCHIVE_MEMBERS = env_int("MAX_ARCHIVE_MEMBERS", 10_000)  # zip entries / tar members, checked before parsing
 # Request bodies (leaderboard/upload_guard.py refuses them from the headers, before anything reads them):
 MAX_ANONYMOUS_BODY_BYTES = env_int("MAX_ANONYMOUS_BODY_BYTES", 64 * 1024)  # log-in / sign-up forms, token requests
 MAX_FORM_BODY_BYTES = env_int("MAX_FORM_BODY_BYTES", 2 * 1024 * 1024)  # any other view, for a logged-in user

@@ -49,6 +49,9 @@ def _header_user(request: HttpRequest):
     from rest_framework.exceptions import APIException
     from rest_framework.settings import api_settings
 
+    forced = getattr(request, "_force_auth_user", None)  # DRF's APIClient.force_authenticate (tests only)
+    if forced is not None:
+        return forced
     if not request.headers.get("Authorization"):
         return None
     for authenticator_class in api_settings.DEFAULT_AUTHENTICATION_CLASSES:

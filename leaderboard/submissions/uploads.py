@@ -27,6 +27,7 @@ import numpy as np
 from django.conf import settings
 
 from leaderboard.benchmarks.models import Benchmark
+from leaderboard.submissions.archive_limits import ArchiveTooLarge, check_zip_members, tar_member_names
 from leaderboard.benchmarks.services import public_sample_ids
 from leaderboard.submissions.models import SubmissionKind
 
@@ -122,17 +123,38 @@ def copy_with_hash(source, destination: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def open_zip(path: Path, label: str) -> zipfile.ZipFile:
+    """``zipfile.ZipFile(path)`` once the member count is known to be under MAX_ARCHIVE_MEMBERS."""
+    try:
+        check_zip_members(path, label)
+    except ArchiveTooLarge as exc:
+        raise UploadError(str(exc)) from None
+    return zipfile.ZipFile(path)
+
+
+def prediction_keys() -> frozenset[str]:
+    """Every key a predictions .npz may hold (the evaluator's loader refuses others, but only after loading)."""
+    from evaluator.formats import SAMPLE_IDS, SCHEMAS, VERTICES
+
+    return frozenset({SAMPLE_IDS, VERTICES, *SCHEMAS["smplx"].params})
+
+
 # --- npz internals -------------------------------------------------------------------------------------------
 
-def check_npz_structure(path: Path, label: str) -> None:
-    """Refuse a non-npz, an npz bomb or an object array, reading only zip directories and .npy headers."""
+def check_npz_structure(path: Path, label: str, allowed_keys: frozenset[str] | None = None) -> None:
+    """Refuse a non-npz, an npz bomb, an unknown key or an object array, reading only zip directories and
+    .npy headers: nothing is decompressed before every member is known to be an expected key."""
     if not zipfile.is_zipfile(path):
         raise UploadError(f"{label}: not an .npz file (numpy.savez output is a zip archive; this file is not one).")
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open_zip(path, label) as archive:
             infos = archive.infolist()
             if not infos:
                 raise UploadError(f"{label}: the .npz archive is empty.")
+            if allowed_keys is not None:
+                unknown = sorted({i.filename.removesuffix(".npy") for i in infos} - allowed_keys)
+                if unknown:
+                    raise UploadError(f"{label}: unknown keys {unknown[:10]}; allowed: {sorted(allowed_keys)}.")
             total = sum(info.file_size for info in infos)
             if total > settings.MAX_UNCOMPRESSED_BYTES:
                 raise UploadError(
@@ -179,7 +201,7 @@ def validate_predictions(path: Path, benchmark: Benchmark, label: str) -> int:
     """
     from evaluator.formats import FormatError, SampleSet, load_sample_set, match_samples
 
-    check_npz_structure(path, label)
+    check_npz_structure(path, label, prediction_keys())
     try:
         predictions = load_sample_set(path, name=label, role="pred")
         ids = public_sample_ids(benchmark)
@@ -195,7 +217,7 @@ def validate_predictions(path: Path, benchmark: Benchmark, label: str) -> int:
 def extract_bundle(path: Path, destination: Path, label: str, allowed: dict[str, Benchmark]) -> list[Benchmark]:
     """Extract ``<slug>.npz`` members of a zip into ``destination`` in a streaming way; return their benchmarks."""
     try:
-        archive = zipfile.ZipFile(path)
+        archive = open_zip(path, label)
     except zipfile.BadZipFile as exc:
         raise UploadError(f"{label}: corrupt zip archive ({exc}).") from None
     limit = settings.MAX_UNCOMPRESSED_BYTES
@@ -236,10 +258,10 @@ def extract_bundle(path: Path, destination: Path, label: str, allowed: dict[str,
     return list(seen.values())
 
 
-def _is_npz(path: Path) -> bool:
+def _is_npz(path: Path, label: str) -> bool:
     """An npz is a zip whose members are all .npy arrays."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open_zip(path, label) as archive:
             names = archive.namelist()
     except zipfile.BadZipFile:
         return False
@@ -294,7 +316,7 @@ def _stage_predictions(raw: Path, staging: Path, name: str, chosen: list[Benchma
     predictions_dir.mkdir()
     if not zipfile.is_zipfile(raw):
         raise UploadError(f"{name}: not an .npz or .zip file (expected numpy.savez output, or a zip of <benchmark>.npz files).")
-    if _is_npz(raw):
+    if _is_npz(raw, name):
         if len(chosen) != 1:
             raise UploadError(
                 f"{name} is a single .npz: choose exactly one benchmark for it "
@@ -331,15 +353,22 @@ def _stage_model(raw: Path, staging: Path, name: str, kind: str, chosen: list[Be
     if kind == SubmissionKind.CONTAINER:
         if not tarfile.is_tarfile(raw):
             raise UploadError(f"{name}: not a container image archive (expected `podman save --format oci-archive` or `docker save` output, a tar file).")
-        with tarfile.open(raw) as archive:
-            names = {m.name.lstrip("./") for m in archive.getmembers()[:10000]}
+        try:
+            names = tar_member_names(raw, name)
+        except ArchiveTooLarge as exc:
+            raise UploadError(str(exc)) from None
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            raise UploadError(f"{name}: corrupt tar archive ({exc}).") from None
         if not names & {"index.json", "manifest.json"}:
             raise UploadError(f"{name}: the tar has neither index.json (OCI archive) nor manifest.json (docker archive).")
     else:
         if not zipfile.is_zipfile(raw):
             raise UploadError(f"{name}: not a model archive (expected a .zip holding manifest.json and the TorchScript model).")
-        with zipfile.ZipFile(raw) as archive:
-            infos = archive.infolist()
+        try:
+            with open_zip(raw, name) as archive:
+                infos = archive.infolist()
+        except zipfile.BadZipFile as exc:
+            raise UploadError(f"{name}: corrupt zip archive ({exc}).") from None
         if not any(i.filename == "manifest.json" for i in infos):
             raise UploadError(f"{name}: the model archive has no top-level manifest.json.")
         total = sum(i.file_size for i in infos)

@@ -97,3 +97,25 @@ def test_bad_checkpoints_and_manifests_are_refused_before_submitting(image_bench
     finally:
         manifest.write_text(original)
     assert not Submission.objects.exists()
+
+
+@pytest.mark.django_db
+def test_official_layout_weights_submit_and_partial_ones_are_refused(image_benchmark, tiny_checkpoint, tmp_path):
+    """An official-style .pth.tar (DDP prefix, legacy encoder name, SMPL-X layer buffers) runs; a partial one not."""
+    import torch
+
+    from reference_models.checkpoint import load_checkpoint
+
+    model = load_checkpoint(tiny_checkpoint)[0]
+    state = {"module." + k.replace("encoder.", "backbone.", 1): v for k, v in model.state_dict().items()}
+    state["module.smplx_layer.v_template"] = torch.zeros(10475, 3)
+    official = tmp_path / "snapshot_5.pth.tar"
+    torch.save({"network": state, "epoch": 5}, official)
+    submit("--checkpoint", str(official), "--arch", "smpler_x", "--size", "tiny", "--benchmark", image_benchmark.slug)
+    assert Submission.objects.get().baseline_source == BaselineSource.COMPUTED
+
+    del state["module.face_regressor.expr_out.0.weight"]
+    torch.save({"network": state}, official)
+    with pytest.raises(CommandError, match="does not fit smpler_x-tiny: .*1 missing: face_regressor.expr_out.0.weight"):
+        submit("--checkpoint", str(official), "--arch", "smpler_x", "--size", "tiny", "--benchmark", image_benchmark.slug)
+    assert Submission.objects.count() == 1

@@ -80,7 +80,9 @@ def test_partial_official_checkpoint_is_refused_with_the_names(tmp_path):
     assert counts["loaded"] == len(model.state_dict()) - 2
 
 
-GOLDEN = [("smpler_x", "S"), ("smpler_x", "B"), ("smplest_x", "S")]
+# (arch, size, samples of the stored batch to run): B runs one sample to keep CI short; the official forward
+# is per-sample (eval-mode BatchNorm, one RoI per image), so the first rows of the batch output apply
+GOLDEN = [("smpler_x", "S", 2), ("smpler_x", "B", 1), ("smplest_x", "S", 2)]
 # official test-output key → ours
 OUTPUT_KEYS = {
     "smplx_root_pose": "global_orient", "smplx_body_pose": "body_pose", "smplx_lhand_pose": "left_hand_pose",
@@ -90,20 +92,21 @@ OUTPUT_KEYS = {
 }
 
 
-@pytest.mark.parametrize("arch,size", GOLDEN)
-def test_forward_matches_the_official_model(arch, size):
+@pytest.mark.parametrize("arch,size,samples", GOLDEN)
+def test_forward_matches_the_official_model(arch, size, samples):
     golden = np.load(DATA_DIR / f"golden_{arch}_{size}.npz")
     model = build_model(arch, size)
     report = load_state(model, seeded_state_dict(arch, size, prefix="module."))
     assert report.complete
     model = model.double().eval()
     with torch.no_grad():
-        out = model(seeded_input(torch.float64))
+        out = model(seeded_input(torch.float64)[:samples])
     compared = 0
     for official, ours in OUTPUT_KEYS.items():
         if official not in golden.files:
             continue
-        got = out[ours].reshape(golden[official].shape).numpy()
-        np.testing.assert_allclose(got, golden[official], rtol=0, atol=1e-4, err_msg=official)
+        expected = golden[official][:samples]
+        got = out[ours].reshape(expected.shape).numpy()
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4, err_msg=official)
         compared += 1
     assert compared == len(golden.files)

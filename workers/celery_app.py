@@ -67,3 +67,4 @@ def _configure_from_django_settings() -> None:
 _configure_from_django_settings()
 # Lazy: Django apps must be ready before workers.tasks imports models (the worker imports it at start).
 app.autodiscover_tasks(["workers"], related_name="tasks")
+app.autodiscover_tasks(["workers"], related_name="notify")

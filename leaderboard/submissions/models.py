@@ -157,6 +157,10 @@ class Submission(models.Model):
         self.status = to
         for name, value in fields.items():
             setattr(self, name, value)
+        if to in FINAL_STATUSES:
+            from leaderboard.submissions.notifications import submission_final
+
+            submission_final(self)  # the owner's email, queued once this is committed
 
 
 class ProtocolStamp(models.Model):

@@ -1,0 +1,66 @@
+"""Email the owner when their submission finishes or fails (Django's send_mail, sent from a Celery task).
+
+``submission_final`` is called by ``Submission.transition``; the message goes out once the transition is committed,
+from the ``finalize`` queue, so a slow mail server never holds up an evaluation and a rolled-back transition sends
+nothing. The backend is Django's: the console by default, SMTP when EMAIL_HOST is set (see settings).
+"""
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+NOTIFIED_STATUSES = frozenset({"finished", "failed"})
+
+
+def submission_final(submission) -> None:
+    """Queue the owner's notification for a submission that just became finished or failed (after commit)."""
+    if submission.status not in NOTIFIED_STATUSES or not settings.EMAIL_NOTIFICATIONS:
+        return
+    submission_id = submission.pk
+
+    def enqueue() -> None:
+        try:
+            from workers.notify import notify_submission_final
+
+            notify_submission_final.delay(submission_id)
+        except Exception:  # a broker outage must not fail the evaluation that just ended
+            log.exception("could not queue the notification of submission %s", submission_id)
+
+    transaction.on_commit(enqueue)
+
+
+def compose(submission) -> tuple[str, str]:
+    """Subject and plain-text body; results on hidden splits are left out (as on the owner's own page)."""
+    from leaderboard.submissions.visibility import visible_results
+
+    url = settings.SITE_URL.rstrip("/") + submission.get_absolute_url()
+    name = submission.method_name
+    if submission.status == "failed":
+        subject = f"[EHPS Leaderboard] {name}: evaluation failed"
+        body = [f"The evaluation of {name} failed:", "", submission.error_message or "(no reason recorded)", "",
+                "Fix the file and submit again; failed submissions do not count toward your daily quota.", ""]
+    else:
+        mpe = f" (MPE {submission.mpe:.1f} mm)" if submission.mpe is not None else ""
+        subject = f"[EHPS Leaderboard] {name}: finished{mpe}"
+        body = [f"{name} has been evaluated. Primary errors (mm, lower is better):", ""]
+        results = visible_results(submission.owner, submission.results.select_related("benchmark"))
+        for result in results:
+            value = "n/a" if result.primary_value is None else f"{result.primary_value:.2f}"
+            body.append(f"  {result.benchmark.name} / {result.split}: {result.benchmark.primary_metric} = {value}")
+        body += ["", "It stays private until you publish it from its page." if not submission.is_public else "", ""]
+    body += [f"Details: {url}", "", "You get this email because you submitted to the EHPS Leaderboard."]
+    return subject, "\n".join(body)
+
+
+def send_final_notification(submission) -> bool:
+    """Send the email now; False when the owner has no address (nothing to do)."""
+    address = submission.owner.email
+    if not address:
+        return False
+    subject, body = compose(submission)
+    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
+    return True

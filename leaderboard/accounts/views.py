@@ -13,7 +13,7 @@ from rest_framework.authtoken.models import Token
 
 
 class SignUpForm(UserCreationForm):
-    email = forms.EmailField(required=False, help_text="Optional; only used to contact you about your submissions.")
+    email = forms.EmailField(required=False, help_text="Optional: we email you when an evaluation ends, and it lets you reset a forgotten password.")
 
     class Meta(UserCreationForm.Meta):
         fields = ("username", "email")

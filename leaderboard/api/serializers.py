@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import copy
 
+from django.db.models import Prefetch, QuerySet
 from rest_framework import serializers
 
 from leaderboard.benchmarks.models import Benchmark, Split
-from leaderboard.submissions.models import Submission, SubmissionKind, Team
-from leaderboard.submissions.visibility import can_manage, can_see_log, user_teams, visible_results
+from leaderboard.submissions.models import BenchmarkResult, Submission, SubmissionKind, Team
+from leaderboard.submissions.visibility import can_manage, can_see_log, hidden_split_pairs, user_teams
 
 
 class SplitSerializer(serializers.ModelSerializer):
@@ -79,6 +80,13 @@ class ResultSerializer(serializers.Serializer):
     metrics = serializers.DictField(child=serializers.FloatField(allow_null=True))
 
 
+def with_related(submissions: QuerySet[Submission]) -> QuerySet[Submission]:
+    """What SubmissionSerializer reads, fetched in a constant number of queries whatever the page size."""
+    return submissions.select_related("owner", "team").prefetch_related(
+        "benchmarks", Prefetch("results", queryset=BenchmarkResult.objects.select_related("benchmark"))
+    )
+
+
 class SubmissionSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     owner = serializers.CharField(source="owner.username", read_only=True)
@@ -105,8 +113,16 @@ class SubmissionSerializer(serializers.ModelSerializer):
     def get_progress(self, submission: Submission) -> dict:
         return {"done": submission.progress_done, "total": submission.progress_total, "percent": submission.progress_percent}
 
+    def _hidden_splits(self) -> frozenset[tuple[int, str]]:
+        """Read once per response (the context is shared by every row of a list), not once per row."""
+        if "hidden_splits" not in self.context:
+            self.context["hidden_splits"] = hidden_split_pairs(self._user())
+        return self.context["hidden_splits"]
+
     def get_results(self, submission: Submission) -> list[dict]:
-        results = visible_results(self._user(), submission.results.select_related("benchmark"))
+        """Visible results; uses the rows prefetched by ``with_related`` when present."""
+        hidden = self._hidden_splits()
+        results = [r for r in submission.results.all() if (r.benchmark_id, r.split) not in hidden]
         return ResultSerializer(results, many=True).data
 
     def get_log(self, submission: Submission) -> str | None:

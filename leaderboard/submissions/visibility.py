@@ -65,6 +65,13 @@ def hidden_split_q() -> Q:
     return q
 
 
+def hidden_split_pairs(user) -> frozenset[tuple[int, str]]:
+    """(benchmark id, split name) pairs whose results ``user`` may not read: one query, for filtering in Python."""
+    if is_staff(user):
+        return frozenset()
+    return frozenset(Split.objects.filter(is_revealed=False).values_list("benchmark_id", "name"))
+
+
 def visible_results(user, results: QuerySet[BenchmarkResult] | None = None) -> QuerySet[BenchmarkResult]:
     """Results the user may read; hidden splits are filtered out for everyone but staff."""
     qs = BenchmarkResult.objects.all() if results is None else results

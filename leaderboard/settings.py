@@ -81,7 +81,8 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+        # Reuse connections (a new one per request halves req/s on small endpoints); health checks drop dead ones.
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
 }
@@ -210,7 +211,19 @@ EMAIL_NOTIFICATIONS = env_bool("EMAIL_NOTIFICATIONS", True)
 # Absolute links in emails (the workers have no request to build them from).
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# --- Cache: rendered leaderboards (keyed by the leaderboard version, see submissions/board_cache.py), throttles ---
+# CACHE_URL=redis://host:6379/2 shares one cache between all web processes; otherwise each process has its own
+# LocMemCache, which stays correct because the version token that invalidates it is read from the database.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                          "KEY_PREFIX": "ehps"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                          "OPTIONS": {"MAX_ENTRIES": env_int("LOCMEM_CACHE_MAX_ENTRIES", 5000)}}}
+LEADERBOARD_CACHE_SECONDS = env_int("LEADERBOARD_CACHE_SECONDS", 3600)  # entries of old versions expire
+LEADERBOARD_PAGE_SIZE = env_int("LEADERBOARD_PAGE_SIZE", 50)
+LEADERBOARD_API_MAX_LIMIT = env_int("LEADERBOARD_API_MAX_LIMIT", 500)
 
 LOGGING = {
     "version": 1,

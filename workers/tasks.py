@@ -39,7 +39,9 @@ from leaderboard.submissions.models import (
     Submission,
     SubmissionKind,
 )
+from leaderboard.submissions.board_cache import bump_version
 from leaderboard.submissions.scores import reduce_shards, shard_stamps, write_results
+from leaderboard.submissions.signals import on_board
 from leaderboard.upload_temp import remove_stale_uploads
 from workers import broker_queue, evaluation, pipeline
 from workers import torch_setup  # noqa: F401  (connects the worker process signals)
@@ -335,6 +337,8 @@ def finalize_submission(self: Task, submission_id: int) -> dict:
             progress_total=len(shards),
             error_message="",
         )
+        if on_board(submission):  # e.g. a computed baseline: its row appears now
+            bump_version()
     return {"finished": submission.uuid.hex, "mpe": scores.mpe}
 
 

@@ -1,61 +1,61 @@
-"""Leaderboard payloads shared by the JSON API, the CSV export and the web pages' download links."""
+"""Leaderboard rows as JSON objects and CSV lines, for the API pages and the streamed full exports.
+
+The full exports (CSV and JSON, every row of a board) are streamed: rows are read from the database in chunks
+(``leaderboard.iter_board_rows``) and written as they come, so memory stays flat whatever the board's size.
+"""
 from __future__ import annotations
 
 import csv
 import io
+import json
+from collections.abc import Callable, Iterable, Iterator
 
-from django.http import HttpResponse
+from django.http import StreamingHttpResponse
 
-from leaderboard.benchmarks.models import Benchmark, Split
-from leaderboard.submissions.leaderboard import BenchmarkRow, OverallRow, benchmark_leaderboard, overall_leaderboard
+from leaderboard.benchmarks.models import Benchmark
+from leaderboard.submissions.leaderboard import OVERALL_SCORES, Board, Row, iter_board_rows
 
 
-def _submission_fields(submission) -> dict:
+def row_fields(row: Row) -> dict:
+    """What every exported row says about its submission."""
     return {
-        "id": str(submission.uuid),
-        "method_name": submission.method_name,
-        "owner": submission.owner.username,
-        "team": submission.team.name if submission.team else None,
-        "baseline": submission.baseline_source or None,
-        "citation": submission.citation,
-        "paper_url": submission.paper_url,
-        "code_url": submission.code_url,
-        "submitted_at": submission.created_at.isoformat(),
+        "id": row.uuid,
+        "method_name": row.method_name,
+        "owner": row.owner,
+        "team": row.team,
+        "baseline": row.baseline_source or None,
+        "citation": row.citation,
+        "paper_url": row.paper_url,
+        "code_url": row.code_url,
+        "submitted_at": row.created_at.isoformat(),
     }
 
 
-def overall_payload() -> dict:
-    benchmarks = list(Benchmark.objects.filter(is_active=True))
-    rows: list[OverallRow] = overall_leaderboard(benchmarks)
-    return {
-        "benchmarks": [
-            {"slug": b.slug, "name": b.name, "primary_metric": b.primary_metric,
-             "counts_toward_mpe": b.counts_toward_mpe, "counts_toward_hand_mpe": b.counts_toward_hand_mpe}
-            for b in benchmarks
-        ],
-        "rows": [
-            {"rank": r.rank, **_submission_fields(r.submission), "mpe": r.mpe, "hand_mpe": r.hand_mpe,
-             "pa_hand_mpe": r.pa_hand_mpe, "primary": {b.slug: r.primary.get(b.slug) for b in benchmarks}}
-            for r in rows
-        ],
-    }
+def row_json(board: Board, row: Row) -> dict:
+    if board.benchmark is None:
+        return {"rank": row.rank, **row_fields(row), **{k: row.values.get(k) for k in OVERALL_SCORES},
+                "primary": {b.slug: row.primary.get(b.slug) for b in board.benchmarks}}
+    return {"rank": row.rank, **row_fields(row), "num_samples": row.num_samples, "metrics": row.values}
 
 
-def benchmark_payload(benchmark: Benchmark, split: Split | None, sort: str | None, direction: str) -> dict:
+def benchmark_json(benchmark: Benchmark) -> dict:
+    return {"slug": benchmark.slug, "name": benchmark.name, "primary_metric": benchmark.primary_metric,
+            "counts_toward_mpe": benchmark.counts_toward_mpe, "counts_toward_hand_mpe": benchmark.counts_toward_hand_mpe}
+
+
+def board_header(board: Board) -> dict:
+    """The fields of a board payload that are not rows (what, which split, which order)."""
     from evaluator.metric_names import METRICS
 
-    rows, sort, direction = benchmark_leaderboard(benchmark, split, sort, direction)
-    return {
-        "benchmark": {"slug": benchmark.slug, "name": benchmark.name, "primary_metric": benchmark.primary_metric},
-        "split": split.name if split else None,
-        "sort": sort,
-        "direction": direction,
-        "metrics": list(METRICS),
-        "rows": [
-            {"rank": r.rank, **_submission_fields(r.submission), "num_samples": r.num_samples, "metrics": r.metrics}
-            for r in rows
-        ],
-    }
+    common = {"all": not board.best_only, "sort": board.sort, "direction": board.direction}
+    if board.benchmark is None:
+        return {"benchmarks": [benchmark_json(b) for b in board.benchmarks], **common}
+    return {"benchmark": {"slug": board.benchmark.slug, "name": board.benchmark.name,
+                          "primary_metric": board.benchmark.primary_metric},
+            "split": board.split.name if board.split else None, **common, "metrics": list(METRICS)}
+
+
+# ------------------------------------------------------------------------------------------------- CSV
 
 
 def _csv_value(value) -> str:
@@ -66,37 +66,79 @@ def _csv_value(value) -> str:
     return str(value)
 
 
-def csv_response(filename: str, header: list[str], lines: list[list]) -> HttpResponse:
+def _submitted(row: Row) -> str:
+    return "reported" if row.baseline_source == "reported" else row.created_at.isoformat()
+
+
+def csv_columns(board: Board) -> tuple[list[str], Callable[[Row], list]]:
+    """(header, row -> values) of a board's CSV."""
+    from evaluator.metric_names import METRICS
+
+    lead = ["rank", "method", "owner", "team", "baseline"]
+    tail = ["paper_url", "code_url", "submitted_at", "id"]
+
+    def common(row: Row) -> tuple[list, list]:
+        return ([row.rank, row.method_name, row.owner, row.team or "", row.baseline_source],
+                [row.paper_url, row.code_url, _submitted(row), row.uuid])
+
+    if board.benchmark is None:
+        slugs = [b.slug for b in board.benchmarks]
+
+        def overall(row: Row) -> list:
+            head, end = common(row)
+            return [*head, *(row.values.get(k) for k in OVERALL_SCORES), *(row.primary.get(s) for s in slugs), *end]
+
+        return [*lead, *OVERALL_SCORES, *slugs, *tail], overall
+
+    def per_benchmark(row: Row) -> list:
+        head, end = common(row)
+        return [*head, *(row.values.get(m) for m in METRICS), row.num_samples, *end]
+
+    return [*lead, *METRICS, "num_samples", *tail], per_benchmark
+
+
+def csv_lines(header: list[str], lines: Iterable[list]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
+    yield buffer.getvalue()
     for line in lines:
+        buffer.seek(0)
+        buffer.truncate()
         writer.writerow([_csv_value(v) for v in line])
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        yield buffer.getvalue()
+
+
+def export_name(board: Board, extension: str) -> str:
+    if board.benchmark is None:
+        base = "leaderboard-overall"
+    else:
+        base = f"leaderboard-{board.benchmark.slug}-{board.split.name if board.split else 'none'}"
+    return f"{base}{'' if board.best_only else '-all'}.{extension}"
+
+
+def _attachment(stream: Iterator[str], content_type: str, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(stream, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
-def overall_csv() -> HttpResponse:
-    payload = overall_payload()
-    slugs = [b["slug"] for b in payload["benchmarks"]]
-    header = ["rank", "method", "owner", "team", "baseline", "mpe", "hand_mpe", "pa_hand_mpe", *slugs, "submitted_at", "id"]
-    lines = [
-        [r["rank"], r["method_name"], r["owner"], r["team"] or "", r["baseline"] or "", r["mpe"], r["hand_mpe"], r["pa_hand_mpe"],
-         *[r["primary"][s] for s in slugs], r["submitted_at"], r["id"]]
-        for r in payload["rows"]
-    ]
-    return csv_response("leaderboard-overall.csv", header, lines)
+def board_csv(board: Board) -> StreamingHttpResponse:
+    """Every row of the board as CSV, streamed."""
+    header, values = csv_columns(board)
+    rows = iter_board_rows(board) if not board.is_empty else iter(())
+    return _attachment(csv_lines(header, (values(r) for r in rows)), "text/csv; charset=utf-8", export_name(board, "csv"))
 
 
-def benchmark_csv(benchmark: Benchmark, split: Split | None, sort: str | None, direction: str) -> HttpResponse:
-    payload = benchmark_payload(benchmark, split, sort, direction)
-    metrics = payload["metrics"]
-    header = ["rank", "method", "owner", "team", "baseline", *metrics, "num_samples", "submitted_at", "id"]
-    lines = [
-        [r["rank"], r["method_name"], r["owner"], r["team"] or "", r["baseline"] or "", *[r["metrics"][m] for m in metrics],
-         r["num_samples"], r["submitted_at"], r["id"]]
-        for r in payload["rows"]
-    ]
-    split_name = payload["split"] or "none"
-    return csv_response(f"leaderboard-{benchmark.slug}-{split_name}.csv", header, lines)
+def json_stream(board: Board) -> Iterator[str]:
+    header = json.dumps(board_header(board))
+    yield header[:-1] + ', "rows": ['
+    rows = iter_board_rows(board) if not board.is_empty else iter(())
+    for index, row in enumerate(rows):
+        yield ("," if index else "") + json.dumps(row_json(board, row))
+    yield "]}"
+
+
+def board_json(board: Board) -> StreamingHttpResponse:
+    """Every row of the board as one JSON object ({..., "rows": [...]}), streamed."""
+    return _attachment(json_stream(board), "application/json", export_name(board, "json"))

@@ -1,32 +1,40 @@
 """REST API (/api/v1/): benchmarks, submissions, leaderboards. See docs/api.md for examples."""
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
+import json
+
+from django.conf import settings
+from django.http import Http404, HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.renderers import BaseRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from leaderboard.api.exports import benchmark_csv, benchmark_payload, overall_csv, overall_payload
+from leaderboard.api.exports import board_csv, board_header, row_json
 from leaderboard.api.serializers import (
     BenchmarkSerializer,
     StatusSerializer,
     SubmissionCreateSerializer,
     SubmissionSerializer,
+    with_related,
 )
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.submissions.actions import cancel_submission, create_submission, set_published
-from leaderboard.submissions.leaderboard import display_split
+from leaderboard.submissions.board_cache import Version, board_slice, cached, current_version
+from leaderboard.submissions.leaderboard import Board, benchmark_board, display_split, overall_board
 from leaderboard.submissions.models import InvalidTransition, Submission
 from leaderboard.submissions.quotas import QuotaExceeded
 from leaderboard.submissions.uploads import UploadError, check_request_size
 from leaderboard.submissions.visibility import owned_submissions, visible_submissions
+from leaderboard.web.boards import (
+    BadParameter, active_benchmarks, board_query, cached_benchmark, not_modified, positive_int, stamp, validators, wants_all,
+)
 
 
 def error_response(exc: UploadError | QuotaExceeded) -> Response:
@@ -64,10 +72,10 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def get_queryset(self):
         user = self.request.user
         if self.action == "list":
-            return Submission.objects.filter(owner=user).prefetch_related("benchmarks")
+            return with_related(Submission.objects.filter(owner=user))
         if self.action in ("cancel", "publish", "unpublish"):
-            return owned_submissions(user)
-        return visible_submissions(user).prefetch_related("benchmarks")
+            return with_related(owned_submissions(user))
+        return with_related(visible_submissions(user))
 
     @extend_schema(request={"multipart/form-data": SubmissionCreateSerializer}, responses={201: SubmissionSerializer})
     def create(self, request: Request) -> Response:
@@ -126,7 +134,14 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return self._publish(False)
 
 
-CSV_PARAM = OpenApiParameter("format", str, enum=["json", "csv"], description="csv downloads a CSV file (or send Accept: text/csv)")
+CSV_PARAM = OpenApiParameter("format", str, enum=["json", "csv"], description="csv streams every row as a CSV file (or send Accept: text/csv)")
+BOARD_PARAMS = [
+    CSV_PARAM,
+    OpenApiParameter("all", bool, description="1: every published submission; default: each user's or team's best"),
+    OpenApiParameter("limit", int, description="rows per page (default 50, at most LEADERBOARD_API_MAX_LIMIT)"),
+    OpenApiParameter("offset", int, description="rows to skip (default 0)"),
+    OpenApiParameter("dir", str, enum=["asc", "desc"]),
+]
 
 
 class CSVRenderer(BaseRenderer):
@@ -144,39 +159,87 @@ def wants_csv(request: Request) -> bool:
     return getattr(request.accepted_renderer, "format", None) == "csv"
 
 
-class OverallLeaderboardView(APIView):
+class BoardView(APIView):
+    """A leaderboard, paginated by limit/offset; the JSON of each page is cached per leaderboard version.
+
+    Answers carry an ETag and Last-Modified: a client sending If-None-Match gets a 304 while nothing changed.
+    """
+
+    permission_classes = [permissions.AllowAny]
+    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
+
+    def board(self, request: Request, version: Version, **kwargs) -> Board:
+        raise NotImplementedError
+
+    def respond(self, request: Request, **kwargs) -> HttpResponse | Response:
+        version = current_version()
+        etag, last_modified = validators(request, version, getattr(request.accepted_renderer, "format", ""))
+        unchanged = not_modified(request, etag, last_modified)
+        if unchanged is not None:
+            return unchanged
+        board = self.board(request, version, **kwargs)
+        if wants_csv(request):
+            return stamp(request, board_csv(board), etag, last_modified)
+        try:
+            limit = min(positive_int(request.query_params, "limit", settings.LEADERBOARD_PAGE_SIZE), settings.LEADERBOARD_API_MAX_LIMIT)
+            offset = positive_int(request.query_params, "offset", 0, minimum=0)
+        except BadParameter as exc:
+            return Response({"error": "invalid_parameter", "detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        base = request.build_absolute_uri(request.path)
+
+        def payload() -> bytes:
+            page = board_slice(version, board, offset, limit)
+            link = lambda start: f"{base}{board_query(board, limit=limit, offset=start or None)}".rstrip("?")  # noqa: E731
+            data = {
+                **board_header(board), "count": page.count, "limit": limit, "offset": offset,
+                "next": link(offset + limit) if offset + limit < page.count else None,
+                "previous": link(max(0, offset - limit)) if offset > 0 else None,
+                "rows": [row_json(board, row) for row in page.rows],
+            }
+            return json.dumps(data).encode()
+
+        body = cached(version, f"api:{base}:{board.key}:{offset}:{limit}", payload)
+        if isinstance(request.accepted_renderer, JSONRenderer):  # the cached bytes as they are
+            return stamp(request, HttpResponse(body, content_type="application/json"), etag, last_modified)
+        return stamp(request, Response(json.loads(body)), etag, last_modified)  # browsable API
+
+
+class OverallLeaderboardView(BoardView):
     """Overall leaderboard: by MPE (lower is better, missing last, ties by earlier submission)."""
 
-    permission_classes = [permissions.AllowAny]
-    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
+    def board(self, request: Request, version: Version, **kwargs) -> Board:
+        params = request.query_params
+        return overall_board(active_benchmarks(version), not wants_all(params), params.get("sort"), params.get("dir"))
 
-    @extend_schema(operation_id="leaderboard_overall", parameters=[CSV_PARAM], responses={200: dict})
+    @extend_schema(
+        operation_id="leaderboard_overall",
+        parameters=[*BOARD_PARAMS, OpenApiParameter("sort", str, description="mpe (default), hand_mpe, pa_hand_mpe or a benchmark slug")],
+        responses={200: dict},
+    )
     def get(self, request: Request, format=None):
-        if wants_csv(request):
-            return overall_csv()
-        return Response(overall_payload())
+        return self.respond(request)
 
 
-class BenchmarkLeaderboardView(APIView):
+class BenchmarkLeaderboardView(BoardView):
     """One benchmark's leaderboard on a revealed split, sortable by any metric."""
 
-    permission_classes = [permissions.AllowAny]
-    renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
+    def board(self, request: Request, version: Version, slug: str = "") -> Board:
+        found = cached_benchmark(version, slug)
+        if found is None:
+            raise Http404("No such benchmark.")
+        benchmark, splits = found
+        params = request.query_params
+        split = display_split(benchmark, request.user, params.get("split"), splits)
+        return benchmark_board(benchmark, split, not wants_all(params), params.get("sort"), params.get("dir"))
 
     @extend_schema(
         operation_id="leaderboard_benchmark",
         parameters=[
-            CSV_PARAM,
+            *BOARD_PARAMS,
             OpenApiParameter("split", str, description="a revealed split (default: the ranking split)"),
             OpenApiParameter("sort", str, description="metric key (default: the primary metric)"),
-            OpenApiParameter("dir", str, enum=["asc", "desc"]),
         ],
         responses={200: dict},
     )
     def get(self, request: Request, slug: str, format=None):
-        benchmark = get_object_or_404(Benchmark, slug=slug)
-        split = display_split(benchmark, request.user, request.query_params.get("split"))
-        sort, direction = request.query_params.get("sort"), request.query_params.get("dir", "asc")
-        if wants_csv(request):
-            return benchmark_csv(benchmark, split, sort, direction)
-        return Response(benchmark_payload(benchmark, split, sort, direction))
+        return self.respond(request, slug=slug)

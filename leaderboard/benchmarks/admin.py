@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 
 from leaderboard.benchmarks.models import GT_PARTS, Benchmark, Split
 from leaderboard.submissions.scores import schedule_score_refresh
+from leaderboard.submissions.board_cache import bump_version
 
 
 class ImportedOnly:
@@ -62,4 +63,5 @@ class SplitAdmin(ImportedOnly, admin.ModelAdmin):
             split.benchmark.splits.exclude(pk=split.pk).update(is_ranking=False)
             Split.objects.filter(pk=split.pk).update(is_revealed=True, is_ranking=True)
         schedule_score_refresh()  # bulk updates send no signals
+        bump_version()  # the updates above send no signal
         self.message_user(request, f"Revealed {queryset.count()} split(s).", messages.SUCCESS)

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from leaderboard.storage import private_path
+from leaderboard.submissions.board_cache import bump_version
 from leaderboard.submissions.models import InvalidTransition, Status, Submission, SubmissionKind, Team
 from leaderboard.submissions.quotas import check_quotas, lock_user
 from leaderboard.submissions.uploads import stage_upload
@@ -89,7 +90,9 @@ def set_published(submission: Submission, published: bool) -> None:
     """Publish or unpublish. Only a finished submission can be published (its numbers must exist)."""
     if published and submission.status != Status.FINISHED:
         raise InvalidTransition(f"Only finished submissions can be published; this one is {submission.get_status_display().lower()}.")
-    Submission.objects.filter(pk=submission.pk).update(is_public=published)
+    with transaction.atomic():
+        Submission.objects.filter(pk=submission.pk).update(is_public=published)
+        bump_version()
     submission.is_public = published
 
 

@@ -7,3 +7,6 @@ class SubmissionsConfig(AppConfig):
 
     def ready(self) -> None:
         from leaderboard.submissions import score_triggers  # noqa: F401  (connects the score refresh receivers)
+        from leaderboard.submissions import signals
+
+        signals.connect()

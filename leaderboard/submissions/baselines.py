@@ -26,6 +26,7 @@ from django.utils import timezone
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.benchmarks.services import sha256_file
 from leaderboard.submissions.actions import create_submission
+from leaderboard.submissions.board_cache import bump_version
 from leaderboard.submissions.models import BaselineSource, BenchmarkResult, Status, Submission, SubmissionKind
 from leaderboard.submissions.scores import REPORTED_PROTOCOL, Coverage, CoverageEntry
 from evaluator.mpe import PRIMARY_METRIC
@@ -123,6 +124,7 @@ def _store_reported_row(row: BaselineRow, owner, benchmark: Benchmark | None) ->
             finished_at=timezone.now(), **fields)
     else:
         Submission.objects.filter(pk=submission.pk).update(**fields)
+        bump_version()  # an update() sends no signal; the cached boards hold the old figures
     # The row's results are exactly the source's figures: drop any left from an earlier mapping.
     stale = BenchmarkResult.objects.filter(submission=submission)
     if benchmark is not None:

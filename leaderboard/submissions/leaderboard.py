@@ -1,21 +1,39 @@
-"""Ranking queries for the public leaderboards (web pages, JSON and CSV exports share them).
+"""Ranking queries for the public leaderboards (web pages, JSON API and CSV/JSON exports share them).
+
+A board is the overall ranking (by MPE) or one benchmark split (by its primary metric). By default it lists one
+row per entrant: a user, or a team for team submissions, with their best submission on the ranking metric
+(Codabench's "Force_Best"); baselines are each their own entrant. ``best_only=False`` lists every submission.
 
 Order: lower is better; a missing value always sorts last whatever the direction; ties keep the earlier
-submission first (then the lower id), so the order is deterministic.
+submission first (then the lower id), so the order is deterministic. Ranks (competition style: 1, 2, 2, 4)
+always follow the ranking metric, whatever column the rows are sorted by; rows without a value get no rank.
+The database does the filtering, ordering, ranking and paging (window functions, LIMIT/OFFSET).
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import (
+    CharField, Case, Expression, F, FloatField, OuterRef, Q, QuerySet, Subquery, Value, When, Window,
+)
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Concat, Rank, RowNumber
+from django.urls import reverse
 
 from leaderboard.benchmarks.models import Benchmark, Split
 from leaderboard.submissions.models import BaselineSource, BenchmarkResult, Status, Submission
 from leaderboard.submissions.visibility import is_staff, public_submission_q
 
 SORT_DIRECTIONS = ("asc", "desc")
+OVERALL_SCORES = ("mpe", "hand_mpe", "pa_hand_mpe")
+# What a leaderboard row needs from a submission: never the model log, the eval plan or the description.
+ROW_FIELDS = (
+    "id", "uuid", "method_name", "paper_url", "code_url", "baseline_source", "citation", "created_at", "is_public",
+    "mpe", "hand_mpe", "pa_hand_mpe", "owner_id", "team_id", "owner__username", "team__name",
+)
 
 
 def leaderboard_submissions() -> QuerySet[Submission]:
@@ -25,7 +43,20 @@ def leaderboard_submissions() -> QuerySet[Submission]:
     """
     return Submission.objects.filter(
         (Q(status=Status.FINISHED) & public_submission_q()) | Q(baseline_source=BaselineSource.REPORTED)
-    ).select_related("owner", "team")
+    )
+
+
+def entrant_expression(prefix: str = "") -> Expression:
+    """Who a row belongs to for "one row per entrant": each baseline alone, else the team, else the owner."""
+    def col(name: str) -> Cast:
+        return Cast(f"{prefix}{name}", CharField())
+
+    return Case(
+        When(~Q(**{f"{prefix}baseline_source": ""}), then=Concat(Value("s"), col("id"))),
+        When(Q(**{f"{prefix}team__isnull": False}), then=Concat(Value("t"), col("team_id"))),
+        default=Concat(Value("u"), col("owner_id")),
+        output_field=CharField(),
+    )
 
 
 def _number(value) -> float | None:
@@ -38,105 +69,314 @@ def _number(value) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def sort_key(value: float | None, created_at: datetime, pk: int, descending: bool = False) -> tuple:
-    """Missing last in both directions; ties broken by earlier submission, then lower id."""
-    value = _number(value)
-    if value is None:
-        return (1, 0.0, created_at, pk)
-    return (0, -value if descending else value, created_at, pk)
-
-
 @dataclass
-class OverallRow:
+class Row:
+    """One leaderboard row, plain data only (cheap to cache and to render)."""
+
     rank: int | None
-    submission: Submission
-    mpe: float | None
-    hand_mpe: float | None
-    pa_hand_mpe: float | None
-    primary: dict[str, float | None] = field(default_factory=dict)  # benchmark slug -> primary value
+    submission_id: int
+    uuid: str
+    url: str
+    method_name: str
+    owner: str
+    team: str | None
+    baseline_source: str
+    citation: str
+    paper_url: str
+    code_url: str
+    created_at: datetime
+    values: dict[str, float | None]  # overall: mpe, hand_mpe, pa_hand_mpe; benchmark: every metric
+    primary: dict[str, float | None] = field(default_factory=dict)  # overall: benchmark slug -> primary value
+    num_samples: int | None = None
+
+    @property
+    def is_baseline(self) -> bool:
+        return bool(self.baseline_source)
+
+    @property
+    def entrant(self) -> str:
+        return self.citation or (f"team {self.team} ({self.owner})" if self.team else self.owner)
+
+    @property
+    def anchor(self) -> str:
+        return f"s-{self.uuid}"
+
+    @property
+    def metrics(self) -> dict[str, float | None]:
+        return self.values
+
+    @property
+    def mpe(self) -> float | None:
+        return self.values.get("mpe")
+
+    @property
+    def hand_mpe(self) -> float | None:
+        return self.values.get("hand_mpe")
+
+    @property
+    def pa_hand_mpe(self) -> float | None:
+        return self.values.get("pa_hand_mpe")
+
+    @property
+    def submission(self) -> Submission:
+        """The model row (one query): for scripts and tests; the pages never need it."""
+        return Submission.objects.get(pk=self.submission_id)
 
 
-@dataclass
-class BenchmarkRow:
-    rank: int | None
-    submission: Submission
-    metrics: dict[str, float | None]
-    num_samples: int
+@dataclass(frozen=True)
+class Board:
+    """Which rows, in which order: the cache key and the query are both derived from it."""
+
+    benchmark: Benchmark | None  # None: the overall board
+    split: Split | None
+    best_only: bool
+    sort: str
+    direction: str
+    benchmarks: tuple[Benchmark, ...] = ()  # overall: the columns (active benchmarks)
+
+    @property
+    def ranking_metric(self) -> str:
+        return "mpe" if self.benchmark is None else self.benchmark.primary_metric
+
+    @property
+    def key(self) -> str:
+        where = "overall" if self.benchmark is None else f"{self.benchmark.pk}/{self.split.name if self.split else '-'}"
+        return f"{where}:{'best' if self.best_only else 'all'}:{self.sort}:{self.direction}"
+
+    @property
+    def is_empty(self) -> bool:
+        return self.benchmark is not None and self.split is None
 
 
-def assign_ranks(rows: list, value_of) -> None:
-    """Competition ranking (1, 2, 2, 4); rows without a value get no rank."""
-    previous, rank = None, 0
-    for position, row in enumerate(rows, start=1):
-        value = _number(value_of(row))
-        if value is None:
-            row.rank = None
-            continue
-        if value != previous:
-            rank, previous = position, value
-        row.rank = rank
+def _direction(direction: str | None) -> str:
+    return direction if direction in SORT_DIRECTIONS else "asc"
 
 
-def display_split(benchmark: Benchmark, user=None, requested: str | None = None) -> Split | None:
-    """The split a leaderboard shows: the requested one if the user may see it, else the ranking split."""
-    splits = benchmark.splits.all()
-    if not is_staff(user):
-        splits = splits.filter(is_revealed=True)
-    if requested:
-        chosen = splits.filter(name=requested).first()
-        if chosen is not None:
-            return chosen
-    return benchmark.ranking_split or (splits.filter(is_ranking=True).first() if is_staff(user) else None) or splits.first()
-
-
-def overall_leaderboard(benchmarks: list[Benchmark] | None = None) -> list[OverallRow]:
-    """All leaderboard submissions by MPE, with each benchmark's primary value on its (revealed) ranking split."""
+def overall_board(benchmarks: list[Benchmark] | None = None, best_only: bool = True, sort: str | None = None,
+                  direction: str | None = "asc") -> Board:
+    """The overall board; ``sort`` is a score (mpe, hand_mpe, pa_hand_mpe) or a benchmark slug (its primary)."""
     if benchmarks is None:
         benchmarks = list(Benchmark.objects.filter(is_active=True))
-    ranking_split = {b.pk: b.ranking_split for b in benchmarks}
-    submissions = list(leaderboard_submissions())
-    results = BenchmarkResult.objects.filter(submission__in=submissions, benchmark__in=benchmarks)
-    primary: dict[int, dict[str, float | None]] = {s.pk: {} for s in submissions}
-    slugs = {b.pk: b.slug for b in benchmarks}
-    for result in results.only("submission_id", "benchmark_id", "split", "primary_value"):
-        split = ranking_split.get(result.benchmark_id)
-        if split is not None and result.split == split.name:
-            primary[result.submission_id][slugs[result.benchmark_id]] = _number(result.primary_value)
-    rows = [
-        OverallRow(None, s, _number(s.mpe), _number(s.hand_mpe), _number(s.pa_hand_mpe), primary[s.pk])
-        for s in submissions
-    ]
-    rows.sort(key=lambda r: sort_key(r.mpe, r.submission.created_at, r.submission.pk))
-    assign_ranks(rows, lambda r: r.mpe)
-    return rows
+    if sort not in OVERALL_SCORES and sort not in {b.slug for b in benchmarks}:
+        sort = "mpe"
+    return Board(None, None, best_only, sort, _direction(direction), tuple(benchmarks))
 
 
-def benchmark_leaderboard(
-    benchmark: Benchmark, split: Split | None, sort: str | None = None, direction: str = "asc"
-) -> tuple[list[BenchmarkRow], str, str]:
-    """Rows of one benchmark split sorted by ``sort`` (a metric key; default the primary metric).
-
-    Returns (rows, sort, direction) with the sort actually applied, so an unknown key falls back cleanly.
-    Ranks always follow the primary metric, whatever column the table is sorted by.
-    """
+def benchmark_board(benchmark: Benchmark, split: Split | None, best_only: bool = True, sort: str | None = None,
+                    direction: str | None = "asc") -> Board:
     from evaluator.metric_names import METRICS
 
     if sort not in METRICS:
         sort = benchmark.primary_metric
-    if direction not in SORT_DIRECTIONS:
-        direction = "asc"
-    if split is None:
-        return [], sort, direction
-    results = BenchmarkResult.objects.filter(
-        benchmark=benchmark, split=split.name, submission__in=leaderboard_submissions()
-    ).select_related("submission", "submission__owner", "submission__team")
-    rows = [
-        BenchmarkRow(None, r.submission, {k: _number(r.metrics.get(k)) for k in METRICS}, r.num_samples)
-        for r in results
-    ]
-    primary = benchmark.primary_metric
-    rows.sort(key=lambda r: sort_key(r.metrics.get(primary), r.submission.created_at, r.submission.pk))
-    assign_ranks(rows, lambda r: r.metrics.get(primary))
-    if sort != primary or direction != "asc":
-        rows.sort(key=lambda r: sort_key(r.metrics.get(sort), r.submission.created_at, r.submission.pk, direction == "desc"))
-    return rows, sort, direction
+    return Board(benchmark, split, best_only, sort, _direction(direction))
+
+
+def display_split(benchmark: Benchmark, user=None, requested: str | None = None,
+                  splits: list[Split] | None = None) -> Split | None:
+    """The split a leaderboard shows: the requested one if the user may see it, else the ranking split.
+
+    ``splits`` (the benchmark's splits in name order) saves the queries when the caller has them cached.
+    """
+    splits = list(benchmark.splits.order_by("name")) if splits is None else splits
+    visible = splits if is_staff(user) else [s for s in splits if s.is_revealed]
+    if requested:
+        chosen = next((s for s in visible if s.name == requested), None)
+        if chosen is not None:
+            return chosen
+    ranking = next((s for s in splits if s.is_ranking and s.is_revealed), None)
+    if ranking is None and is_staff(user):
+        ranking = next((s for s in visible if s.is_ranking), None)
+    return ranking or (visible[0] if visible else None)
+
+
+# ----------------------------------------------------------------------------------------------- queries
+
+
+def _metric(name: str) -> Cast:
+    return Cast(KT(f"metrics__{name}"), FloatField())
+
+
+def _ranking_split_names(benchmarks: tuple[Benchmark, ...]) -> dict[int, str]:
+    """Each benchmark's revealed ranking split, one query for all of them."""
+    splits = Split.objects.filter(benchmark__in=benchmarks, is_ranking=True, is_revealed=True).order_by("benchmark_id", "name")
+    names: dict[int, str] = {}
+    for benchmark_id, name in splits.values_list("benchmark_id", "name"):
+        names.setdefault(benchmark_id, name)
+    return names
+
+
+def _primary_subquery(benchmark: Benchmark, split_name: str) -> Subquery:
+    return Subquery(
+        BenchmarkResult.objects.filter(submission=OuterRef("pk"), benchmark=benchmark, split=split_name)
+        .values("primary_value")[:1], output_field=FloatField(),
+    )
+
+
+def _overall_queryset(board: Board) -> QuerySet:
+    """Submissions of the overall board annotated with ``rank_value``, ``sort_value`` and ``rank``."""
+    base = leaderboard_submissions()
+    if board.best_only:
+        best = base.annotate(entrant=entrant_expression(), pick=Window(
+            RowNumber(), partition_by=[F("entrant")],
+            order_by=[F("mpe").asc(nulls_last=True), F("created_at").asc(), F("id").asc()],
+        )).filter(pick=1)
+        base = Submission.objects.filter(pk__in=best.values("pk"))
+    qs = base.annotate(rank=Window(Rank(), order_by=F("mpe").asc(nulls_last=True)), rank_value=F("mpe"))
+    if board.sort in OVERALL_SCORES:
+        qs = qs.annotate(sort_value=F(board.sort))
+    else:
+        benchmark = next(b for b in board.benchmarks if b.slug == board.sort)
+        split = _ranking_split_names((benchmark,)).get(benchmark.pk, "")
+        qs = qs.annotate(sort_value=_primary_subquery(benchmark, split))
+    return qs
+
+
+def _benchmark_queryset(board: Board) -> QuerySet:
+    """Results on the board's benchmark split annotated with ``rank_value``, ``sort_value`` and ``rank``."""
+    primary = _metric(board.benchmark.primary_metric)
+    base = BenchmarkResult.objects.filter(
+        benchmark=board.benchmark, split=board.split.name, submission__in=leaderboard_submissions()
+    )
+    if board.best_only:
+        best = base.annotate(entrant=entrant_expression("submission__"), pick=Window(
+            RowNumber(), partition_by=[F("entrant")],
+            order_by=[primary.asc(nulls_last=True), F("submission__created_at").asc(), F("submission_id").asc()],
+        )).filter(pick=1)
+        base = BenchmarkResult.objects.filter(pk__in=best.values("pk"))
+    return base.annotate(
+        rank_value=primary, sort_value=_metric(board.sort),
+        rank=Window(Rank(), order_by=primary.asc(nulls_last=True)),
+    )
+
+
+def _ordered(board: Board) -> QuerySet:
+    if board.benchmark is None:
+        qs, created, pk = _overall_queryset(board), "created_at", "id"
+    else:
+        qs, created, pk = _benchmark_queryset(board), "submission__created_at", "submission_id"
+    value = F("sort_value")
+    value = value.desc(nulls_last=True) if board.direction == "desc" else value.asc(nulls_last=True)
+    return qs.order_by(value, F(created).asc(), F(pk).asc())
+
+
+def board_count(board: Board) -> int:
+    if board.is_empty:
+        return 0
+    if board.benchmark is None:
+        qs = leaderboard_submissions()
+        if not board.best_only:
+            return qs.count()
+        return qs.annotate(entrant=entrant_expression()).values("entrant").distinct().count()
+    qs = BenchmarkResult.objects.filter(
+        benchmark=board.benchmark, split=board.split.name, submission__in=leaderboard_submissions()
+    )
+    if not board.best_only:
+        return qs.count()
+    return qs.annotate(entrant=entrant_expression("submission__")).values("entrant").distinct().count()
+
+
+def _submission_url_prefix() -> str:
+    """The detail URL with the uuid cut off, so building thousands of rows costs no ``reverse`` each."""
+    sample = "00000000-0000-0000-0000-000000000000"
+    return reverse("submission-detail", args=[sample]).replace(sample, "{}")
+
+
+def _row(values: dict, url: str, rank: int | None, row_values: dict, **extra) -> Row:
+    return Row(
+        rank=rank if _number(values["rank_value"]) is not None else None,
+        submission_id=values["id"], uuid=str(values["uuid"]), url=url.format(values["uuid"]),
+        method_name=values["method_name"], owner=values["owner__username"], team=values["team__name"],
+        baseline_source=values["baseline_source"], citation=values["citation"], paper_url=values["paper_url"],
+        code_url=values["code_url"], created_at=values["created_at"], values=row_values, **extra,
+    )
+
+
+def board_rows(board: Board, offset: int = 0, limit: int | None = None) -> list[Row]:
+    """Rows ``offset`` .. ``offset + limit`` of the board in display order (all rows when ``limit`` is None)."""
+    from evaluator.metric_names import METRICS
+
+    if board.is_empty:
+        return []
+    qs = _ordered(board)
+    qs = qs[offset:offset + limit] if limit is not None else qs[offset:]
+    url = _submission_url_prefix()
+    if board.benchmark is None:
+        found = list(qs.values(*ROW_FIELDS, "rank", "rank_value"))
+        primary = _primary_values(board.benchmarks, [v["id"] for v in found])
+        return [
+            _row(v, url, v["rank"], {k: _number(v[k]) for k in OVERALL_SCORES}, primary=primary.get(v["id"], {}))
+            for v in found
+        ]
+    fields = [f"submission__{name}" for name in ROW_FIELDS]
+    found = list(qs.values(*fields, "metrics", "num_samples", "rank", "rank_value"))
+    rows = []
+    for v in found:
+        plain = {name: v[f"submission__{name}"] for name in ROW_FIELDS} | {"rank_value": v["rank_value"]}
+        metrics = v["metrics"] or {}
+        rows.append(_row(plain, url, v["rank"], {k: _number(metrics.get(k)) for k in METRICS}, num_samples=v["num_samples"]))
+    return rows
+
+
+def _primary_values(benchmarks: tuple[Benchmark, ...], submission_ids: list[int]) -> dict[int, dict[str, float | None]]:
+    """Each submission's primary value on every benchmark's ranking split: one query for the whole page."""
+    split_of = _ranking_split_names(benchmarks)
+    slug_of = {b.pk: b.slug for b in benchmarks}
+    values: dict[int, dict[str, float | None]] = {pk: {} for pk in submission_ids}
+    if not submission_ids or not split_of:
+        return values
+    wanted = Q(pk__in=[])
+    for benchmark_id, split in split_of.items():
+        wanted |= Q(benchmark_id=benchmark_id, split=split)
+    results = BenchmarkResult.objects.filter(wanted, submission_id__in=submission_ids)
+    for submission_id, benchmark_id, value in results.values_list("submission_id", "benchmark_id", "primary_value"):
+        values[submission_id][slug_of[benchmark_id]] = _number(value)
+    return values
+
+
+def iter_board_rows(board: Board, chunk: int = 500) -> Iterator[Row]:
+    """Every row of the board in order, ``chunk`` rows per query (for streamed exports)."""
+    offset = 0
+    while True:
+        rows = board_rows(board, offset, chunk)
+        yield from rows
+        if len(rows) < chunk:
+            return
+        offset += chunk
+
+
+@dataclass(frozen=True)
+class Position:
+    index: int  # 0-based position in display order
+    rank: int | None
+    uuid: str
+
+
+def board_positions(board: Board) -> tuple[dict[int, Position], dict[int, Position]]:
+    """Where each submission sits, and where each owner's first row sits: (by submission id, by owner id)."""
+    if board.is_empty:
+        return {}, {}
+    qs = _ordered(board)
+    if board.benchmark is None:
+        found = qs.values_list("id", "owner_id", "uuid", "rank", "rank_value")
+    else:
+        found = qs.values_list("submission_id", "submission__owner_id", "submission__uuid", "rank", "rank_value")
+    by_submission: dict[int, Position] = {}
+    by_owner: dict[int, Position] = {}
+    for index, (submission_id, owner_id, uuid, rank, value) in enumerate(found):
+        position = Position(index, rank if _number(value) is not None else None, str(uuid))
+        by_submission[submission_id] = position
+        by_owner.setdefault(owner_id, position)
+    return by_submission, by_owner
+
+
+def overall_leaderboard(benchmarks: list[Benchmark] | None = None, best_only: bool = False) -> list[Row]:
+    """Every row of the overall board by MPE (all submissions unless ``best_only``), uncached."""
+    return board_rows(overall_board(benchmarks, best_only))
+
+
+def benchmark_leaderboard(benchmark: Benchmark, split: Split | None, sort: str | None = None, direction: str = "asc",
+                          best_only: bool = False) -> tuple[list[Row], str, str]:
+    """Every row of one benchmark split (all submissions unless ``best_only``), uncached: (rows, sort, direction)
+    with the sort actually applied, so an unknown key falls back cleanly."""
+    board = benchmark_board(benchmark, split, best_only, sort, direction)
+    return board_rows(board), board.sort, board.direction

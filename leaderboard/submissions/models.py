@@ -212,3 +212,18 @@ class ShardResult(ProtocolStamp):
         constraints = [
             models.UniqueConstraint(fields=["submission", "benchmark", "shard_index"], name="unique_shard")
         ]
+
+
+class LeaderboardVersion(models.Model):
+    """A single row whose token changes whenever a public leaderboard may have changed.
+
+    Cached rankings are keyed by the token (see ``leaderboard.submissions.board_cache``), so bumping it is the
+    whole invalidation. It lives in the database, not the cache, so every process (gunicorn workers, Celery
+    workers) sees the same value even with a per-process cache, and the bump commits with the change itself.
+    """
+
+    token = models.CharField(max_length=32)
+    changed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"leaderboard version {self.token} ({self.changed_at:%Y-%m-%d %H:%M:%S})"

@@ -32,6 +32,7 @@ from django.utils import timezone
 from evaluator.metric_sums import MetricSums
 from evaluator.mpe import hand_mean_primary_error, mean_primary_error
 from leaderboard.benchmarks.models import Benchmark
+from leaderboard.submissions.board_cache import bump_version
 from leaderboard.submissions.models import BaselineSource, BenchmarkResult, ShardResult, Status, Submission
 
 log = logging.getLogger(__name__)
@@ -275,7 +276,9 @@ def recompute_scores(submission: Submission) -> SubmissionScores:
         return SubmissionScores(submission.mpe, submission.hand_mpe, submission.pa_hand_mpe,
                                 {n: submission_coverage(submission, n) for n in SCORE_NAMES})
     scores = compute_scores(submission)
-    Submission.objects.filter(pk=submission.pk).update(**scores.stored_fields())
+    with transaction.atomic():
+        Submission.objects.filter(pk=submission.pk).update(**scores.stored_fields())
+        bump_version()  # the cached rankings hold the old scores
     return scores
 
 

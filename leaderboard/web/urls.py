@@ -1,10 +1,10 @@
 from django.urls import path
 
-from leaderboard.web import submit_help, views
+from leaderboard.web import leaderboard_views, submit_help, views
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("benchmarks/<slug:slug>/", views.benchmark_detail, name="benchmark-detail"),
+    path("", leaderboard_views.home, name="home"),
+    path("benchmarks/<slug:slug>/", leaderboard_views.benchmark_detail, name="benchmark-detail"),
     path("benchmarks/<slug:slug>/sample_ids.txt", submit_help.sample_ids_txt, name="benchmark-sample-ids"),
     path("benchmarks/<slug:slug>/template.npz", submit_help.template_npz, name="benchmark-template"),
     path("submit/", views.submit, name="submit"),

@@ -3,58 +3,29 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from leaderboard.api.exports import benchmark_csv, overall_csv
 from leaderboard.api.serializers import StatusSerializer, SubmissionSerializer
-from leaderboard.benchmarks.models import Benchmark
 from leaderboard.storage import private_path
 from leaderboard.upload_guard import accepts_uploads
 from leaderboard.submissions.actions import cancel_submission, create_submission, set_published
-from leaderboard.submissions.leaderboard import benchmark_leaderboard, display_split, overall_leaderboard
+from leaderboard.submissions.board_cache import current_version
+from leaderboard.submissions.leaderboard import benchmark_board, display_split, overall_board
 from leaderboard.submissions.models import InvalidTransition, Submission
 from leaderboard.submissions.quotas import QuotaExceeded
+from leaderboard.submissions.signals import on_board
 from leaderboard.submissions.uploads import UploadError, check_request_size, format_size
 from leaderboard.submissions.visibility import can_manage, can_see_log, owned_submissions, visible_results, visible_submissions
 from leaderboard.web.charts import bar_chart_svg
+from leaderboard.web.boards import active_benchmarks, cached_benchmark, row_link, submission_position
 from leaderboard.web.forms import SubmitForm
-
-
-def metric_columns() -> list[dict]:
-    from evaluator.metric_names import METRIC_LABELS
-
-    return [{"key": k, "label": m.label, "part": m.part, "pa": m.procrustes} for k, m in METRIC_LABELS.items()]
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    benchmarks = list(Benchmark.objects.filter(is_active=True))
-    if request.GET.get("format") == "csv":
-        return overall_csv()
-    rows = overall_leaderboard(benchmarks)
-    return render(request, "web/home.html", {"benchmarks": benchmarks, "rows": rows})
-
-
-def benchmark_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    benchmark = get_object_or_404(Benchmark, slug=slug)
-    split = display_split(benchmark, request.user, request.GET.get("split"))
-    sort, direction = request.GET.get("sort"), request.GET.get("dir", "asc")
-    if request.GET.get("format") == "csv":
-        return benchmark_csv(benchmark, split, sort, direction)
-    rows, sort, direction = benchmark_leaderboard(benchmark, split, sort, direction)
-    splits = benchmark.splits.all() if request.user.is_staff else benchmark.splits.filter(is_revealed=True)
-    columns = sorted(metric_columns(), key=lambda c: c["key"] != benchmark.primary_metric)  # primary first (stable)
-    for column in columns:  # the link a header click follows: same column toggles the direction
-        column["dir"] = "desc" if column["key"] == sort and direction == "asc" else "asc"
-        column["active"] = column["key"] == sort
-    hidden = benchmark.splits.filter(is_revealed=False)
-    return render(request, "web/benchmark.html", {
-        "benchmark": benchmark, "split": split, "splits": splits, "hidden_splits": hidden, "rows": rows,
-        "columns": columns, "sort": sort, "direction": direction,
-    })
+from leaderboard.web.leaderboard_views import metric_columns
 
 
 @accepts_uploads
@@ -113,9 +84,37 @@ def submission_detail(request: HttpRequest, uuid) -> HttpResponse:
         result.rows = [{**c, "value": result.metrics.get(c["key"])} for c in columns]
     return render(request, "web/submission.html", {
         "submission": submission, "results": results, "can_manage": can_manage(request.user, submission),
+        "board_links": board_links(submission, results),
         "show_log": can_see_log(request.user, submission) and bool(submission.log),
         "benchmarks": submission.benchmarks.all(),
     })
+
+
+def board_links(submission: Submission, results) -> list[dict]:
+    """Where a listed submission's rows are: the overall board and each benchmark's ranking split.
+
+    A submission that is not its entrant's best is found on the "all submissions" view instead.
+    """
+    if not on_board(submission):
+        return []
+    version = current_version()
+    benchmarks = active_benchmarks(version)
+    boards = [("Overall", "", overall_board(benchmarks), overall_board(benchmarks, best_only=False))]
+    for result in results:
+        found = cached_benchmark(version, result.benchmark.slug)
+        split = display_split(result.benchmark, None, None, found[1] if found else None)
+        if split is not None and split.name == result.split:
+            boards.append((result.benchmark.name, result.benchmark.get_absolute_url(),
+                           benchmark_board(result.benchmark, split), benchmark_board(result.benchmark, split, best_only=False)))
+    links = []
+    for label, path, best, every in boards:
+        for board in (best, every):
+            position = submission_position(version, board, submission.pk)
+            if position is not None:
+                links.append({"label": label, "href": row_link(board, position, path or "/"), "rank": position.rank,
+                              "best": board.best_only})
+                break
+    return links
 
 
 def submission_status(request: HttpRequest, uuid) -> JsonResponse:
@@ -172,8 +171,11 @@ def submission_publish(request: HttpRequest, uuid, publish: bool) -> HttpRespons
 
 @login_required
 def my_submissions(request: HttpRequest) -> HttpResponse:
-    submissions = Submission.objects.filter(owner=request.user).prefetch_related("benchmarks")
-    return render(request, "web/my_submissions.html", {"submissions": submissions})
+    """The user's submissions, newest first, 50 a page (the model log and eval plan are not loaded)."""
+    submissions = (Submission.objects.filter(owner=request.user).defer("log", "eval_plan", "description")
+                   .prefetch_related("benchmarks"))
+    page = Paginator(submissions, settings.LEADERBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "web/my_submissions.html", {"submissions": page, "page": page})
 
 
 def about_api(request: HttpRequest) -> HttpResponse:

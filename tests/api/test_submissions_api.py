@@ -105,10 +105,10 @@ def test_leaderboard_csv_export(client_for, alice, finished):
     finished.save()
     response = client_for().get("/api/v1/leaderboard/bench-a/?format=csv")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0]["method"] == "Done" and rows[0]["mpvpe_all"] == "42.0000" and rows[0]["rank"] == "1"
     overall = client_for().get("/api/v1/leaderboard/?format=csv")
-    assert overall.status_code == 200 and "bench-a" in overall.content.decode().splitlines()[0]
+    assert overall.status_code == 200 and "bench-a" in b"".join(overall.streaming_content).decode().splitlines()[0]
 
 
 def test_schema_is_served(client_for):

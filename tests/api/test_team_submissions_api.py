@@ -80,5 +80,5 @@ def test_leaderboard_json_and_csv_name_the_team(client_for, alice, team_submissi
     assert row["team"] == "Lab A" and row["owner"] == "alice"
     bench_row = client_for().get("/api/v1/leaderboard/bench-a/").json()["rows"][0]
     assert bench_row["team"] == "Lab A"
-    text = client_for().get("/api/v1/leaderboard/?format=csv").content.decode()
+    text = b"".join(client_for().get("/api/v1/leaderboard/?format=csv").streaming_content).decode()
     assert next(csv.DictReader(io.StringIO(text)))["team"] == "Lab A"

@@ -33,6 +33,12 @@ def metric_label(key: str) -> str:
     return meta.label if meta else key
 
 
+@register.filter
+def short_metric(label: str) -> str:
+    """'MPJPE (body, 14 joints)' -> 'MPJPE': a header's second line stays short."""
+    return str(label).split(" (")[0]
+
+
 @register.simple_tag
 def status_badge(submission) -> str:
     return mark_safe(

@@ -1,0 +1,112 @@
+"""Cached leaderboards: everything derived from the rankings is cached under the current version token.
+
+Invalidation is a single bump of ``LeaderboardVersion`` (one database row): a new token makes every cached
+entry unreachable (they expire on their own). The bump runs inside the transaction that changes the data, so a
+reader sees the new token exactly when it can see the new rows; a reader that computed old rows stores them
+under the old token, which nobody asks for any more. That makes it race-free with any cache backend, including
+a per-process LocMemCache, since the token itself is read from the database.
+
+What bumps it: finalize of a submission that is public or a baseline, publish/unpublish, score recompute, and
+(through ``leaderboard.submissions.signals``) saves and deletes of submissions on a board, their results,
+benchmarks, splits, teams and user names.
+"""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from leaderboard.submissions.models import LeaderboardVersion
+
+T = TypeVar("T")
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _code_stamp() -> str:
+    """Changes when the code or templates that build cached entries change, so a deploy never serves old HTML
+    from a shared (Redis) cache."""
+    files = sorted([*PACKAGE_ROOT.glob("web/templates/web/*.html"), *PACKAGE_ROOT.glob("web/templatetags/*.py"),
+                    PACKAGE_ROOT / "submissions" / "leaderboard.py", PACKAGE_ROOT / "api" / "exports.py",
+                    PACKAGE_ROOT / "web" / "leaderboard_views.py"])
+    digest = hashlib.sha1()
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+CODE_STAMP = _code_stamp()
+VERSION_PK = 1
+INITIAL_TOKEN = "initial"
+
+
+@dataclass(frozen=True)
+class Version:
+    token: str
+    changed_at: datetime | None
+
+    def etag(self, *parts: object) -> str:
+        """A strong ETag for a response built from this version and ``parts`` (query, user...)."""
+        digest = hashlib.sha1("|".join([self.token, *map(str, parts)]).encode()).hexdigest()[:32]
+        return f'"{digest}"'
+
+
+def current_version() -> Version:
+    row = LeaderboardVersion.objects.filter(pk=VERSION_PK).values_list("token", "changed_at").first()
+    return Version(*row) if row else Version(INITIAL_TOKEN, None)
+
+
+def bump_version() -> None:
+    """Invalidate every cached leaderboard. Call it last in the transaction that changed the data."""
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    if not LeaderboardVersion.objects.filter(pk=VERSION_PK).update(token=token, changed_at=now):
+        # First bump on a fresh database; ON CONFLICT DO NOTHING keeps a concurrent first bump harmless.
+        LeaderboardVersion.objects.bulk_create(
+            [LeaderboardVersion(pk=VERSION_PK, token=token, changed_at=now)], ignore_conflicts=True
+        )
+        LeaderboardVersion.objects.filter(pk=VERSION_PK).update(token=token, changed_at=now)
+
+
+def cached(version: Version, key: str, compute: Callable[[], T]) -> T:
+    """``compute()`` once per version and key; later calls read the cache."""
+    full_key = f"lb:{CODE_STAMP}:{version.token}:{hashlib.sha1(key.encode()).hexdigest()}"
+    value = cache.get(full_key)
+    if value is None:
+        value = compute()
+        cache.set(full_key, value, settings.LEADERBOARD_CACHE_SECONDS)
+    return value
+
+
+# ------------------------------------------------------------------------------------------ cached slices
+
+@dataclass(frozen=True)
+class Slice:
+    count: int
+    offset: int
+    limit: int
+    rows: list  # list[leaderboard.Row]
+
+
+def board_slice(version: Version, board, offset: int, limit: int) -> Slice:
+    """Rows ``offset`` .. ``offset + limit`` of ``board`` (a ``leaderboard.Board``) and the total, cached."""
+    from leaderboard.submissions.leaderboard import board_count, board_rows
+
+    def compute() -> Slice:
+        return Slice(board_count(board), offset, limit, board_rows(board, offset, limit))
+
+    return cached(version, f"slice:{board.key}:{offset}:{limit}", compute)
+
+
+def board_positions(version: Version, board):
+    """(by submission id, by owner id) -> ``leaderboard.Position``, cached: finds "my row" and a submission's row."""
+    from leaderboard.submissions import leaderboard
+
+    return cached(version, f"positions:{board.key}", lambda: leaderboard.board_positions(board))

@@ -1,0 +1,133 @@
+"""The leaderboard pages: overall and per benchmark, paginated, cached per leaderboard version.
+
+The table of a page (the costly part: thousands of rows ranked, 50 rendered) is cached as HTML per version and
+board view; the rest of the page (header, user, "my row" link) is rendered per request.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+
+from leaderboard.api.exports import board_csv, board_json
+from leaderboard.submissions import board_cache
+from leaderboard.submissions.leaderboard import OVERALL_SCORES, Board, benchmark_board, display_split, overall_board
+from leaderboard.web.boards import (
+    BadParameter, Pager, active_benchmarks, board_query, cached_benchmark, my_position, not_modified, page_of,
+    positive_int, row_link, stamp, validators, wants_all,
+)
+
+SCORE_LABELS = {"mpe": "MPE", "hand_mpe": "Hand MPE", "pa_hand_mpe": "Hand PA-MPE"}
+
+
+def metric_columns() -> list[dict]:
+    from evaluator.metric_names import METRIC_LABELS
+
+    return [{"key": k, "label": m.label, "part": m.part, "pa": m.procrustes} for k, m in METRIC_LABELS.items()]
+
+
+def _sort_links(board: Board, columns: list[dict]) -> list[dict]:
+    """Each column's header link: the same column again reverses the direction; a new column starts best first."""
+    for column in columns:
+        active = column["key"] == board.sort
+        column["active"] = active
+        column["href"] = board_query(board, sort=column["key"], dir="desc" if active and board.direction == "asc" else None)
+    return columns
+
+
+def _pager(request: HttpRequest, count: int) -> Pager:
+    size = settings.LEADERBOARD_PAGE_SIZE
+    pages = max(1, -(-count // size))
+    number = positive_int(request.GET, "page", 1)
+    if number > pages:
+        raise Http404(f"Page {number} does not exist: this board has {pages} page{'s' if pages > 1 else ''}.")
+    return Pager(number, pages, count, size)
+
+
+def _board_page(request: HttpRequest, version, board: Board, template: str, table_template: str, context: dict) -> HttpResponse:
+    """Shared body of both board pages: the cached table, pagination, "my row" and the HTTP validators."""
+    fmt = request.GET.get("format")
+    if fmt == "csv":
+        return board_csv(board)
+    if fmt == "json":
+        return board_json(board)
+    count = board_cache.board_slice(version, board, 0, settings.LEADERBOARD_PAGE_SIZE).count
+    pager = _pager(request, count)
+
+    def table() -> str:
+        rows = board_cache.board_slice(version, board, pager.offset, pager.size).rows
+        return render_to_string(table_template, {**context, "board": board, "rows": rows, "pager": pager})
+
+    mine = my_position(version, board, request.user)
+    page_context = {
+        **context, "board": board, "pager": pager,
+        "table": mark_safe(board_cache.cached(version, f"html:{table_template}:{board.key}:{pager.number}", table)),
+        "my_row": row_link(board, mine) if mine else None, "my_position": mine, "my_page": page_of(mine) if mine else None,
+        "my_row_here": bool(mine and page_of(mine) == pager.number),
+        "toggle_href": board_query(board, all=None if not board.best_only else 1, page=None),
+        "previous_href": board_query(board, page=pager.number - 1 if pager.number > 2 else None),
+        "next_href": board_query(board, page=pager.number + 1),
+        "csv_href": board_query(board, format="csv"), "json_href": board_query(board, format="json"),
+    }
+    return render(request, template, page_context)
+
+
+def _conditional(view):
+    """Wraps a board view: 400 on bad parameters, 304 when unchanged, validators on every answer."""
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        version = board_cache.current_version()
+        etag, last_modified = validators(request, version)
+        unchanged = not_modified(request, etag, last_modified)
+        if unchanged is not None:
+            return unchanged
+        try:
+            response = view(request, version, *args, **kwargs)
+        except BadParameter as exc:
+            return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+        return stamp(request, response, etag, last_modified)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+@_conditional
+def home(request: HttpRequest, version) -> HttpResponse:
+    """The overall leaderboard by MPE."""
+    benchmarks = active_benchmarks(version)
+    board = overall_board(benchmarks, not wants_all(request.GET), request.GET.get("sort"), request.GET.get("dir"))
+    columns = _sort_links(board, [
+        *({"key": k, "label": label, "score": True} for k, label in SCORE_LABELS.items()),
+        *({"key": b.slug, "label": b.name, "benchmark": b} for b in benchmarks),
+    ])
+    return _board_page(request, version, board, "web/home.html", "web/_overall_table.html",
+                       {"benchmarks": benchmarks, "columns": columns, "sort_label": _label(board, columns)})
+
+
+@_conditional
+def benchmark_detail(request: HttpRequest, version, slug: str) -> HttpResponse:
+    """One benchmark's leaderboard on a revealed split, sortable by any metric."""
+    found = cached_benchmark(version, slug)
+    if found is None:
+        raise Http404("No such benchmark.")
+    benchmark, splits = found
+    split = display_split(benchmark, request.user, request.GET.get("split"), splits)
+    board = benchmark_board(benchmark, split, not wants_all(request.GET), request.GET.get("sort"), request.GET.get("dir"))
+    columns = sorted(metric_columns(), key=lambda c: c["key"] != benchmark.primary_metric)  # primary first (stable)
+    _sort_links(board, columns)
+    staff = request.user.is_staff
+    return _board_page(request, version, board, "web/benchmark.html", "web/_benchmark_table.html", {
+        "benchmark": benchmark, "split": split, "columns": columns, "sort_label": _label(board, columns),
+        "splits": [s for s in splits if staff or s.is_revealed],
+        "hidden_splits": [s for s in splits if not s.is_revealed],
+        "split_note": f"split {split.name}" if split else "",
+    })
+
+
+def _label(board: Board, columns: list[dict]) -> str:
+    return next((c["label"] for c in columns if c["key"] == board.sort), board.sort)
+
+
+__all__ = ["home", "benchmark_detail", "metric_columns", "OVERALL_SCORES"]

@@ -1,0 +1,232 @@
+"""Leaderboard pages and API: one row per entrant, pagination, "my row", HTTP validators, cache invalidation."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import threading
+import time
+from itertools import count
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test import Client, override_settings
+
+from leaderboard.benchmarks.models import Benchmark, Split
+from leaderboard.submissions.actions import set_published
+from leaderboard.submissions.board_cache import current_version
+from leaderboard.submissions.models import BaselineSource, BenchmarkResult, Status, Submission, Team
+
+_serial = count()
+
+
+@pytest.fixture
+def board_bench(db) -> Benchmark:
+    benchmark = Benchmark.objects.create(slug="lb-web", name="LB Web", gt_path="gt/lb-web/gt.npz")
+    Split.objects.create(benchmark=benchmark, name="test", is_ranking=True, is_revealed=True, num_samples=4)
+    return benchmark
+
+
+def entry(owner, benchmark, name, value, public=True, team=None, **extra) -> Submission:
+    """A finished submission with MPE ``value`` and the same value as its primary metric on ``benchmark``."""
+    s = Submission.objects.create(owner=owner, team=team, method_name=name, status=Status.FINISHED, is_public=public,
+                                  mpe=value, **extra)
+    BenchmarkResult.objects.create(submission=s, benchmark=benchmark, split="test", primary_value=value, num_samples=4,
+                                   metrics={"mpvpe_all": value, "pa_mpvpe_all": None if value is None else value / 2})
+    return s
+
+
+def users(n: int) -> list[User]:
+    return [User.objects.create_user(f"u{next(_serial)}") for _ in range(n)]
+
+
+def order(html: str, names: list[str]) -> list[str]:
+    present = [n for n in names if f">{n}<" in html]
+    return sorted(present, key=lambda n: html.index(f">{n}<"))
+
+
+def streamed(response) -> str:
+    return b"".join(response.streaming_content).decode()
+
+
+def test_one_row_per_user_or_team_with_all_submissions_toggle(alice, bob, board_bench):
+    team = Team.objects.create(name="Lab")
+    team.members.add(alice, bob)
+    entry(alice, board_bench, "A-worse", 50.0)
+    entry(alice, board_bench, "A-best", 40.0)
+    entry(bob, board_bench, "B-only", 45.0)
+    entry(alice, board_bench, "Team-worse", 44.0, team=team)
+    entry(bob, board_bench, "Team-best", 41.0, team=team)
+    for name, value in (("Paper-1", 60.0), ("Paper-2", 61.0)):  # one owner, but each baseline is its own row
+        entry(bob, board_bench, name, value, public=False, baseline_source=BaselineSource.REPORTED)
+    entry(bob, board_bench, "Private", 1.0, public=False)
+    names = ["A-best", "Team-best", "Team-worse", "B-only", "A-worse", "Paper-1", "Paper-2", "Private"]
+    best = ["A-best", "Team-best", "B-only", "Paper-1", "Paper-2"]
+    every = ["A-best", "Team-best", "Team-worse", "B-only", "A-worse", "Paper-1", "Paper-2"]
+
+    for path in ("/", f"/benchmarks/{board_bench.slug}/"):
+        html = Client().get(path).content.decode()
+        assert order(html, names) == best, path
+        assert "5 entrants" in html and re.search(r'class="num rank rank-col">3<', html)  # B-only ranks 3rd of the best
+        assert order(Client().get(path + "?all=1").content.decode(), names) == every, path
+
+    api = Client().get("/api/v1/leaderboard/").json()
+    assert [r["method_name"] for r in api["rows"]] == best and api["count"] == 5 and api["all"] is False
+    assert [r["rank"] for r in api["rows"]] == [1, 2, 3, 4, 5]
+    api_all = Client().get(f"/api/v1/leaderboard/{board_bench.slug}/?all=1").json()
+    assert [r["method_name"] for r in api_all["rows"]] == every and [r["rank"] for r in api_all["rows"]] == [1, 2, 3, 4, 5, 6, 7]
+    table = list(csv.DictReader(io.StringIO(streamed(Client().get("/api/v1/leaderboard/?format=csv")))))
+    assert [r["method"] for r in table] == best and table[3]["submitted_at"] == "reported"
+    table = list(csv.DictReader(io.StringIO(streamed(Client().get(f"/benchmarks/{board_bench.slug}/?all=1&format=csv")))))
+    assert [r["method"] for r in table] == every
+
+
+def test_sort_by_another_column_keeps_ranks_and_missing_last(alice, board_bench):
+    a, b, c = users(3)
+    entry(a, board_bench, "Small", 10.0)
+    entry(b, board_bench, "Large", 30.0)
+    entry(c, board_bench, "Missing", None)
+    rows = Client().get(f"/api/v1/leaderboard/{board_bench.slug}/?sort=pa_mpvpe_all&dir=desc").json()["rows"]
+    assert [(r["method_name"], r["rank"]) for r in rows] == [("Large", 2), ("Small", 1), ("Missing", None)]
+    html = Client().get(f"/benchmarks/{board_bench.slug}/?sort=pa_mpvpe_all&dir=desc").content.decode()
+    assert 'aria-sort="descending"' in html and 'class="better"' in html and "sticky-cols" in html
+    assert 'sort=pa_mpvpe_all" title=' in html  # clicking the sorted column again goes back to best first
+    overall = Client().get("/?sort=hand_mpe&dir=sideways").content.decode()
+    assert 'aria-sort="ascending"' in overall
+
+
+@override_settings(LEADERBOARD_PAGE_SIZE=5, LEADERBOARD_API_MAX_LIMIT=8)
+def test_pages_and_api_are_paginated_and_my_row_is_findable(board_bench):
+    people = users(12)
+    made = [entry(u, board_bench, f"M{i:02d}", 10.0 + i) for i, u in enumerate(people)]
+    first = Client().get("/").content.decode()
+    assert order(first, [s.method_name for s in made]) == ["M00", "M01", "M02", "M03", "M04"]
+    assert "Page 1 of 3" in first and 'href="?page=2"' in first
+    third = Client().get("/?page=3").content.decode()
+    assert order(third, [s.method_name for s in made]) == ["M10", "M11"] and 'class="num rank rank-col">11<' in third
+    assert Client().get("/?page=4").status_code == 404
+    bad = Client().get("/?page=two")
+    assert bad.status_code == 400 and "page must be an integer" in bad.content.decode()
+
+    me = Client()
+    me.force_login(people[8])
+    html = me.get(f"/benchmarks/{board_bench.slug}/").content.decode()
+    assert f'page=2#s-{made[8].uuid}"' in html and "Your row: #9 (page 2)" in html
+    assert f'id="s-{made[8].uuid}"' in me.get(f"/benchmarks/{board_bench.slug}/?page=2").content.decode()
+
+    api = Client().get("/api/v1/leaderboard/?limit=100&offset=2").json()
+    assert api["limit"] == 8 and api["offset"] == 2 and api["count"] == 12
+    assert [r["method_name"] for r in api["rows"]] == [f"M{i:02d}" for i in range(2, 10)]
+    assert api["next"].endswith("?limit=8&offset=10") and api["previous"].endswith("?limit=8")
+    for query in ("limit=0", "limit=x", "offset=-1"):
+        answer = Client().get(f"/api/v1/leaderboard/?{query}")
+        assert answer.status_code == 400 and answer.json()["error"] == "invalid_parameter", query
+    exported = list(csv.DictReader(io.StringIO(streamed(Client().get("/?format=csv")))))
+    assert len(exported) == 12  # exports are never paginated
+    dump = b"".join(Client().get("/?format=json").streaming_content)
+    assert dump.count(b'"method_name"') == 12
+
+
+def test_unchanged_pages_answer_304_until_a_result_changes(alice, bob, board_bench):
+    entry(alice, board_bench, "First", 40.0)
+    late = entry(bob, board_bench, "Late", 30.0, public=False)
+    for path in ("/", f"/benchmarks/{board_bench.slug}/", "/api/v1/leaderboard/", f"/api/v1/leaderboard/{board_bench.slug}/"):
+        first = Client().get(path)
+        assert first.status_code == 200 and first["ETag"] and first["Last-Modified"], path
+        assert "no-cache" in first["Cache-Control"]
+        assert Client().get(path, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304, path
+    etag = Client().get("/")["ETag"]
+    set_published(late, True)
+    again = Client().get("/", HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 200 and order(again.content.decode(), ["First", "Late"]) == ["Late", "First"]
+
+
+def test_cached_boards_follow_every_change(alice, bob, board_bench, django_assert_max_num_queries):
+    s = entry(alice, board_bench, "Mine", 40.0)
+    entry(bob, board_bench, "Theirs", 50.0)
+    Client().get("/")
+    Client().get(f"/benchmarks/{board_bench.slug}/")
+    with django_assert_max_num_queries(1):  # warm: only the version row is read
+        assert ">Mine<" in Client().get("/").content.decode()
+
+    def shows(name: str, path: str = "/") -> bool:
+        return f">{name}<" in Client().get(path).content.decode()
+
+    set_published(s, False)
+    assert not shows("Mine")
+    set_published(s, True)
+    assert shows("Mine")
+    Submission.objects.filter(pk=s.pk).update(method_name="Renamed")  # an update() is invisible...
+    assert shows("Mine")
+    s.refresh_from_db()
+    s.save()  # ...a save() is not
+    assert shows("Renamed")
+    Benchmark.objects.filter(pk=board_bench.pk).update(name="Old name")
+    board_bench.name = "Renamed bench"
+    board_bench.save()
+    assert "Renamed bench" in Client().get("/").content.decode()
+    split = board_bench.splits.get()
+    split.is_revealed = False
+    split.save()
+    assert not shows("Renamed", f"/benchmarks/{board_bench.slug}/")
+
+
+def test_private_work_does_not_invalidate_the_boards(alice, board_bench):
+    entry(alice, board_bench, "Public", 40.0)
+    before = current_version()
+    entry(alice, board_bench, "Private", 30.0, public=False)
+    Client().force_login(alice)  # saves last_login
+    assert current_version() == before
+
+
+def test_submission_page_links_to_its_rows(alice, board_bench):
+    best = entry(alice, board_bench, "Best", 40.0)
+    worse = entry(alice, board_bench, "Worse", 50.0)
+    html = Client().get(best.get_absolute_url()).content.decode()
+    assert f'href="/#s-{best.uuid}"' in html
+    assert f'href="/benchmarks/{board_bench.slug}/?split=test#s-{best.uuid}"' in html
+    worse_html = Client().get(worse.get_absolute_url()).content.decode()
+    assert f'href="/?all=1#s-{worse.uuid}"' in worse_html and "(all submissions)" in worse_html
+    private = entry(alice, board_bench, "Private", 1.0, public=False, paper_url="https://example.org/p",
+                    code_url="https://example.org/c")
+    me = Client()
+    me.force_login(alice)
+    page = me.get(private.get_absolute_url()).content.decode()
+    assert "On the leaderboard" not in page
+    assert re.search(r'<a [^>]*href="https://example.org/p"[^>]*>Paper ↗</a><a [^>]*href="https://example.org/c"', page)
+
+
+def test_page_queries_do_not_grow_with_rows(board_bench, django_assert_max_num_queries):
+    for i, u in enumerate(users(60)):
+        entry(u, board_bench, f"Q{i:02d}", 10.0 + i, log="x" * 1000)
+    with django_assert_max_num_queries(12):  # cold: version, benchmarks, splits, count, rows, primaries, html
+        Client().get("/")
+    with django_assert_max_num_queries(12):
+        Client().get(f"/benchmarks/{board_bench.slug}/?all=1&page=2")
+    with django_assert_max_num_queries(10):
+        Client().get("/api/v1/leaderboard/?limit=60")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_result_published_elsewhere_shows_within_a_second():
+    """Another process (here: a thread on its own connection) publishes; this one's cached page follows at once."""
+    benchmark = Benchmark.objects.create(slug="fresh", name="Fresh", gt_path="gt/fresh/gt.npz")
+    Split.objects.create(benchmark=benchmark, name="test", is_ranking=True, is_revealed=True)
+    alice, bob = users(2)
+    entry(alice, benchmark, "Old", 40.0)
+    late = entry(bob, benchmark, "Newcomer", 30.0, public=False)
+    assert ">Newcomer<" not in Client().get("/").content.decode()  # the board is cached now
+
+    def publish() -> None:
+        set_published(Submission.objects.get(pk=late.pk), True)
+        connection.close()
+
+    worker = threading.Thread(target=publish)
+    worker.start()
+    worker.join()
+    published_at = time.monotonic()
+    while ">Newcomer<" not in Client().get("/").content.decode():
+        assert time.monotonic() - published_at < 1.0, "the published result did not appear within 1 s"
+        time.sleep(0.05)
+    assert time.monotonic() - published_at < 1.0

@@ -7,7 +7,7 @@ import torch
 
 from reference_models.baselines import baseline_rows
 from reference_models.body import SMPLXJoints
-from reference_models.checkpoint import CheckpointMismatch, load_checkpoint, save_checkpoint
+from reference_models.checkpoint import load_checkpoint, save_checkpoint
 from reference_models.data.augment import flip_smplx_params
 from reference_models.data.dataset import CropDataset
 from reference_models.data.sources import load_manifest

@@ -122,9 +122,10 @@ def roi_align(fmap: torch.Tensor, boxes: torch.Tensor, output_size: tuple[int, i
     """
     _, _, h, w = fmap.shape
     oh, ow = output_size
-    x1, y1, x2, y2 = (boxes.to(fmap.dtype) * spatial_scale).unbind(-1)
-    rows = _roi_axis_weights(y1, y2 - y1, oh, h)  # (B, oh, H)
-    cols = _roi_axis_weights(x1, x2 - x1, ow, w)  # (B, ow, W)
+    # sample positions in at least float32 (half precision would shift them by up to a pixel)
+    x1, y1, x2, y2 = (boxes.to(_at_least_float32(fmap)) * spatial_scale).unbind(-1)
+    rows = _roi_axis_weights(y1, y2 - y1, oh, h).to(fmap.dtype)  # (B, oh, H)
+    cols = _roi_axis_weights(x1, x2 - x1, ow, w).to(fmap.dtype)  # (B, ow, W)
     return torch.einsum("bph,bchw,bqw->bcpq", rows, fmap, cols)
 
 

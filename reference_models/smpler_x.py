@@ -30,8 +30,9 @@ HAND_BOX_EXTENSION, FACE_BOX_EXTENSION = 2.0, 1.5
 HAND_BOX_ASPECT, FACE_BOX_ASPECT = 1.0, 1.0  # input_hand_shape 256×256, input_face_shape 192×192
 HAND_FEAT_UPSCALE = 4
 BOX_MAP_UPSCALE = 8  # BoxNet's three ×2 deconvs
-# mirror a left-hand rotation into right-hand space (and back): R → S R S, S = diag(-1, 1, 1)
-_MIRROR = torch.diag(torch.tensor([-1.0, 1.0, 1.0]))
+# mirror a left-hand rotation into right-hand space (and back): R → S R S, S = diag(-1, 1, 1), i.e. flip the
+# signs of the off-diagonal entries of the first row and column (axis-angle (x, y, z) → (x, -y, -z))
+_MIRROR_SIGNS = torch.tensor([[1.0, -1.0, -1.0], [-1.0, 1.0, 1.0], [-1.0, 1.0, 1.0]])
 
 
 class PositionNet(nn.Module):
@@ -83,11 +84,11 @@ class BoxNet(nn.Module):
     def forward(self, fmap: torch.Tensor, body_prob: torch.Tensor) -> torch.Tensor:
         hm = body_prob.reshape(fmap.shape[0], -1, *FEATURE_SHAPE).to(fmap.dtype)
         feat = self.deconv(torch.cat((fmap, hm), dim=1))
-        centres = soft_argmax_2d(self.bbox_center(feat)).to(feat.dtype)  # (B, 3, 2) in ×8-map pixels
-        centre_feat = sample_features(feat, centres.detach())
+        centres = soft_argmax_2d(self.bbox_center(feat))  # (B, 3, 2) in ×8-map pixels, ≥ float32
+        centre_feat = sample_features(feat, centres.detach().to(feat.dtype))
         sizes = torch.stack([head(centre_feat[:, i]) for i, head in
                              enumerate((self.lhand_size, self.rhand_size, self.face_size))], dim=1)
-        return torch.cat((centres / BOX_MAP_UPSCALE, sizes), dim=-1)
+        return torch.cat((centres / BOX_MAP_UPSCALE, sizes.to(centres.dtype)), dim=-1)
 
 
 class HandRoI(nn.Module):
@@ -164,12 +165,11 @@ class SMPLerX(nn.Module):
 
         b = img.shape[0]
         dtype = torch.promote_types(hand6d.dtype, torch.float32)  # float32 under autocast, float64 if run so
-        mirror = _MIRROR.to(device=img.device, dtype=dtype)
         hand_mats = rot6d_to_matrix(hand6d.to(dtype))
         rotmats = {
             "global_orient": rot6d_to_matrix(root6d.to(dtype)),
             "body_pose": rot6d_to_matrix(body6d.to(dtype)),
-            "left_hand_pose": mirror @ hand_mats[:b] @ mirror,  # the left crop was mirrored into a right hand
+            "left_hand_pose": hand_mats[:b] * _MIRROR_SIGNS.to(hand_mats),  # the left crop was mirrored
             "right_hand_pose": hand_mats[b:],
             "jaw_pose": rot6d_to_matrix(jaw6d.to(dtype)),
         }

@@ -1,13 +1,16 @@
 """Demo benchmarks built from synthetic SMPL-X data, plus example prediction files a visitor can upload.
 
 Numbers on these benchmarks measure nothing about real methods: the body model and the people are synthetic.
+So they count toward MPE only while no real benchmark does: they are created out of MPE when a real one is
+there, and ``import_benchmark`` takes them out of MPE when it adds one. Creating them again (every start of
+scripts/serve) keeps what a host changed (split reveal/ranking, MPE flags) unless ``refresh=True``.
 """
 from __future__ import annotations
 
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,7 @@ from django.conf import settings
 
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.benchmarks.services import BenchmarkSpec, import_ground_truth
+from leaderboard.storage import private_path
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,36 @@ IMAGES_BENCHMARK = DemoBenchmark(BenchmarkSpec(
     counts_toward_mpe=False, counts_toward_hand_mpe=False, display_order=40), 32, 14, False)
 
 
+DEMO_SLUGS = frozenset(d.spec.slug for d in (*DEMO_BENCHMARKS, IMAGES_BENCHMARK))
+
+
+def real_benchmarks_in_mpe():
+    return Benchmark.objects.filter(counts_toward_mpe=True, is_active=True).exclude(slug__in=DEMO_SLUGS)
+
+
+def exclude_demo_from_mpe() -> list[str]:
+    """Take the demo benchmarks out of MPE (a real benchmark now counts); returns the slugs changed."""
+    changed = []
+    for benchmark in Benchmark.objects.filter(slug__in=DEMO_SLUGS, counts_toward_mpe=True):
+        benchmark.counts_toward_mpe = False
+        benchmark.save(update_fields=["counts_toward_mpe"])  # a save: the scores are refreshed (score_triggers)
+        changed.append(benchmark.slug)
+    return changed
+
+
+def _already_imported(slug: str) -> Benchmark | None:
+    benchmark = Benchmark.objects.filter(slug=slug).first()
+    if benchmark is not None and benchmark.gt_path and private_path(benchmark.gt_path).is_file():
+        return benchmark
+    return None
+
+
+def _demo_spec(spec: BenchmarkSpec) -> BenchmarkSpec:
+    if spec.counts_toward_mpe and real_benchmarks_in_mpe().exists():
+        return replace(spec, counts_toward_mpe=False)
+    return spec
+
+
 def default_predictions_dir() -> Path:
     return Path(settings.VAR_DIR) / "demo_predictions"
 
@@ -71,8 +105,11 @@ def _rewrite(path: Path, keep_splits: bool) -> None:
     np.savez(path, **arrays)
 
 
-def create_demo_benchmarks(predictions_dir: Path | None = None) -> list[Benchmark]:
-    """Create (or refresh) the demo benchmarks and write example predictions; deterministic and idempotent."""
+def create_demo_benchmarks(predictions_dir: Path | None = None, refresh: bool = False) -> list[Benchmark]:
+    """Create the demo benchmarks that are missing and write example predictions; deterministic and idempotent.
+
+    An existing demo benchmark is kept as the host left it (flags, splits); ``refresh`` re-imports it from scratch.
+    """
     from evaluator.demo import make_demo_benchmark, noisy_predictions
     from evaluator.image_benchmark import make_image_benchmark
 
@@ -82,19 +119,28 @@ def create_demo_benchmarks(predictions_dir: Path | None = None) -> list[Benchmar
     benchmarks = []
     with tempfile.TemporaryDirectory() as tmp:
         for demo in DEMO_BENCHMARKS:
+            existing = None if refresh else _already_imported(demo.spec.slug)
+            examples = [out / f"{demo.spec.slug}.npz", out / f"{demo.spec.slug}-rough.npz"]
+            if existing is not None and all(p.is_file() for p in examples):
+                benchmarks.append(existing)
+                continue
             work = Path(tmp) / demo.spec.slug
             gt_path, pred_path = make_demo_benchmark(work, num_samples=demo.num_samples, seed=demo.seed)
             _rewrite(gt_path, demo.keep_splits)
-            benchmarks.append(import_ground_truth(gt_path, demo.spec))
-            shutil.copyfile(pred_path, out / f"{demo.spec.slug}.npz")
+            benchmarks.append(existing or import_ground_truth(gt_path, _demo_spec(demo.spec)))
+            shutil.copyfile(pred_path, examples[0])
             with np.load(gt_path, allow_pickle=False) as gt:
                 params = {k: gt[k].astype(np.float64) for k in gt.files if k not in ("sample_ids", "splits")}
                 ids = gt["sample_ids"]
             rough = noisy_predictions(params, np.random.default_rng(demo.seed + 1000), NOISE_LEVELS["pred-rough"])
-            np.savez(out / f"{demo.spec.slug}-rough.npz", sample_ids=ids, **{k: v.astype(np.float32) for k, v in rough.items()})
-        images = make_image_benchmark(Path(tmp) / "images", settings.SMPLX_MODEL_DIR, IMAGES_BENCHMARK.num_samples,
-                                      seed=IMAGES_BENCHMARK.seed, slug=IMAGES_BENCHMARK.spec.slug)
-        benchmarks.append(import_ground_truth(images.gt_path, IMAGES_BENCHMARK.spec, images_dir=images.input_dir))
+            np.savez(examples[1], sample_ids=ids, **{k: v.astype(np.float32) for k, v in rough.items()})
+        existing = None if refresh else _already_imported(IMAGES_BENCHMARK.spec.slug)
+        if existing is not None:
+            benchmarks.append(existing)
+        else:
+            images = make_image_benchmark(Path(tmp) / "images", settings.SMPLX_MODEL_DIR, IMAGES_BENCHMARK.num_samples,
+                                          seed=IMAGES_BENCHMARK.seed, slug=IMAGES_BENCHMARK.spec.slug)
+            benchmarks.append(import_ground_truth(images.gt_path, IMAGES_BENCHMARK.spec, images_dir=images.input_dir))
     bundle = out / "all-demo-benchmarks.zip"
     with zipfile.ZipFile(bundle, "w", zipfile.ZIP_STORED) as archive:  # npz members are already zip archives
         for demo in DEMO_BENCHMARKS:

@@ -1,3 +1,4 @@
+import io
 import zipfile
 from pathlib import Path
 
@@ -18,7 +19,7 @@ def test_import_benchmark_command_writes_private_gt_and_public_ids(db, tmp_path)
 
     gt_path, _ = make_demo_benchmark(tmp_path, num_samples=20, seed=3)
     call_command("import_benchmark", "--slug", "cmd-bench", "--name", "Cmd", "--gt", str(gt_path),
-                 "--primary-metric", "mpjpe_body", "--hidden-splits", "test", "--no-hand-mpe")
+                 "--primary-metric", "mpjpe_body", "--hidden-splits", "test", "--no-hand-mpe", stdout=io.StringIO())
     b = Benchmark.objects.get(slug="cmd-bench")
     stored = Path(settings.PRIVATE_STORAGE_ROOT) / b.gt_path
     assert stored.read_bytes() == gt_path.read_bytes() and len(b.gt_sha256) == 64

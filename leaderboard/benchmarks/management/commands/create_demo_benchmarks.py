@@ -6,14 +6,18 @@ from leaderboard.benchmarks.demo import create_demo_benchmarks, default_predicti
 
 
 class Command(BaseCommand):
-    help = "Create the synthetic demo benchmarks (and the synthetic SMPL-X model if missing) and example predictions. Idempotent."
+    help = ("Create the synthetic demo benchmarks that are missing (and the synthetic SMPL-X model) and example predictions. "
+            "Existing ones are kept as they are (split flags included) unless --refresh. They count toward MPE only "
+            "while no real benchmark does.")
 
     def add_arguments(self, parser) -> None:
+        parser.add_argument("--refresh", action="store_true", help="re-import them, resetting their splits and flags")
         parser.add_argument("--predictions-dir", type=Path, help=f"where example predictions go (default {default_predictions_dir()})")
 
     def handle(self, *args, **opts) -> None:
         out = opts["predictions_dir"] or default_predictions_dir()
-        for benchmark in create_demo_benchmarks(out):
+        for benchmark in create_demo_benchmarks(out, refresh=opts["refresh"]):
             splits = ", ".join(f"{s.name}{' (hidden)' if not s.is_revealed else ''}" for s in benchmark.splits.all())
-            self.stdout.write(f"{benchmark.slug}: {benchmark.num_samples} samples, splits {splits}")
+            in_mpe = "in MPE" if benchmark.counts_toward_mpe else "not in MPE"
+            self.stdout.write(f"{benchmark.slug}: {benchmark.num_samples} samples, splits {splits}; {in_mpe}")
         self.stdout.write(self.style.SUCCESS(f"Example predictions in {out}"))

@@ -1,0 +1,81 @@
+"""Hosts' defaults: test splits hidden on import (and the command says so), demo benchmarks kept as the host left
+them on every start and never silently part of a real deployment's MPE."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from django.core.management import call_command
+
+from leaderboard.benchmarks.demo import DEMO_SLUGS, create_demo_benchmarks
+from leaderboard.benchmarks.models import Benchmark, Split
+
+
+def _import(*args: str) -> str:
+    out = io.StringIO()
+    call_command("import_benchmark", *args, stdout=out)
+    return out.getvalue()
+
+
+def _gt_with_splits(tmp_path, name: str = "gt.npz"):
+    from evaluator.demo import make_demo_benchmark
+
+    gt_path, _ = make_demo_benchmark(tmp_path / name.removesuffix(".npz"), num_samples=20, seed=3)
+    with np.load(gt_path) as gt:
+        assert set(gt["splits"].tolist()) == {"dev", "test"}
+    return gt_path
+
+
+def test_import_hides_test_splits_by_default_and_says_so(db, tmp_path):
+    output = _import("--slug", "real", "--name", "Real", "--gt", str(_gt_with_splits(tmp_path)))
+    splits = {s.name: s for s in Split.objects.filter(benchmark__slug="real")}
+    assert not splits["test"].is_revealed and splits["dev"].is_revealed and splits["dev"].is_ranking
+    assert "split test:" in output and "HIDDEN" in output and "ranking split" in output and "Reveal a split" in output
+    assert "MPE: counts" in output
+
+
+def test_hidden_splits_with_no_names_reveals_every_split(db, tmp_path):
+    output = _import("--slug", "open", "--name", "Open", "--gt", str(_gt_with_splits(tmp_path)), "--hidden-splits")
+    assert all(s.is_revealed for s in Split.objects.filter(benchmark__slug="open"))
+    assert "HIDDEN" not in output
+
+
+def test_single_test_split_is_hidden_and_the_command_warns_nothing_shows(db, tmp_path):
+    from leaderboard.benchmarks.testing import make_benchmark
+
+    benchmark, _ = make_benchmark("tmp", num_samples=6)
+    gt = tmp_path / "single.npz"
+    from leaderboard.storage import private_path
+
+    gt.write_bytes(private_path(benchmark.gt_path).read_bytes())  # one 'test' split (no splits array)
+    output = _import("--slug", "single", "--name", "Single", "--gt", str(gt))
+    assert not Split.objects.get(benchmark__slug="single", name="test").is_revealed
+    assert "show nothing for it until its ranking split is revealed" in output
+
+
+def test_demo_benchmarks_keep_the_hosts_split_flags_on_every_start(db, tmp_path):
+    create_demo_benchmarks(tmp_path)
+    test = Split.objects.get(benchmark__slug="demo-3dpw", name="test")
+    assert not test.is_revealed
+    Split.objects.filter(pk=test.pk).update(is_revealed=True)  # the host revealed it
+    Benchmark.objects.filter(slug="demo-ehf").update(description="edited by the host")
+    create_demo_benchmarks(tmp_path)  # scripts/serve runs this on every start
+    assert Split.objects.get(pk=test.pk).is_revealed
+    assert Benchmark.objects.get(slug="demo-ehf").description == "edited by the host"
+    create_demo_benchmarks(tmp_path, refresh=True)  # explicit reset
+    assert not Split.objects.get(benchmark__slug="demo-3dpw", name="test").is_revealed
+
+
+def test_demo_benchmarks_leave_mpe_once_a_real_benchmark_counts(db, tmp_path):
+    create_demo_benchmarks(tmp_path / "preds")
+    in_mpe = set(Benchmark.objects.filter(counts_toward_mpe=True).values_list("slug", flat=True))
+    assert in_mpe and in_mpe <= DEMO_SLUGS  # alone, the demo keeps its MPE (the demo site shows one)
+    output = _import("--slug", "agora", "--name", "AGORA", "--gt", str(_gt_with_splits(tmp_path)))
+    assert set(Benchmark.objects.filter(counts_toward_mpe=True).values_list("slug", flat=True)) == {"agora"}
+    assert "no longer count toward MPE" in output and all(s in output for s in sorted(in_mpe))
+
+
+def test_demo_benchmarks_created_after_a_real_one_are_not_in_mpe(db, tmp_path):
+    _import("--slug", "agora", "--name", "AGORA", "--gt", str(_gt_with_splits(tmp_path)))
+    create_demo_benchmarks(tmp_path / "preds")
+    assert not Benchmark.objects.filter(slug__in=DEMO_SLUGS, counts_toward_mpe=True).exists()

@@ -182,6 +182,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("API_THROTTLE_ANON", "120/min"),
         "user": os.environ.get("API_THROTTLE_USER", "600/min"),
+        # leaderboard/accounts/throttles.py: password checks (log-in form, API token request), token creation
+        "login": os.environ.get("THROTTLE_LOGIN", "10/min"),  # per client address
+        "login_username": os.environ.get("THROTTLE_LOGIN_USERNAME", "30/hour"),  # per account name
+        "token": os.environ.get("THROTTLE_TOKEN", "10/hour"),  # new API tokens per user
     },
 }
 SPECTACULAR_SETTINGS = {

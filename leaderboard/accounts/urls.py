@@ -2,10 +2,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from leaderboard.accounts import views
+from leaderboard.accounts.throttles import LoginIPThrottle, LoginUsernameThrottle, throttle_posts
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", throttle_posts(LoginIPThrottle, LoginUsernameThrottle)(auth_views.LoginView.as_view()), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("token/", views.api_token, name="api-token-page"),
     # Password reset: Django's views with our templates (the admin app ships templates under the default names).

@@ -11,6 +11,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 from rest_framework.authtoken.models import Token
 
+from leaderboard.accounts.throttles import TokenCreationThrottle, throttle_posts
+
 
 class SignUpForm(UserCreationForm):
     email = forms.EmailField(required=False, help_text="Optional: we email you when an evaluation ends, and it lets you reset a forgotten password.")
@@ -34,6 +36,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@throttle_posts(TokenCreationThrottle)
 def api_token(request: HttpRequest) -> HttpResponse:
     """Show the user's API token; POST creates it or replaces it (the old one stops working at once)."""
     token = Token.objects.filter(user=request.user).first()

@@ -1,8 +1,9 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
-from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
 
+from leaderboard.accounts.throttles import LoginIPThrottle, LoginUsernameThrottle
 from leaderboard.api import views
 
 router = DefaultRouter()
@@ -15,7 +16,9 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs-swagger"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api-schema", template_name="web/redoc.html"),
          name="api-docs-redoc"),
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    # A password check: throttled per address and per account name (DRF's own view has no throttles).
+    path("auth/token/", ObtainAuthToken.as_view(throttle_classes=[LoginIPThrottle, LoginUsernameThrottle]),
+         name="api-token"),
     path("leaderboard/", views.OverallLeaderboardView.as_view(), name="api-leaderboard"),
     path("leaderboard/<slug:slug>/", views.BenchmarkLeaderboardView.as_view(), name="api-benchmark-leaderboard"),
     *router.urls,

@@ -1,0 +1,72 @@
+"""Rate limits on password checks and token creation (issue 12, Medium 11: 300 wrong passwords met no 429).
+
+DRF's throttles keep their counters in Django's default cache, so with CACHE_URL pointing at Redis every web
+process shares them (a per-process LocMemCache let 355 of 400 requests through a 120/min limit on 3 workers).
+The same throttle classes guard DRF views (``throttle_classes``) and plain Django views (``throttle_posts``).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class LoginIPThrottle(SimpleRateThrottle):
+    """Password checks (log-in form, API token request) per client address."""
+
+    scope = "login"
+
+    def get_cache_key(self, request, view) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class LoginUsernameThrottle(SimpleRateThrottle):
+    """Password checks per account name, whatever address they come from (a botnet guessing one password)."""
+
+    scope = "login_username"
+
+    def get_cache_key(self, request, view) -> str | None:
+        data = getattr(request, "data", None) or request.POST
+        username = str(data.get("username", "")).strip().lower()[:150]
+        return self.cache_format % {"scope": self.scope, "ident": username} if username else None
+
+
+class TokenCreationThrottle(SimpleRateThrottle):
+    """New API tokens per logged-in user (each replaces the last; no reason to mint them in bulk)."""
+
+    scope = "token"
+
+    def get_cache_key(self, request, view) -> str | None:
+        return self.cache_format % {"scope": self.scope, "ident": request.user.pk} if request.user.is_authenticated else None
+
+
+def _refused(request: HttpRequest, wait: float | None) -> HttpResponse:
+    retry_after = str(max(1, int(wait or 1)))
+    detail = f"Too many attempts; try again in {retry_after} s."
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"error": "throttled", "detail": detail}, status=429)
+    else:
+        response = render(request, "web/throttled.html", {"detail": detail}, status=429)
+    response["Retry-After"] = retry_after
+    return response
+
+
+def throttle_posts(*throttle_classes: type[SimpleRateThrottle]) -> Callable:
+    """Decorator for a Django view: each POST counts against every throttle; over any of them, a 429."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method == "POST":
+                for throttle_class in throttle_classes:
+                    throttle = throttle_class()
+                    if not throttle.allow_request(request, None):
+                        return _refused(request, throttle.wait())
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,46 +1,101 @@
-"""``python -m evaluator {score,make-synthetic-model,make-demo-benchmark}``."""
+"""``python -m evaluator {score,check,make-synthetic-model,make-demo-benchmark}``."""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from .assets import default_model_dir
 
 
+def _parse_options(items: list[str]) -> dict:
+    """``key=value`` pairs; values are JSON when they parse (20, true, null), else strings."""
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--option {item!r}: expected key=value")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    return options
+
+
+def _write_per_sample(path: Path, rows: dict) -> None:
+    import numpy as np
+
+    np.savez(path, sample_ids=rows["sample_id"], splits=rows["split"],
+             **{k: np.asarray(v, dtype=np.float64) for k, v in rows.items() if k not in ("sample_id", "split")})
+
+
 def _score(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .body_model import load_body_model
     from .formats import FormatError, load_sample_set
-    from .metrics import METRIC_LABELS, METRICS, MetricSums
-    from .scoring import score_samples
+    from .metric_names import ALL_METRIC_LABELS
+    from .metric_sums import MetricSums
+    from .protocols import get_protocol, load_protocol_models
 
     try:
-        gt = load_sample_set(args.gt, role="gt")
+        protocol = get_protocol(args.protocol, _parse_options(args.option))
+        gt = protocol.load_gt(args.gt)
         pred = load_sample_set(args.pred, role="pred")
-        model = load_body_model(args.model_dir, device=args.device)
+        models = load_protocol_models(protocol, args.model_dir, device=args.device)
         with tqdm(total=len(gt), unit="sample", disable=args.quiet) as bar:
-            sums = score_samples(model, gt, pred, chunk_size=args.chunk_size,
-                                 progress=lambda done, total: bar.update(done - bar.n))
-    except (FormatError, FileNotFoundError) as exc:
+            progress = lambda done, total: bar.update(done - bar.n)  # noqa: E731
+            if args.per_sample:
+                rows = protocol.per_sample(models, gt, pred, chunk_size=args.chunk_size, progress=progress)
+                sums: dict[str, MetricSums] = {}
+                for split in sorted(set(rows["split"].tolist())):
+                    mask = rows["split"] == split
+                    sums[split] = MetricSums.empty(protocol.metrics).add({k: rows[k][mask] for k in protocol.metrics})
+                _write_per_sample(args.per_sample, rows)
+            else:
+                sums = protocol.score(models, gt, pred, chunk_size=args.chunk_size, progress=progress)
+    except (FormatError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     sums["all"] = MetricSums.merge_all(sums.values())
     splits = sorted(k for k in sums if k != "all") + ["all"]
     means = {s: sums[s].means() for s in splits}
-    width = max(len(v.label) for v in METRIC_LABELS.values())
+    width = max(len(ALL_METRIC_LABELS[k].label) for k in protocol.metrics)
+    print(f"protocol {protocol.name} v{protocol.version} {protocol.options}")
     print(f"{'metric (mm)':<{width}} " + " ".join(f"{s:>10}" for s in splits))
-    for key in METRICS:
-        row = " ".join(f"{means[s][key]:>10.2f}" for s in splits)
-        print(f"{METRIC_LABELS[key].label:<{width}} {row}")
+    for key in protocol.metrics:
+        row = " ".join(f"{means[s][key]:>10.2f}" if means[s][key] is not None else f"{'n/a':>10}" for s in splits)
+        print(f"{ALL_METRIC_LABELS[key].label:<{width}} {row}")
     print(f"{'samples':<{width}} " + " ".join(f"{sums[s].num_samples:>10d}" for s in splits))
     if args.json:
-        report = {"gt": str(args.gt), "pred": str(args.pred), "model_dir": str(model.model_dir),
+        from . import __version__
+
+        report = {"gt": str(args.gt), "pred": str(args.pred), "model_dir": str(models.smplx.model_dir),
+                  "evaluator_version": __version__, "protocol": protocol.describe(),
                   "splits": {s: {"num_samples": sums[s].num_samples, "means": means[s], **sums[s].to_dict()}
                              for s in splits}}
         Path(args.json).write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .check import DEFAULT_SERVER, check_predictions, fetch_sample_ids, read_sample_ids
+
+    try:
+        ids = (read_sample_ids(args.sample_ids) if args.sample_ids is not None else
+               fetch_sample_ids(args.benchmark, args.server or os.environ.get("EHPS_SERVER") or DEFAULT_SERVER)
+               if args.benchmark else None)
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report = check_predictions(args.pred, ids)
+    if not report.ok:
+        for problem in report.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 1
+    against = f", all {len(ids)} benchmark ids present" if ids is not None else " (ids not checked: no --benchmark/--sample-ids)"
+    print(f"OK: {args.pred} holds {report.num_samples} samples as {report.layout}{against}")
     return 0
 
 
@@ -68,11 +123,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model-dir", type=Path, default=default_model_dir(),
                    help="SMPL-X model dir (default: $SMPLX_MODEL_DIR or var/smplx_synthetic)")
     p.add_argument("--json", type=Path, help="write means and sums per split here")
+    p.add_argument("--per-sample", type=Path, metavar="FILE.npz",
+                   help="write every metric per sample (sample_ids, splits, one float64 array per metric; NaN = no value)")
+    p.add_argument("--protocol", default="smplx-generic", help="evaluation protocol (see docs/metrics.md)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="protocol option, repeatable")
     p.add_argument("--chunk-size", type=int, default=256)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_score)
-    p = sub.add_parser("make-synthetic-model", help="write a synthetic SMPL-X model dir")
+    p = sub.add_parser("check", help="validate a predictions file offline (no ground truth needed)")
+    p.add_argument("pred", type=Path)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--benchmark", metavar="SLUG", help="check ids against this benchmark's public sample-id list "
+                       "(./SLUG-sample_ids.txt when present, else fetched from --server)")
+    group.add_argument("--sample-ids", type=Path, metavar="FILE", help="one expected sample id a line")
+    p.add_argument("--server", help="leaderboard URL for --benchmark (default $EHPS_SERVER or http://127.0.0.1:8000)")
+    p.set_defaults(func=_check)
+    p = sub.add_parser("make-synthetic-model", help="write a synthetic SMPL-X + SMPL model dir")
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_make_model)

@@ -52,7 +52,7 @@ def _nice_max(value: float) -> float:
     return float(value)
 
 
-def bar_chart_svg(metrics: dict[str, float | None], title: str = "") -> str:
+def bar_chart_svg(metrics: dict[str, float | None], title: str = "", css_class: str = "chart") -> str:
     groups = chart_groups(metrics)
     if not groups:
         return ""
@@ -60,7 +60,7 @@ def bar_chart_svg(metrics: dict[str, float | None], title: str = "") -> str:
     width = LEFT + sum(len(bars) * (BAR_W + GAP) for _, bars in groups) + GROUP_GAP * len(groups) + 10
     plot_h = HEIGHT - TOP - BOTTOM
     out = [
-        f'<svg class="chart" viewBox="0 0 {width} {HEIGHT}" width="{width * SCALE:.0f}" height="{HEIGHT * SCALE:.0f}" role="img" '
+        f'<svg class="{css_class}" viewBox="0 0 {width} {HEIGHT}" width="{width * SCALE:.0f}" height="{HEIGHT * SCALE:.0f}" role="img" '
         f'aria-label="{escape(title or "Errors per body part")}" xmlns="http://www.w3.org/2000/svg">'
     ]
     for i in range(6):  # horizontal grid with mm ticks
@@ -96,3 +96,40 @@ def bar_chart_svg(metrics: dict[str, float | None], title: str = "") -> str:
     out.append(f'<text x="{LEFT + 214}" y="{legend_y}" class="legend">Procrustes-aligned (PA-)</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+# Horizontal bars for narrow screens: the vertical chart shrinks to half size on a phone (≈5 px text); this one
+# is drawn about as wide as a phone, so its text stays near its nominal size.
+ROW_H, GROUP_H, LABEL_W, VALUE_W, COMPACT_W = 22, 22, 92, 44, 340
+
+
+def compact_bar_chart_svg(metrics: dict[str, float | None], title: str = "") -> str:
+    groups = chart_groups(metrics)
+    if not groups:
+        return ""
+    vmax = _nice_max(max(b.value for _, bars in groups for b in bars))
+    bar_space = COMPACT_W - LABEL_W - VALUE_W
+    height = sum(GROUP_H + ROW_H * len(bars) for _, bars in groups) + 8
+    out = [
+        f'<svg class="chart chart-compact" viewBox="0 0 {COMPACT_W} {height}" width="{COMPACT_W}" height="{height}" '
+        f'role="img" aria-label="{escape(title or "Errors per body part")}" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    y = 0
+    for part_title, bars in groups:
+        out.append(f'<text x="0" y="{y + 15}" class="group">{escape(part_title)}</text>')
+        y += GROUP_H
+        for bar in bars:
+            w = max(1.0, bar_space * min(bar.value, vmax) / vmax)
+            cls = "bar pa" if bar.procrustes else "bar"
+            out.append(f'<text x="{LABEL_W - 8}" y="{y + 15}" class="label" text-anchor="end">{escape(short_label(bar.label))}</text>')
+            out.append(f'<rect x="{LABEL_W}" y="{y + 4}" width="{w:.1f}" height="{ROW_H - 8}" class="{cls}">'
+                       f"<title>{escape(bar.label)}: {bar.value:.2f} mm</title></rect>")
+            out.append(f'<text x="{LABEL_W + w + 6:.1f}" y="{y + 15}" class="value">{bar.value:.1f}</text>')
+            y += ROW_H
+    out.append("</svg>")
+    return "".join(out)
+
+
+def result_chart_html(metrics: dict[str, float | None], title: str = "") -> str:
+    """Both charts; CSS shows the vertical one on wide screens and the horizontal one on phones."""
+    return bar_chart_svg(metrics, title, css_class="chart chart-wide") + compact_bar_chart_svg(metrics, title)

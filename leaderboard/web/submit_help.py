@@ -36,7 +36,8 @@ def protocol_summary(benchmark: Benchmark) -> dict | None:
         protocol = get_protocol(name, getattr(benchmark, "protocol_options", None) or None)
     except (ImportError, ValueError):
         return summary  # unknown here: still say which protocol the host chose
-    doc = inspect.getdoc(type(protocol)) or ""
+    # The protocol's own docstring only: an inherited one describes the base class, not what this protocol measures.
+    doc = inspect.cleandoc(type(protocol).__dict__.get("__doc__") or "")
     summary.update(
         version=getattr(protocol, "version", ""), title=getattr(protocol, "title", ""),
         text=doc.split("\n\n", 1)[0].replace("\n", " "), parts=sorted(getattr(protocol, "parts", ())),

@@ -22,7 +22,7 @@ from leaderboard.submissions.quotas import QuotaExceeded
 from leaderboard.submissions.signals import on_board
 from leaderboard.submissions.uploads import UploadError, check_request_size, format_size
 from leaderboard.submissions.visibility import can_manage, can_see_log, owned_submissions, visible_results, visible_submissions
-from leaderboard.web.charts import bar_chart_svg
+from leaderboard.web.charts import result_chart_html
 from leaderboard.web.boards import active_benchmarks, cached_benchmark, row_link, submission_position
 from leaderboard.web.forms import SubmitForm
 from leaderboard.web.leaderboard_views import metric_columns
@@ -80,7 +80,7 @@ def submission_detail(request: HttpRequest, uuid) -> HttpResponse:
     results = list(visible_results(request.user, submission.results.select_related("benchmark")))
     columns = metric_columns()
     for result in results:
-        result.chart = bar_chart_svg(result.metrics, f"{result.benchmark.name} ({result.split})")
+        result.chart = result_chart_html(result.metrics, f"{result.benchmark.name} ({result.split})")
         result.rows = [{**c, "value": result.metrics.get(c["key"])} for c in columns]
     return render(request, "web/submission.html", {
         "submission": submission, "results": results, "can_manage": can_manage(request.user, submission),

@@ -1,0 +1,21 @@
+"""Result charts: a vertical chart for wide screens and a horizontal one drawn at phone width (readable text)."""
+import re
+
+from leaderboard.web.charts import COMPACT_W, compact_bar_chart_svg, result_chart_html
+
+METRICS = {"mpvpe_all": 50.0, "pa_mpvpe_all": 30.0, "mpvpe_hand": 40.0, "pa_mpvpe_hand": 12.0, "mpvpe_l_hand": 41.0}
+
+
+def test_result_chart_has_both_layouts():
+    html = result_chart_html(METRICS, "Bench (test)")
+    assert html.count("<svg") == 2 and 'class="chart chart-wide"' in html and 'class="chart chart-compact"' in html
+
+
+def test_compact_chart_is_drawn_at_phone_width_with_every_aggregate_bar():
+    svg = compact_bar_chart_svg(METRICS)
+    assert f'width="{COMPACT_W}"' in svg and COMPACT_W <= 360  # drawn ~1:1 on a 390 px screen
+    assert re.findall(r"<title>([^<]+)</title>", svg) == [
+        "PVE (all): 50.00 mm", "PA-PVE (all): 30.00 mm", "PVE (hands): 40.00 mm", "PA-PVE (hands): 12.00 mm"]
+    assert "Whole body" in svg and "Hands" in svg and "left hand" not in svg
+    widths = [float(w) for w in re.findall(r'<rect x="\d+" y="[\d.]+" width="([\d.]+)"', svg)]
+    assert widths[0] > widths[1] > widths[3]  # proportional to the values

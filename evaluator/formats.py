@@ -8,9 +8,10 @@ import io
 import os
 import tokenize
 import zipfile
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 
@@ -94,6 +95,8 @@ class SampleSet:
     arrays: dict[str, np.ndarray]
     meta: dict[str, np.ndarray] = field(default_factory=dict)  # GT-only per-sample keys (Schema.meta)
     schema: str = "smplx"
+    # evaluator.gt_meshes.GtMeshCache of these GT rows (attach with ``with_mesh_cache``); not part of equality
+    mesh_cache: Any = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.sample_ids)
@@ -110,6 +113,9 @@ class SampleSet:
         """Arrays of the selected samples (reads only those rows from memmaps); ``dtype=None``
         keeps each array's stored float type."""
         return {k: np.ascontiguousarray(v[index], dtype=dtype) for k, v in self.arrays.items()}
+
+    def with_mesh_cache(self, cache: Any) -> "SampleSet":
+        return dataclasses.replace(self, mesh_cache=cache)
 
     def subset(self, index: np.ndarray) -> "SampleSet":
         index = np.asarray(index)

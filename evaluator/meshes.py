@@ -54,15 +54,25 @@ def linear_map(matrix_local: Tensor, row_sums: Tensor, meshes: Meshes) -> Meshes
     return Meshes(local, meshes.origin)
 
 
+def smplx_local_vertices(body_model, samples: SampleSet, index: np.ndarray) -> Tensor:
+    """The neutral layer's vertices of param rows ``index`` with ``transl`` left out (float32, local)."""
+    params = samples.take(index, dtype=None)
+    params["transl"] = np.zeros((len(index), 3), dtype=np.float32)
+    params = {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}
+    return body_model.vertices(params, chunk_size=len(index))
+
+
 def smplx_meshes(body_model, samples: SampleSet, index: np.ndarray) -> Meshes:
     """SMPL-X meshes of rows ``index`` of ``samples`` (params through the neutral layer, or stored
-    vertices). For params, ``transl`` becomes the float64 origin and the layer runs without it."""
+    vertices). For params, ``transl`` becomes the float64 origin and the layer runs without it; GT
+    with a mesh cache (evaluator.gt_meshes) reads those local vertices instead of recomputing them."""
     if samples.kind == "vertices":
         arr = samples.take(index, dtype=None)[VERTICES]
         return from_vertices(arr, body_model.assets.anchor_vertex, body_model.device, body_model.dtype)
-    params = samples.take(index, dtype=None)
-    transl = torch.as_tensor(np.asarray(params.pop("transl"), np.float64), device=body_model.device)
-    params["transl"] = np.zeros_like(transl.cpu().numpy(), dtype=np.float32)
-    params = {k: np.asarray(v, dtype=np.float32) for k, v in params.items()}
-    local = body_model.vertices(params, chunk_size=len(index))
+    transl = torch.as_tensor(np.asarray(samples.arrays["transl"][index], np.float64), device=body_model.device)
+    cache = samples.mesh_cache
+    if cache is not None and cache.body_model is body_model:
+        local = cache.local(index)
+    else:
+        local = smplx_local_vertices(body_model, samples, index)
     return Meshes(local, transl.reshape(-1, 1, 3))

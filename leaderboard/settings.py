@@ -138,6 +138,7 @@ MAX_SUBMISSIONS_IN_PROGRESS = env_int("MAX_SUBMISSIONS_IN_PROGRESS", 3)
 # --- Evaluation ---
 EVAL_SHARD_SIZE = env_int("EVAL_SHARD_SIZE", 2048)
 EVAL_CHUNK_SIZE = env_int("EVAL_CHUNK_SIZE", 256)
+EVAL_GT_MESH_CACHE = env_bool("EVAL_GT_MESH_CACHE", True)  # store GT meshes next to the GT (evaluator.gt_meshes)
 EVAL_DEVICE = os.environ.get("EVAL_DEVICE", "auto")  # auto = cuda when present
 EVAL_STUCK_AFTER_S = env_int("EVAL_STUCK_AFTER_S", 15 * 60)  # no heartbeat for this long = stuck
 EVAL_MAX_ATTEMPTS = env_int("EVAL_MAX_ATTEMPTS", 3)

@@ -26,6 +26,8 @@ _lock = threading.Lock()
 _body_models: dict[tuple, Any] = {}
 _sample_sets: OrderedDict[tuple, Any] = OrderedDict()
 _matches: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_mesh_caches: OrderedDict[tuple, Any] = OrderedDict()  # GT sample sets with their stored meshes attached
+_model_hashes: dict[int, str] = {}  # id(BodyModel) -> sha256 of its files (models live as long as the process)
 
 
 def eval_device() -> str:
@@ -102,6 +104,38 @@ def matched_indices(gt_path: Path, pred_path: Path) -> np.ndarray:
         return _remember(_matches, key, indices)
 
 
+def _model_hash(model) -> str:
+    """sha256 of the body model's files, computed once per loaded model."""
+    from evaluator.gt_meshes import model_files_hash
+
+    with _lock:
+        if id(model) in _model_hashes:
+            return _model_hashes[id(model)]
+    digest = model_files_hash(model.model_dir)
+    with _lock:
+        return _model_hashes.setdefault(id(model), digest)
+
+
+def gt_with_meshes(gt_path: Path):
+    """The GT sample set with its stored meshes attached (evaluator.gt_meshes), unless
+    ``settings.EVAL_GT_MESH_CACHE`` is off or the GT holds vertices already."""
+    from django.conf import settings
+
+    from evaluator.gt_meshes import attach_mesh_cache
+
+    gt = sample_set(gt_path, "gt")
+    if not settings.EVAL_GT_MESH_CACHE or gt.kind != "params":
+        return gt
+    model = body_model()
+    key = ("gt-meshes", id(model), *_fingerprint(gt_path))
+    with _lock:
+        if key in _mesh_caches:
+            return _mesh_caches[key]
+    cached = attach_mesh_cache(model, gt, gt_path, model_hash=_model_hash(model))
+    with _lock:
+        return _remember(_mesh_caches, key, cached)
+
+
 def num_samples(gt_path: Path) -> int:
     return len(sample_set(gt_path, "gt"))
 
@@ -117,7 +151,7 @@ def score_range(
     """Metric sums per split over GT samples ``[start, stop)``; ``on_chunk`` runs after every chunk."""
     from evaluator.scoring import score_samples
 
-    gt = sample_set(gt_path, "gt")
+    gt = gt_with_meshes(gt_path)
     pred = sample_set(pred_path, "pred")
     pred_index = matched_indices(gt_path, pred_path)
     gt_index = np.arange(start, stop)
@@ -129,3 +163,5 @@ def clear_caches() -> None:
         _body_models.clear()
         _sample_sets.clear()
         _matches.clear()
+        _mesh_caches.clear()
+        _model_hashes.clear()

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable
 
 logger = logging.getLogger(__name__)
 
 QUEUES = ("validate", "evaluate", "finalize")
-# Reading a long backlog costs one LRANGE per page; bound it so the sweeper stays cheap.
-MAX_MESSAGES_PER_QUEUE = 100_000
-PAGE = 1_000
+PAGE = 2_000  # messages per LRANGE reply
+PAGES_PER_ROUND_TRIP = 8  # LRANGEs pipelined together
+# The task id of a Celery (protocol 2) message: the first "id" key of its "headers" object, which precedes
+# any nested object there. The body is base64 (no quotes), and quotes inside string values are escaped,
+# so the pattern cannot match elsewhere; a message it does not match is decoded in full instead.
+_HEADER_ID = re.compile(rb'"headers": \{[^{}]*?"id": "([^"\\]*)"')
 
 
 def _message_task_id(raw: bytes) -> str | None:
@@ -27,14 +31,44 @@ def _message_task_id(raw: bytes) -> str | None:
         return None
 
 
+def _page_task_ids(page: list[bytes]) -> Iterable[str]:
+    """Task ids of one page of raw messages: one regex pass over the page, full decoding as a fallback."""
+    found = _HEADER_ID.findall(b"\n".join(page))
+    if len(found) == len(page):
+        return (raw.decode() for raw in found)
+    return filter(None, map(_message_task_id, page))
+
+
 def _queue_keys(client, queue: str) -> Iterable[bytes]:
     # kombu keeps priority levels in sibling lists named "<queue>\x06\x16<priority>".
     yield queue.encode()
     yield from client.scan_iter(match=f"{queue}\x06\x16*", count=100)
 
 
+def _list_task_ids(client, key: bytes) -> set[str]:
+    """Every task id in one Redis list, however long.
+
+    kombu LPUSHes new messages at the head and workers pop from the tail, so reading pages from the head
+    never skips a message that is still waiting: a push meanwhile only shifts messages to later pages
+    (read twice, harmless) and a pop only removes the oldest, which are no longer waiting.
+    """
+    ids: set[str] = set()
+    start = 0
+    while True:
+        pipe = client.pipeline(transaction=False)
+        for i in range(PAGES_PER_ROUND_TRIP):
+            pipe.lrange(key, start + i * PAGE, start + (i + 1) * PAGE - 1)
+        pages = pipe.execute()
+        for page in pages:
+            ids.update(_page_task_ids(page))
+        if len(pages[-1]) < PAGE:
+            return ids
+        start += PAGES_PER_ROUND_TRIP * PAGE
+
+
 def waiting_task_ids(app, queues: Iterable[str] = QUEUES) -> set[str] | None:
-    """Task ids of messages queued but not yet delivered to a worker; None when the broker cannot tell."""
+    """Task ids of messages queued but not yet delivered to a worker (all of them, at any backlog);
+    None when the broker cannot tell."""
     try:
         with app.connection_for_read() as conn:
             if conn.transport.driver_type != "redis":  # redis:// and rediss:// alike
@@ -43,11 +77,7 @@ def waiting_task_ids(app, queues: Iterable[str] = QUEUES) -> set[str] | None:
             ids: set[str] = set()
             for queue in queues:
                 for key in _queue_keys(client, queue):
-                    for start in range(0, MAX_MESSAGES_PER_QUEUE, PAGE):
-                        page = client.lrange(key, start, start + PAGE - 1)
-                        ids.update(filter(None, map(_message_task_id, page)))
-                        if len(page) < PAGE:
-                            break
+                    ids |= _list_task_ids(client, key)
             return ids
     except Exception:  # the broker being down is exactly when the sweeper must still act on timeouts
         logger.warning("Could not inspect broker queues; falling back to heartbeat timeouts", exc_info=True)

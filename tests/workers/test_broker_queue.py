@@ -71,3 +71,27 @@ def test_sweeper_leaves_a_queued_backlog_alone_and_requeues_lost_work(
     waiting.refresh_from_db(), lost.refresh_from_db()
     assert waiting.attempts == 1 and waiting.status == Status.QUEUED  # untouched: its work is still queued
     assert lost.attempts == 2 and lost.status == Status.FINISHED  # its shards were re-sent and ran
+
+
+def test_waiting_task_ids_is_exact_at_any_backlog(redis_app, monkeypatch):
+    """No cap: the oldest messages (the tail of the list, the ones waiting longest) are seen too."""
+    monkeypatch.setattr(broker_queue, "PAGE", 40)
+    monkeypatch.setattr(broker_queue, "PAGES_PER_ROUND_TRIP", 2)
+    sent = [f"backlog-{i}" for i in range(333)]  # > 4 round trips of 2 pages
+    for task_id in sent:
+        redis_app.send_task("workers.tasks.evaluate_shard", args=(1, 1, 0, 0, 8), task_id=task_id, queue=EVALUATE_QUEUE)
+    assert broker_queue.waiting_task_ids(redis_app) == set(sent)
+
+
+def test_page_scan_matches_full_decoding(redis_app):
+    ids = ["plain-id", 'with "quotes"', "ütf-8 id", "4f0c1a52-6a43-4c1e-9d2b-3f1f2f6c7a10"]
+    for task_id in ids:
+        redis_app.send_task("workers.tasks.evaluate_shard", args=({"id": "decoy"},), kwargs={"x": '"id": "decoy"'},
+                            task_id=task_id, queue=EVALUATE_QUEUE)
+    raw = redis.Redis.from_url(REDIS_URL).lrange(EVALUATE_QUEUE, 0, -1)
+    decoded = set(map(broker_queue._message_task_id, raw))
+    assert decoded == set(ids)
+    assert set(broker_queue._page_task_ids(raw)) == decoded
+    escaped = [m for m in raw if b"quotes" in m or b"\\u00fc" in m]  # JSON escapes: decoded in full
+    fast = [m for m in raw if m not in escaped]
+    assert len(escaped) == 2 and len(broker_queue._HEADER_ID.findall(b"\n".join(fast))) == len(fast) == 2

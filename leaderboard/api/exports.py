@@ -28,6 +28,8 @@ def row_fields(row: Row) -> dict:
         "paper_url": row.paper_url,
         "code_url": row.code_url,
         "submitted_at": row.created_at.isoformat(),
+        "comparable_group": row.section,  # ranks compare only within a group
+        "coverage": row.section_title,
     }
 
 
@@ -75,11 +77,11 @@ def csv_columns(board: Board) -> tuple[list[str], Callable[[Row], list]]:
     from evaluator.metric_names import METRICS
 
     lead = ["rank", "method", "owner", "team", "baseline"]
-    tail = ["paper_url", "code_url", "submitted_at", "id"]
+    tail = ["paper_url", "code_url", "submitted_at", "id", "coverage"]
 
     def common(row: Row) -> tuple[list, list]:
         return ([row.rank, row.method_name, row.owner, row.team or "", row.baseline_source],
-                [row.paper_url, row.code_url, _submitted(row), row.uuid])
+                [row.paper_url, row.code_url, _submitted(row), row.uuid, row.section_title])
 
     if board.benchmark is None:
         slugs = [b.slug for b in board.benchmarks]

@@ -8,6 +8,12 @@ Order: lower is better; a missing value always sorts last whatever the direction
 submission first (then the lower id), so the order is deterministic. Ranks (competition style: 1, 2, 2, 4)
 always follow the ranking metric, whatever column the rows are sorted by; rows without a value get no rank.
 The database does the filtering, ordering, ranking and paging (window functions, LIMIT/OFFSET).
+
+Comparability (``leaderboard.submissions.scores`` decides it): rows are ranked only against rows with the same
+coverage, in sections. Overall: the MPE coverage (``Submission.mpe_coverage_key``), reported rows apart from
+computed ones; the biggest computed section first, then smaller ones, then reported ones, then rows without an MPE.
+Per benchmark: the protocol and version a result was computed with, reported results apart. "One row per entrant"
+picks an entrant's best within each section, since scores of different sections do not compare.
 """
 from __future__ import annotations
 
@@ -17,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import (
-    CharField, Case, Expression, F, FloatField, OuterRef, Q, QuerySet, Subquery, Value, When, Window,
+    Case, CharField, Count, Expression, F, FloatField, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When,
+    Window,
 )
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Concat, Rank, RowNumber
@@ -25,6 +32,7 @@ from django.urls import reverse
 
 from leaderboard.benchmarks.models import Benchmark, Split
 from leaderboard.submissions.models import BaselineSource, BenchmarkResult, Status, Submission
+from leaderboard.submissions.scores import Coverage, CoverageEntry
 from leaderboard.submissions.visibility import is_staff, public_submission_q
 
 SORT_DIRECTIONS = ("asc", "desc")
@@ -34,6 +42,7 @@ ROW_FIELDS = (
     "id", "uuid", "method_name", "paper_url", "code_url", "baseline_source", "citation", "created_at", "is_public",
     "mpe", "hand_mpe", "pa_hand_mpe", "owner_id", "team_id", "owner__username", "team__name",
 )
+NO_SCORE_SECTION = "none"
 
 
 def leaderboard_submissions() -> QuerySet[Submission]:
@@ -88,6 +97,8 @@ class Row:
     values: dict[str, float | None]  # overall: mpe, hand_mpe, pa_hand_mpe; benchmark: every metric
     primary: dict[str, float | None] = field(default_factory=dict)  # overall: benchmark slug -> primary value
     num_samples: int | None = None
+    section: str = ""  # rows rank only against rows of the same section
+    section_title: str = ""
 
     @property
     def is_baseline(self) -> bool:
@@ -212,40 +223,72 @@ def _primary_subquery(benchmark: Benchmark, split_name: str) -> Subquery:
     )
 
 
+def _reported(prefix: str = "") -> Case:
+    return Case(When(**{f"{prefix}baseline_source": BaselineSource.REPORTED}, then=Value(1)), default=Value(0),
+                output_field=IntegerField())
+
+
+def _overall_section() -> Expression:
+    """'<reported 0|1>:<MPE coverage key>', or NO_SCORE_SECTION for rows without an MPE (or no recorded coverage)."""
+    return Case(
+        When(Q(mpe__isnull=True) | Q(mpe_coverage_key=""), then=Value(NO_SCORE_SECTION)),
+        default=Concat(Cast(_reported(), CharField()), Value(":"), F("mpe_coverage_key")),
+        output_field=CharField(),
+    )
+
+
+def _benchmark_section() -> Expression:
+    """'<reported 0|1>:<protocol>:<version>' of a result: numbers compare only under the same protocol version."""
+    return Case(
+        When(Q(metrics__isnull=True), then=Value(NO_SCORE_SECTION)),
+        default=Concat(Cast(_reported("submission__"), CharField()), Value(":"), F("protocol"), Value(":"),
+                       F("protocol_version")),
+        output_field=CharField(),
+    )
+
+
+def _sectioned(qs: QuerySet, section: Expression, rank_value: Expression, reported: Expression) -> QuerySet:
+    """Annotate rank (within the section), the section's size and its place in the page order."""
+    return qs.annotate(section=section).annotate(
+        rank_value=rank_value,
+        section_reported=Case(When(section=NO_SCORE_SECTION, then=Value(0)), default=reported, output_field=IntegerField()),
+        section_last=Case(When(section=NO_SCORE_SECTION, then=Value(1)), default=Value(0), output_field=IntegerField()),
+        section_size=Window(Count("pk"), partition_by=[F("section")]),
+        rank=Window(Rank(), partition_by=[F("section")], order_by=rank_value.asc(nulls_last=True)),
+    )
+
+
 def _overall_queryset(board: Board) -> QuerySet:
-    """Submissions of the overall board annotated with ``rank_value``, ``sort_value`` and ``rank``."""
+    """Submissions of the overall board annotated with sections, ``rank_value``, ``sort_value`` and ``rank``."""
     base = leaderboard_submissions()
     if board.best_only:
-        best = base.annotate(entrant=entrant_expression(), pick=Window(
-            RowNumber(), partition_by=[F("entrant")],
+        best = base.annotate(entrant=entrant_expression(), section=_overall_section(), pick=Window(
+            RowNumber(), partition_by=[F("entrant"), F("section")],
             order_by=[F("mpe").asc(nulls_last=True), F("created_at").asc(), F("id").asc()],
         )).filter(pick=1)
         base = Submission.objects.filter(pk__in=best.values("pk"))
-    qs = base.annotate(rank=Window(Rank(), order_by=F("mpe").asc(nulls_last=True)), rank_value=F("mpe"))
+    qs = _sectioned(base, _overall_section(), F("mpe"), _reported())
     if board.sort in OVERALL_SCORES:
-        qs = qs.annotate(sort_value=F(board.sort))
-    else:
-        benchmark = next(b for b in board.benchmarks if b.slug == board.sort)
-        split = _ranking_split_names((benchmark,)).get(benchmark.pk, "")
-        qs = qs.annotate(sort_value=_primary_subquery(benchmark, split))
-    return qs
+        return qs.annotate(sort_value=F(board.sort))
+    benchmark = next(b for b in board.benchmarks if b.slug == board.sort)
+    split = _ranking_split_names((benchmark,)).get(benchmark.pk, "")
+    return qs.annotate(sort_value=_primary_subquery(benchmark, split))
 
 
 def _benchmark_queryset(board: Board) -> QuerySet:
-    """Results on the board's benchmark split annotated with ``rank_value``, ``sort_value`` and ``rank``."""
+    """Results on the board's benchmark split annotated with sections, ``rank_value``, ``sort_value`` and ``rank``."""
     primary = _metric(board.benchmark.primary_metric)
     base = BenchmarkResult.objects.filter(
         benchmark=board.benchmark, split=board.split.name, submission__in=leaderboard_submissions()
     )
     if board.best_only:
-        best = base.annotate(entrant=entrant_expression("submission__"), pick=Window(
-            RowNumber(), partition_by=[F("entrant")],
+        best = base.annotate(entrant=entrant_expression("submission__"), section=_benchmark_section(), pick=Window(
+            RowNumber(), partition_by=[F("entrant"), F("section")],
             order_by=[primary.asc(nulls_last=True), F("submission__created_at").asc(), F("submission_id").asc()],
         )).filter(pick=1)
         base = BenchmarkResult.objects.filter(pk__in=best.values("pk"))
-    return base.annotate(
-        rank_value=primary, sort_value=_metric(board.sort),
-        rank=Window(Rank(), order_by=primary.asc(nulls_last=True)),
+    return _sectioned(base, _benchmark_section(), primary, _reported("submission__")).annotate(
+        sort_value=_metric(board.sort)
     )
 
 
@@ -256,7 +299,9 @@ def _ordered(board: Board) -> QuerySet:
         qs, created, pk = _benchmark_queryset(board), "submission__created_at", "submission_id"
     value = F("sort_value")
     value = value.desc(nulls_last=True) if board.direction == "desc" else value.asc(nulls_last=True)
-    return qs.order_by(value, F(created).asc(), F(pk).asc())
+    # Sections: comparable rows together, biggest computed section first, reported after, unscored last.
+    return qs.order_by("section_last", "section_reported", F("section_size").desc(), "section", value,
+                       F(created).asc(), F(pk).asc())
 
 
 def board_count(board: Board) -> int:
@@ -281,6 +326,12 @@ def _submission_url_prefix() -> str:
     return reverse("submission-detail", args=[sample]).replace(sample, "{}")
 
 
+def _section_title(section: str, coverage: Coverage, reported: bool, score: str) -> str:
+    if section == NO_SCORE_SECTION or not coverage.entries:
+        return f"Without a comparable {score}"
+    return f"{'Reported in papers' if reported else 'Computed here'}: {score} on {coverage.label}"
+
+
 def _row(values: dict, url: str, rank: int | None, row_values: dict, **extra) -> Row:
     return Row(
         rank=rank if _number(values["rank_value"]) is not None else None,
@@ -301,20 +352,33 @@ def board_rows(board: Board, offset: int = 0, limit: int | None = None) -> list[
     qs = qs[offset:offset + limit] if limit is not None else qs[offset:]
     url = _submission_url_prefix()
     if board.benchmark is None:
-        found = list(qs.values(*ROW_FIELDS, "rank", "rank_value"))
+        found = list(qs.values(*ROW_FIELDS, "rank", "rank_value", "section", "section_reported", "score_coverage"))
         primary = _primary_values(board.benchmarks, [v["id"] for v in found])
         return [
-            _row(v, url, v["rank"], {k: _number(v[k]) for k in OVERALL_SCORES}, primary=primary.get(v["id"], {}))
+            _row(v, url, v["rank"], {k: _number(v[k]) for k in OVERALL_SCORES}, primary=primary.get(v["id"], {}),
+                 section=v["section"], section_title=_section_title(
+                     v["section"], Coverage.from_json((v["score_coverage"] or {}).get("mpe")), bool(v["section_reported"]), "MPE"))
             for v in found
         ]
     fields = [f"submission__{name}" for name in ROW_FIELDS]
-    found = list(qs.values(*fields, "metrics", "num_samples", "rank", "rank_value"))
+    found = list(qs.values(*fields, "metrics", "num_samples", "rank", "rank_value", "section", "section_reported",
+                           "protocol", "protocol_version"))
     rows = []
     for v in found:
         plain = {name: v[f"submission__{name}"] for name in ROW_FIELDS} | {"rank_value": v["rank_value"]}
         metrics = v["metrics"] or {}
-        rows.append(_row(plain, url, v["rank"], {k: _number(metrics.get(k)) for k in METRICS}, num_samples=v["num_samples"]))
+        coverage = Coverage.of([CoverageEntry(board.benchmark.slug, board.split.name, v["protocol"], v["protocol_version"])])
+        rows.append(_row(plain, url, v["rank"], {k: _number(metrics.get(k)) for k in METRICS}, num_samples=v["num_samples"],
+                         section=v["section"], section_title=_section_title(
+                             v["section"], coverage, bool(v["section_reported"]), metric_label(board.benchmark.primary_metric))))
     return rows
+
+
+def metric_label(key: str) -> str:
+    from evaluator.metric_names import METRIC_LABELS
+
+    meta = METRIC_LABELS.get(key)
+    return meta.label if meta else key
 
 
 def _primary_values(benchmarks: tuple[Benchmark, ...], submission_ids: list[int]) -> dict[int, dict[str, float | None]]:

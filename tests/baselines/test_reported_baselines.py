@@ -10,7 +10,7 @@ from leaderboard.benchmarks.testing import make_benchmark
 from leaderboard.submissions.baselines import SYSTEM_USERNAME, reported_method_name
 from leaderboard.submissions.leaderboard import benchmark_leaderboard, overall_leaderboard
 from leaderboard.submissions.models import BaselineSource, BenchmarkResult, ShardResult, Status, Submission
-from leaderboard.submissions.scores import coverage_groups, recompute_scores, submission_coverage
+from leaderboard.submissions.scores import Coverage, CoverageEntry, coverage_groups, recompute_scores, submission_coverage
 from reference_models.baselines import SMPLER_X_README, UBODY_TABLE, baseline_rows
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,10 @@ def reported() -> dict[str, Submission]:
 
 
 def computed_row(owner, name: str, mpe: float) -> Submission:
-    return Submission.objects.create(owner=owner, method_name=name, status=Status.FINISHED, is_public=True, mpe=mpe)
+    """A finished row whose MPE covers bench-r/test (as scores.recompute_scores would record it)."""
+    coverage = Coverage.of([CoverageEntry("bench-r", "test", "smplx-generic", "1")])
+    return Submission.objects.create(owner=owner, method_name=name, status=Status.FINISHED, is_public=True, mpe=mpe,
+                                     score_coverage={"mpe": coverage.to_json()}, mpe_coverage_key=coverage.key)
 
 
 def test_mpe_rows_carry_the_readme_figures_and_are_idempotent():
@@ -102,7 +105,8 @@ def test_bad_mapping_is_refused():
     assert not Submission.objects.exists()
 
 
-def test_reported_rows_rank_by_mpe_among_computed_rows_with_badge_and_citation(django_user_model):
+def test_reported_rows_rank_in_their_own_section_with_badge_and_citation(django_user_model):
+    """Published figures cover other test sets than this server's MPE: ranked among themselves, after the computed rows."""
     alice = django_user_model.objects.create_user("alice", password="pw-alice-123")
     make_benchmark("bench-r", num_samples=4, seed=1)
     computed_row(alice, "Ours-60", 60.0)
@@ -111,13 +115,15 @@ def test_reported_rows_rank_by_mpe_among_computed_rows_with_badge_and_citation(d
 
     rows = overall_leaderboard()
     names = [r.submission.method_name for r in rows]
-    assert names == ["SMPLer-X-H32* [3DPW camera fix (2024-03)]", "Ours-60", "SMPLer-X-H32", "SMPLer-X-L32",
-                     "Ours-70", "SMPLer-X-B32", "SMPLer-X-S32"]
-    assert [r.rank for r in rows] == [1, 2, 3, 4, 5, 6, 7]
+    assert names == ["Ours-60", "Ours-70", "SMPLer-X-H32* [3DPW camera fix (2024-03)]", "SMPLer-X-H32", "SMPLer-X-L32",
+                     "SMPLer-X-B32", "SMPLer-X-S32"]
+    assert [r.rank for r in rows] == [1, 2, 1, 2, 3, 4, 5]
+    assert rows[0].section_title == "Computed here: MPE on bench-r/test (smplx-generic v1)"
+    assert rows[2].section_title.startswith("Reported in papers: MPE on 3dpw/")
     assert [r.primary for r in rows if r.submission.is_baseline] == [{}] * 5  # no per-benchmark numbers of their own
 
     html = Client().get("/").content.decode()
-    assert html.index("SMPLer-X-H32*") < html.index("Ours-60") < html.index("SMPLer-X-S32")
+    assert html.index("Ours-60") < html.index("Reported in papers: MPE") < html.index("SMPLer-X-H32*") < html.index("SMPLer-X-S32")
     assert html.count('class="badge reported"') == 5 and 'class="badge computed"' not in html
     assert SMPLER_X_README in html
     assert html.count(">from paper</td>") == 5  # reported rows show no submission date of their own

@@ -17,6 +17,7 @@ from leaderboard.benchmarks.models import Benchmark, Split
 from leaderboard.submissions.actions import set_published
 from leaderboard.submissions.board_cache import current_version
 from leaderboard.submissions.models import BaselineSource, BenchmarkResult, Status, Submission, Team
+from leaderboard.submissions.scores import Coverage, CoverageEntry
 
 _serial = count()
 
@@ -75,11 +76,35 @@ def test_one_row_per_user_or_team_with_all_submissions_toggle(alice, bob, board_
     assert [r["method_name"] for r in api["rows"]] == best and api["count"] == 5 and api["all"] is False
     assert [r["rank"] for r in api["rows"]] == [1, 2, 3, 4, 5]
     api_all = Client().get(f"/api/v1/leaderboard/{board_bench.slug}/?all=1").json()
-    assert [r["method_name"] for r in api_all["rows"]] == every and [r["rank"] for r in api_all["rows"]] == [1, 2, 3, 4, 5, 6, 7]
+    assert [r["method_name"] for r in api_all["rows"]] == every
+    assert [r["rank"] for r in api_all["rows"]] == [1, 2, 3, 4, 5, 1, 2]  # reported figures rank among themselves
     table = list(csv.DictReader(io.StringIO(streamed(Client().get("/api/v1/leaderboard/?format=csv")))))
     assert [r["method"] for r in table] == best and table[3]["submitted_at"] == "reported"
     table = list(csv.DictReader(io.StringIO(streamed(Client().get(f"/benchmarks/{board_bench.slug}/?all=1&format=csv")))))
     assert [r["method"] for r in table] == every
+
+
+def covered(submission: Submission, *slugs: str) -> Submission:
+    coverage = Coverage.of([CoverageEntry(slug, "test", "smplx-generic", "1") for slug in slugs])
+    Submission.objects.filter(pk=submission.pk).update(score_coverage={"mpe": coverage.to_json()}, mpe_coverage_key=coverage.key)
+    return submission
+
+
+def test_rows_rank_only_against_rows_of_the_same_coverage(board_bench):
+    a, b, c, d = users(4)
+    covered(entry(a, board_bench, "Two-A", 45.0), "x", "y")
+    covered(entry(b, board_bench, "Two-B", 50.0), "x", "y")
+    covered(entry(c, board_bench, "One-C", 10.0), "x")  # better number, but over fewer benchmarks: not comparable
+    covered(entry(a, board_bench, "One-A", 30.0), "x")  # a's best in that other section: a row of its own
+    entry(d, board_bench, "Unscored", None)
+    rows = Client().get("/api/v1/leaderboard/").json()["rows"]
+    assert [(r["method_name"], r["rank"]) for r in rows] == [
+        ("Two-A", 1), ("Two-B", 2), ("One-C", 1), ("One-A", 2), ("Unscored", None)]
+    assert rows[0]["coverage"] == "Computed here: MPE on x/test, y/test (smplx-generic v1)"
+    assert len({r["comparable_group"] for r in rows}) == 3
+    html = Client().get("/").content.decode()
+    assert html.count('class="section-row"') == 3
+    assert html.index("MPE on x/test, y/test") < html.index(">Two-A<") < html.index("MPE on x/test (") < html.index(">One-C<")
 
 
 def test_sort_by_another_column_keeps_ranks_and_missing_last(alice, board_bench):

@@ -46,6 +46,13 @@ def explain(response: httpx.Response, what: str) -> ApiError:
     return ApiError(status, f"{what}: {detail} (HTTP {status})")
 
 
+class NotOffered(ApiError):
+    """The server has nothing of this kind to give (not an error of the request)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(404, message)
+
+
 class ProgressReader(io.RawIOBase):
     """A read-only file that reports how many bytes httpx has taken from it (for the upload progress bar)."""
 
@@ -157,6 +164,22 @@ class ApiClient:
                               headers={"Accept": "text/csv"} if csv else None)
         return response.text if csv else response.json()
 
-    def download(self, url: str, what: str) -> bytes:
-        """GET an absolute or API-relative URL the server handed out (results, per-sample files)."""
-        return self._call("GET", url, what).content
+    def per_sample(self, sid: str, benchmark: str, file_format: str = "csv") -> bytes:
+        """Your submission's per-sample errors on one benchmark (revealed splits only).
+
+        Raises NotOffered when the server has none to give (a hidden split, no values stored, an older server).
+        """
+        what = f"per-sample errors of {sid} on {benchmark}"
+        try:
+            response = self.http.get(f"submissions/{sid}/per-sample/", params={"benchmark": benchmark, "file_format": file_format})
+        except httpx.TransportError as exc:
+            raise ApiError(0, f"cannot reach {self.url}: {exc}") from None
+        if response.status_code == 404:
+            body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+            if body.get("error") == "not_available":
+                raise NotOffered(f"{benchmark}: {body.get('detail')}")
+            if str(body.get("detail", "")).startswith("No API endpoint"):
+                raise NotOffered("this server offers no per-sample errors")
+        if response.is_error:
+            raise explain(response, what)
+        return response.content

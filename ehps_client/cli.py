@@ -18,7 +18,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from . import config
-from .api import FINAL, ApiClient, ApiError
+from .api import FINAL, ApiClient, ApiError, NotOffered
 
 app = typer.Typer(name="ehps", help="Submit to the EHPS Leaderboard and read its results.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -219,23 +219,29 @@ def leaderboard(
 @app.command()
 def download(sid: Annotated[str, typer.Argument(metavar="ID")],
              out_dir: Annotated[Path, typer.Option("--out", help="folder to write into")] = Path("."),
+             file_format: Annotated[str, typer.Option("--format", help="per-sample file format: csv or npz")] = "csv",
              url: UrlOpt = None, token: TokenOpt = None) -> None:
-    """Save a submission's results (JSON) and, where the server offers them, its per-sample errors."""
+    """Save a submission's results (JSON) and your per-sample errors on each benchmark (revealed splits only)."""
     with client(url, token, need_token=False) as api:
         sub = api.submission(sid)
         out_dir.mkdir(parents=True, exist_ok=True)
         results = out_dir / f"results-{sub['id']}.json"
         results.write_text(json.dumps(sub, indent=2))
         err.print(f"wrote {results}", markup=False)
-        links = [(r, r.get("per_sample_url")) for r in sub.get("results", [])]
-        for result, link in links:
-            if not link:
+        if sub["status"] != "finished":
+            err.print(f"per-sample errors come once the submission has finished (it is {sub['status']})", markup=False)
+            return
+        for slug in sub["benchmarks"]:
+            try:
+                data = api.per_sample(sub["id"], slug, file_format)
+            except NotOffered as exc:
+                err.print(f"no per-sample errors: {exc}", markup=False)
+                if "offers no per-sample" in str(exc):
+                    return
                 continue
-            target = out_dir / f"per-sample-{sub['id']}-{result['benchmark']}-{result['split']}.csv"
-            target.write_bytes(api.download(link, f"per-sample errors of {result['benchmark']}/{result['split']}"))
+            target = out_dir / f"per-sample-{sub['id']}-{slug}.{file_format}"
+            target.write_bytes(data)
             err.print(f"wrote {target}", markup=False)
-        if sub.get("results") and not any(link for _, link in links):
-            err.print("this server offers no per-sample errors for this submission", markup=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -135,6 +135,7 @@ def test_list_publish_leaderboard_and_download(live_server, alice, bench, token,
     assert cli.main([*base, "download", str(submission.uuid), "--out", str(tmp_path / "dl")]) == 0
     saved = json.loads((tmp_path / "dl" / f"results-{submission.uuid}.json").read_text())
     assert saved["mpe"] == pytest.approx(33.3) and saved["results"][0]["benchmark"] == "bench-a"
+    assert "no per-sample errors" in capsys.readouterr().err  # none stored for a hand-made result: said, not a failure
     assert cli.main([*base, "publish", "--unpublish", str(submission.uuid)]) == 0
     assert not Submission.objects.get().is_public
 

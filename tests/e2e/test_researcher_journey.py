@@ -56,6 +56,16 @@ def check_offline(path: Path, slug: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def has_per_sample_api() -> bool:
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        reverse("api-submission-per-sample", args=["00000000-0000-0000-0000-000000000000"])
+    except NoReverseMatch:
+        return False
+    return True
+
+
 def screenshot_everything(browser, base: str, session_cookie: dict, pages: dict[str, str]) -> list[str]:
     """Each page at both widths; returns the pages wider than the 390 px viewport (horizontal scrolling)."""
     overflowing = []
@@ -151,6 +161,12 @@ def test_template_to_cli_submission_to_email_to_leaderboard(live_stack, browser,
     expect(row).to_have_count(1)
     listing = ehps("--url", base, "leaderboard", "agora", "--csv")
     assert listing.returncode == 0 and "Journey-Net" in listing.stdout
+    downloaded = ehps("--url", base, "--token", token, "download", str(submission.uuid), "--out", str(tmp_path / "dl"))
+    assert downloaded.returncode == 0, downloaded.stderr
+    assert (tmp_path / "dl" / f"results-{submission.uuid}.json").is_file()
+    if has_per_sample_api():
+        per_sample = (tmp_path / "dl" / f"per-sample-{submission.uuid}-agora.csv").read_text().splitlines()
+        assert len(per_sample) == 1 + 512, downloaded.stderr
     context.close()
 
     # Every page at 1366 and 390 px, logged in (a session cookie from a fresh login).

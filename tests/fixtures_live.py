@@ -132,6 +132,7 @@ class LiveStack:
             EVAL_DEVICE="cpu",
             EVAL_TORCH_THREADS="1",
             DJANGO_SETTINGS_MODULE="leaderboard.settings",
+            DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY") or "live-stack-test-secret-key-not-for-production",
             PYTHONPATH=str(REPO_ROOT),
             PYTHONUNBUFFERED="1",
         )

@@ -6,7 +6,7 @@ The same throttle classes guard DRF views (``throttle_classes``) and plain Djang
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import wraps
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -30,7 +30,8 @@ class LoginUsernameThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request, view) -> str | None:
         data = getattr(request, "data", None) or request.POST
-        username = str(data.get("username", "")).strip().lower()[:150]
+        username = str(data.get("username", "")) if isinstance(data, Mapping) else ""  # a JSON body may be a list
+        username = username.strip().lower()[:150]
         return self.cache_format % {"scope": self.scope, "ident": username} if username else None
 
 

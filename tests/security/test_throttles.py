@@ -80,3 +80,8 @@ def test_throttles_are_shared_by_all_gunicorn_processes(live_stack: LiveStack):
     guesses = [request("POST", "/api/v1/auth/token/", urlencode({"username": "alice", "password": "x"}))
                for _ in range(3 * limit)]
     assert guesses.count(400) == limit and guesses.count(429) == 2 * limit
+
+
+def test_a_token_request_whose_json_is_not_an_object_is_a_400(world: World, small_rates):
+    response = Client().post("/api/v1/auth/token/", "[null, null]", content_type="application/json")
+    assert response.status_code == 400

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from django.http import StreamingHttpResponse
 
+from leaderboard.api.csv_safety import spreadsheet_safe
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.submissions.leaderboard import OVERALL_SCORES, Board, Row, iter_board_rows
 
@@ -65,7 +66,9 @@ def _csv_value(value) -> str:
         return ""
     if isinstance(value, float):
         return f"{value:.4f}"
-    return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return spreadsheet_safe(str(value))  # names, URLs, ids: text a user chose, never a formula
 
 
 def _submitted(row: Row) -> str:

@@ -130,6 +130,10 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 4
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # larger files go to FILE_UPLOAD_TEMP_DIR while the request runs
 # Ours, not the system temp folder: the sweeper and gunicorn's start-up remove what a killed request left behind.
 FILE_UPLOAD_TEMP_DIR = str(os.environ.get("FILE_UPLOAD_TEMP_DIR", VAR_DIR / "tmp" / "requests"))
+try:  # Django's system check (files.E001) refuses a missing folder, and every management command runs it
+    Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass  # not writable here (e.g. a read-only image build): the check names the folder
 FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
     "leaderboard.upload_temp.BoundedTemporaryFileUploadHandler",

@@ -24,7 +24,7 @@ from .skeleton import (
     REST_JOINTS, RIGHT_EYE,
 )
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: also writes the synthetic SMPL + smplx2smpl (evaluator.synthetic_smpl)
 RING = 8  # vertices per joint used by the joint regressor
 _SPHERES = {HEAD: 0.10, LEFT_EYE: 0.012, RIGHT_EYE: 0.012}
 

@@ -67,9 +67,11 @@ def _faces(pick: np.ndarray, smplx_faces: np.ndarray) -> np.ndarray:
     lookup[pick] = np.arange(len(pick))
     mapped = lookup[smplx_faces]
     faces = mapped[(mapped >= 0).all(1)]
-    if len(faces) < NUM_SMPL_FACES:  # strip triangles over consecutive vertices fill the rest
-        n = np.arange(NUM_SMPL_VERTICES - 2)
-        faces = np.concatenate([faces, np.stack([n, n + 1, n + 2], 1)])
+    step = 1
+    while len(faces) < NUM_SMPL_FACES:  # strip triangles over nearby vertex ids fill the rest
+        n = np.arange(NUM_SMPL_VERTICES - 2 * step)
+        faces = np.concatenate([faces, np.stack([n, n + step, n + 2 * step], 1)])
+        step += 1
     return faces[:NUM_SMPL_FACES].astype(np.uint32)
 
 

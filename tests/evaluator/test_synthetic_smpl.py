@@ -39,3 +39,26 @@ def test_mapping_agrees_with_smplx_in_the_rest_pose(smplx_model_dir, body_model)
     body = torch.as_tensor(~np.isin(m.indices.numpy(), hands).any(1))
     assert body.sum() > 5000
     assert torch.abs(mapped - rest)[:, body].max() < 1e-5
+
+
+def test_trusted_pkl_files_and_clear_errors(smplx_model_dir, tmp_path):
+    """The licensed SMPL_*.pkl (a pickled dict, read by smplx itself) loads like the npz; a folder
+    without a neutral model is an error naming the expected file."""
+    import pickle
+
+    import pytest
+
+    from evaluator.smpl import SmplFilesError, clear_smpl_model_cache, load_smpl_models
+
+    (tmp_path / "smpl").mkdir()
+    with np.load(smplx_model_dir / "smpl" / "SMPL_NEUTRAL.npz") as z:
+        (tmp_path / "smpl" / "SMPL_NEUTRAL.pkl").write_bytes(pickle.dumps({k: z[k] for k in z.files}))
+    clear_smpl_model_cache()
+    models = load_smpl_models(tmp_path)
+    reference = load_smpl_models(smplx_model_dir)
+    assert set(models.layers) == {"neutral"} and models.smplx2smpl is None
+    torch.testing.assert_close(models.layers["neutral"].v_template, reference.layers["neutral"].v_template)
+    with pytest.raises(SmplFilesError, match="smplx2smpl"):
+        models.require_mapping()
+    with pytest.raises(SmplFilesError, match="SMPL_NEUTRAL.npz"):
+        load_smpl_models(tmp_path / "empty")

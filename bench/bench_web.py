@@ -1,12 +1,18 @@
-"""Load on the public pages: gunicorn over PostgreSQL seeded with demo benchmarks and finished submissions.
+"""Leaderboard pages and API under load, against a static file of the same rows, in one run.
 
 Run by hand (PostgreSQL on 127.0.0.1:5432, redis-server installed):
 
-    .venv/bin/python bench/bench_web.py [--submissions 200] [--gunicorn-workers 4] [--requests 400] [--clients 8 32]
+    .venv/bin/python bench/bench_web.py [--submissions 5000] [--benchmarks 5] [--users 1000] [--requests 600]
+                                        [--clients 32] [--gunicorn-workers 4]
 
-Creates (and drops afterwards) the database ``ehps_bench_web``, seeds it, starts gunicorn on a free loopback
-port and drives each URL with N concurrent clients (threads, one http.client connection per request, a fixed
-number of requests). Prints requests/s, p50/p99 latency and the error count for each URL and concurrency.
+Creates (and drops afterwards) the database ``ehps_bench_web`` and seeds it with ``--submissions`` finished,
+published submissions from ``--users`` users on ``--benchmarks`` synthetic benchmarks (a result on every one);
+starts gunicorn (leaderboard/gunicorn_conf.py) on a free loopback port and drives each URL with N concurrent
+clients (threads, one http.client connection per request). For each URL it prints p50/p99 latency and the
+gunicorn workers' CPU time per request (utime + stime from /proc, all worker processes), and the ratios to the
+static baseline: the JSON of the API's first page written to STATIC_ROOT and served by whitenoise from the same
+gunicorn. Then: the cost of the first request after a change (cache miss), a 304 revalidation, and how long a
+newly published submission takes to appear on the overall page.
 """
 from __future__ import annotations
 
@@ -85,32 +91,41 @@ def gunicorn_port(stack: LiveStack, workers: int, **env: str) -> int:
     return int(stack.start_gunicorn(workers=workers, **env).rsplit(":", 1)[1])
 
 
-def seed_finished_submissions(count: int) -> list[str]:
-    """Demo benchmarks plus ``count`` published, finished submissions with a result on every benchmark split."""
+def seed_finished_submissions(count: int, num_benchmarks: int, num_users: int) -> list[str]:
+    """``num_benchmarks`` synthetic benchmarks and ``count`` finished, published submissions with a result on each,
+    all with the same recorded MPE coverage (one comparable section, as on a real board)."""
     import numpy as np
     from django.contrib.auth.models import User
 
     from evaluator.metric_names import METRICS
-    from leaderboard.benchmarks.demo import create_demo_benchmarks
+    from leaderboard.benchmarks.testing import make_benchmark
+    from leaderboard.submissions.board_cache import bump_version
     from leaderboard.submissions.models import BenchmarkResult, Status, Submission
+    from leaderboard.submissions.scores import Coverage, CoverageEntry
 
-    benchmarks = create_demo_benchmarks(Path(tempfile.mkdtemp(prefix="bench-demo-preds-")))
+    benchmarks = [make_benchmark(f"bench-{i}", num_samples=8, seed=i)[0] for i in range(num_benchmarks)]
+    coverage = Coverage.of(CoverageEntry(b.slug, "test", "smplx-generic", "1") for b in benchmarks)
     rng = np.random.default_rng(0)
-    users = [User.objects.create_user(f"user{i}", password="pw-bench-123") for i in range(20)]
+    users = User.objects.bulk_create(User(username=f"user{i}") for i in range(num_users))
     submissions = Submission.objects.bulk_create(
-        Submission(owner=users[i % len(users)], method_name=f"Method-{i:03d}", status=Status.FINISHED, is_public=True,
-                   mpe=float(rng.uniform(40, 120)), hand_mpe=float(rng.uniform(8, 20)), pa_hand_mpe=float(rng.uniform(1, 5)))
+        Submission(owner=users[i % num_users], method_name=f"Method-{i:04d}", status=Status.FINISHED, is_public=True,
+                   paper_url="https://arxiv.org/abs/2309.17448", code_url="https://github.com/example/method",
+                   log="model log line\n" * 200, eval_plan={"shards": [{"task_id": "x" * 36}] * 8},
+                   mpe=float(rng.uniform(40, 120)), hand_mpe=float(rng.uniform(8, 20)), pa_hand_mpe=float(rng.uniform(1, 5)),
+                   score_coverage={"mpe": coverage.to_json()}, mpe_coverage_key=coverage.key)
         for i in range(count)
     )
+    links = Submission.benchmarks.through
+    links.objects.bulk_create(links(submission_id=s.pk, benchmark_id=b.pk) for s in submissions for b in benchmarks)
     results = []
     for submission in submissions:
-        submission.benchmarks.set(benchmarks)
         for benchmark in benchmarks:
-            for split in benchmark.splits.all():
-                metrics = {key: float(rng.uniform(1, 150)) for key in METRICS}
-                results.append(BenchmarkResult(submission=submission, benchmark=benchmark, split=split.name, metrics=metrics,
-                                               primary_value=metrics[benchmark.primary_metric], num_samples=split.num_samples))
-    BenchmarkResult.objects.bulk_create(results)
+            metrics = {key: float(rng.uniform(1, 150)) for key in METRICS}
+            results.append(BenchmarkResult(submission=submission, benchmark=benchmark, split="test", metrics=metrics,
+                                           primary_value=metrics[benchmark.primary_metric], num_samples=8,
+                                           protocol="smplx-generic", protocol_version="1"))
+    BenchmarkResult.objects.bulk_create(results, batch_size=2000)
+    bump_version()
     return [b.slug for b in benchmarks]
 
 
@@ -120,16 +135,44 @@ class LoadResult:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    cpu_s: float = 0.0  # gunicorn workers' CPU time over the run
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies_ms)
+
+    @property
+    def p99(self) -> float:
+        lat = sorted(self.latencies_ms)
+        return lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))]
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return 1000 * self.cpu_s / self.requests
 
     def row(self, label: str, clients: int) -> str:
-        lat = sorted(self.latencies_ms)
-        p99 = lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))]
-        return (f"| {label} | {clients} | {self.requests} | {self.requests / self.seconds:.1f} | "
-                f"{statistics.median(lat):.0f} | {p99:.0f} | {self.errors} |")
+        return (f"| {label} | {clients} | {self.requests} | {self.requests / self.seconds:.0f} | "
+                f"{self.p50:.1f} | {self.p99:.1f} | {self.cpu_ms_per_request:.2f} | {self.errors} |")
+
+
+def worker_cpu_seconds(master_pid: int) -> float:
+    """utime + stime of every child of the gunicorn master (its workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master_pid:  # fields[1] is ppid; utime and stime are fields 12 and 13
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def load(port: int, path: str, clients: int, total: int, headers: dict[str, str] | None = None,
-         method: str = "GET", body_for=None, expect: int = 200) -> LoadResult:
+         method: str = "GET", body_for=None, expect: int = 200, master_pid: int | None = None) -> LoadResult:
     """``total`` requests spread over ``clients`` threads; a non-``expect`` status counts as an error."""
     lock, latencies, errors, issued = threading.Lock(), [], [0], [0]
 
@@ -157,36 +200,113 @@ def load(port: int, path: str, clients: int, total: int, headers: dict[str, str]
                 errors[0] += not ok
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
+    cpu_before = worker_cpu_seconds(master_pid) if master_pid else 0.0
     start = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return LoadResult(total, errors[0], time.perf_counter() - start, latencies)
+    cpu = worker_cpu_seconds(master_pid) - cpu_before if master_pid else 0.0
+    return LoadResult(total, errors[0], time.perf_counter() - start, latencies, cpu)
+
+
+def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn.request("GET", path, headers=headers or {})
+    response = conn.getresponse()
+    body = response.read()
+    conn.close()
+    return response.status, dict(response.getheaders()), body
+
+
+def write_static_copy(path: str) -> Path:
+    """The API's answer for ``path`` (same rows) as a file under STATIC_ROOT, for whitenoise to serve."""
+    from django.conf import settings
+    from django.test import Client
+
+    body = Client().get(path, HTTP_ACCEPT="application/json").content
+    target = Path(settings.STATIC_ROOT) / "bench" / "leaderboard.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(body)
+    return target
+
+
+def time_change(port: int, slug_of_new: str) -> tuple[float, float]:
+    """(ms of the first overall-page request after a change, s until a newly published submission shows)."""
+    from leaderboard.submissions.actions import set_published
+    from leaderboard.submissions.board_cache import bump_version
+    from leaderboard.submissions.models import Submission
+
+    bump_version()
+    started = time.perf_counter()
+    get(port, "/")
+    miss_ms = (time.perf_counter() - started) * 1000
+    newcomer = Submission.objects.get(method_name=slug_of_new)
+    set_published(newcomer, True)
+    published = time.perf_counter()
+    while slug_of_new.encode() not in get(port, "/")[2]:
+        if time.perf_counter() - published > 10:
+            raise RuntimeError("the published submission did not appear within 10 s")
+        time.sleep(0.01)
+    return miss_ms, time.perf_counter() - published
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--submissions", type=int, default=200)
+    parser.add_argument("--submissions", type=int, default=5000)
+    parser.add_argument("--benchmarks", type=int, default=5)
+    parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--gunicorn-workers", type=int, default=4)
-    parser.add_argument("--requests", type=int, default=400, help="requests per URL and concurrency level")
-    parser.add_argument("--clients", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--requests", type=int, default=600, help="requests per URL and concurrency level")
+    parser.add_argument("--clients", type=int, nargs="+", default=[32])
     args = parser.parse_args()
 
     with bench_stack("ehps_bench_web") as stack:  # its redis is unused by the pages; the settings want a broker URL
         started = time.perf_counter()
-        slugs = seed_finished_submissions(args.submissions)
-        print(f"seeded {args.submissions} finished submissions on {len(slugs)} benchmarks in {time.perf_counter() - started:.1f} s")
-        port = gunicorn_port(stack, args.gunicorn_workers, API_THROTTLE_ANON="1000000/min")
-        urls = {"/ (overall leaderboard page)": "/", f"/benchmarks/{slugs[0]}/ (benchmark page)": f"/benchmarks/{slugs[0]}/",
-                "/api/v1/leaderboard/ (JSON)": "/api/v1/leaderboard/"}
-        for path in urls.values():  # warm every gunicorn worker (imports, template compilation)
-            load(port, path, args.gunicorn_workers * 2, args.gunicorn_workers * 4)
-        print(f"\ngunicorn {args.gunicorn_workers} sync workers, {os.cpu_count()} CPUs, {args.requests} requests per row\n")
-        print("| URL | clients | requests | req/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|")
-        for label, path in urls.items():
+        slugs = seed_finished_submissions(args.submissions, args.benchmarks, args.users)
+        from django.contrib.auth.models import User
+
+        from leaderboard.submissions.models import Status, Submission
+
+        peer = Submission.objects.first()  # same coverage as the others, so it ranks first in their section
+        Submission.objects.create(owner=User.objects.first(), method_name="Newcomer-zz", status=Status.FINISHED, mpe=1.0,
+                                  score_coverage=peer.score_coverage, mpe_coverage_key=peer.mpe_coverage_key)
+        print(f"seeded {args.submissions} finished submissions of {args.users} users on {len(slugs)} benchmarks "
+              f"in {time.perf_counter() - started:.1f} s")
+        static = write_static_copy("/api/v1/leaderboard/")
+        try:
+            port = gunicorn_port(stack, args.gunicorn_workers, API_THROTTLE_ANON="100000000/min")
+            master = stack.extra[-1].pid
+            urls = {
+                "static JSON (whitenoise, same rows)": "/static/bench/leaderboard.json",
+                "/ (overall page)": "/",
+                f"/benchmarks/{slugs[0]}/ (benchmark page)": f"/benchmarks/{slugs[0]}/",
+                "/api/v1/leaderboard/ (JSON, 50 rows)": "/api/v1/leaderboard/",
+                f"/api/v1/leaderboard/{slugs[0]}/ (JSON)": f"/api/v1/leaderboard/{slugs[0]}/",
+            }
+            for path in urls.values():  # warm every gunicorn worker (imports, templates, the cache)
+                load(port, path, args.gunicorn_workers * 4, args.gunicorn_workers * 16)
+            print(f"\ngunicorn {args.gunicorn_workers} gthread workers, {os.cpu_count()} CPUs, {args.requests} requests per row\n")
+            print("| URL | clients | requests | req/s | p50 ms | p99 ms | CPU ms/request | errors |\n|---|---|---|---|---|---|---|---|")
+            results: dict[tuple[str, int], LoadResult] = {}
             for clients in args.clients:
-                print(load(port, path, clients, args.requests).row(label, clients), flush=True)
+                for label, path in urls.items():
+                    results[label, clients] = result = load(port, path, clients, args.requests, master_pid=master)
+                    print(result.row(label, clients), flush=True)
+            baseline_label = next(iter(urls))
+            print("\n| URL | clients | p99 < 50 ms | CPU / static CPU |\n|---|---|---|---|")
+            for (label, clients), result in results.items():
+                if label == baseline_label:
+                    continue
+                ratio = result.cpu_s / max(results[baseline_label, clients].cpu_s, 1e-9)
+                print(f"| {label} | {clients} | {'yes' if result.p99 < 50 else 'NO'} ({result.p99:.1f}) | {ratio:.2f}x |")
+            status, headers, _ = get(port, "/")
+            revalidated = get(port, "/", {"If-None-Match": headers["ETag"]})[0]
+            miss_ms, fresh_s = time_change(port, "Newcomer-zz")
+            print(f"\nrevalidation with If-None-Match: {revalidated}; first overall page after a change (cache miss): "
+                  f"{miss_ms:.0f} ms; a newly published submission appeared after {fresh_s * 1000:.0f} ms")
+        finally:
+            static.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -75,13 +75,25 @@ def bump_version() -> None:
         LeaderboardVersion.objects.filter(pk=VERSION_PK).update(token=token, changed_at=now)
 
 
+def _full_key(version: Version, key: str) -> str:
+    return f"lb:{CODE_STAMP}:{version.token}:{hashlib.sha1(key.encode()).hexdigest()}"
+
+
+def peek(version: Version, key: str):
+    """The cached value for ``key`` under ``version``, or None."""
+    return cache.get(_full_key(version, key))
+
+
+def store(version: Version, key: str, value) -> None:
+    cache.set(_full_key(version, key), value, settings.LEADERBOARD_CACHE_SECONDS)
+
+
 def cached(version: Version, key: str, compute: Callable[[], T]) -> T:
     """``compute()`` once per version and key; later calls read the cache."""
-    full_key = f"lb:{CODE_STAMP}:{version.token}:{hashlib.sha1(key.encode()).hexdigest()}"
-    value = cache.get(full_key)
+    value = peek(version, key)
     if value is None:
         value = compute()
-        cache.set(full_key, value, settings.LEADERBOARD_CACHE_SECONDS)
+        store(version, key, value)
     return value
 
 

@@ -6,6 +6,7 @@ board view; the rest of the page (header, user, "my row" link) is rendered per r
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.messages import get_messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -74,18 +75,36 @@ def _board_page(request: HttpRequest, version, board: Board, template: str, tabl
     return render(request, template, page_context)
 
 
+def _shared_page(request: HttpRequest, response: HttpResponse) -> bool:
+    """Whether the rendered page is the same for every anonymous visitor (then it is cached whole)."""
+    return (not request.user.is_authenticated and response.status_code == 200 and not response.streaming
+            and not request.META.get("CSRF_COOKIE_NEEDS_UPDATE"))  # no per-visitor CSRF token was rendered
+
+
 def _conditional(view):
-    """Wraps a board view: 400 on bad parameters, 304 when unchanged, validators on every answer."""
+    """Wraps a board view: 400 on bad parameters, 304 when unchanged, validators on every answer.
+
+    Anonymous visitors (most of the traffic) get the whole page from the cache; signed-in users get the cached
+    table inside a page rendered for them (their name, their row).
+    """
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         version = board_cache.current_version()
         etag, last_modified = validators(request, version)
         unchanged = not_modified(request, etag, last_modified)
         if unchanged is not None:
             return unchanged
+        page_key = f"page:{request.path}?{request.META.get('QUERY_STRING', '')}"
+        anonymous = not request.user.is_authenticated and not len(get_messages(request))
+        if anonymous and request.GET.get("format") is None:
+            body = board_cache.peek(version, page_key)
+            if body is not None:
+                return stamp(request, HttpResponse(body), etag, last_modified)
         try:
             response = view(request, version, *args, **kwargs)
         except BadParameter as exc:
             return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+        if anonymous and _shared_page(request, response):
+            board_cache.store(version, page_key, response.content)
         return stamp(request, response, etag, last_modified)
 
     wrapped.__name__ = view.__name__

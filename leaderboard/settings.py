@@ -143,8 +143,10 @@ SUBMISSIONS_PER_BENCHMARK_PER_DAY = env_int("SUBMISSIONS_PER_BENCHMARK_PER_DAY",
 MAX_SUBMISSIONS_IN_PROGRESS = env_int("MAX_SUBMISSIONS_IN_PROGRESS", 3)
 
 # --- Evaluation ---
-EVAL_SHARD_SIZE = env_int("EVAL_SHARD_SIZE", 2048)
-EVAL_CHUNK_SIZE = env_int("EVAL_CHUNK_SIZE", 256)
+EVAL_SHARD_SIZE = env_int("EVAL_SHARD_SIZE", 2048)  # the largest shard; shards are planned per worker (docs/workers.md)
+EVAL_WORKER_PROCESSES = env_int("EVAL_WORKER_PROCESSES", 0)  # evaluating processes to plan for; 0 = ask the workers
+EVAL_SHARDS_PER_PROCESS = env_int("EVAL_SHARDS_PER_PROCESS", 4)  # 0 = always EVAL_SHARD_SIZE
+EVAL_CHUNK_SIZE = env_int("EVAL_CHUNK_SIZE", 64)  # bench: 64 beats 256 by ~15% on CPU (cache-sized chunks)
 EVAL_GT_MESH_CACHE = env_bool("EVAL_GT_MESH_CACHE", True)  # store GT meshes next to the GT (evaluator.gt_meshes)
 EVAL_DEVICE = os.environ.get("EVAL_DEVICE", "auto")  # auto = cuda when present
 EVAL_STUCK_AFTER_S = env_int("EVAL_STUCK_AFTER_S", 15 * 60)  # no heartbeat for this long = stuck

@@ -131,6 +131,7 @@ class LiveStack:
             SMPLX_MODEL_DIR=str(self.model_dir),
             EVAL_DEVICE="cpu",
             EVAL_TORCH_THREADS="1",
+            EVAL_SHARDS_PER_PROCESS="0",  # tests choose their shards with EVAL_SHARD_SIZE
             DJANGO_SETTINGS_MODULE="leaderboard.settings",
             DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY") or "live-stack-test-secret-key-not-for-production",
             PYTHONPATH=str(REPO_ROOT),

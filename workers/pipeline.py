@@ -57,6 +57,20 @@ def effective_shard_size(shard_size: int, chunk_size: int) -> int:
     return -(-shard_size // chunk_size) * chunk_size
 
 
+def shard_size_for(total_samples: int, processes: int, max_shard_size: int, chunk_size: int,
+                   shards_per_process: int) -> int:
+    """Shard size giving each of ``processes`` evaluating processes about ``shards_per_process`` shards.
+
+    Several shards per process keep them all busy to the end even when one is slowed down (a busy
+    host, a longer benchmark); at least one chunk each, at most ``max_shard_size`` (EVAL_SHARD_SIZE).
+    ``processes`` 0 (unknown) or ``shards_per_process`` 0 (fixed shards) give ``max_shard_size``.
+    """
+    if processes < 1 or total_samples < 1 or shards_per_process < 1:
+        return max_shard_size
+    wanted = -(-total_samples // (processes * shards_per_process))
+    return max(chunk_size, min(max_shard_size, wanted))
+
+
 def plan_shards(sizes: dict[int, int], shard_size: int, chunk_size: int = 1) -> list[Shard]:
     """Cut each benchmark (``{benchmark_id: num_samples}``) into consecutive shards of about ``shard_size``."""
     shard_size = effective_shard_size(shard_size, chunk_size)
@@ -101,7 +115,7 @@ def queue_shards(submission: Submission, shards: list[Shard], from_status: str) 
     shards = [Shard(**{**asdict(s), "task_id": _new_task_id()}) for s in shards]
     plan = {
         "validate_task_id": submission.eval_plan.get("validate_task_id", ""),
-        "shard_size": effective_shard_size(settings.EVAL_SHARD_SIZE, settings.EVAL_CHUNK_SIZE),
+        "shard_size": max((s.stop - s.start for s in shards), default=0),
         "shards": [asdict(s) for s in shards],
         "finalize_task_id": _new_task_id(),
     }

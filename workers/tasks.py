@@ -213,7 +213,11 @@ def validate_submission(self: Task, submission_id: int) -> dict:
     except SubmissionInvalid as exc:
         pipeline.fail_submission(submission_id, str(exc))
         return {"failed": str(exc)}
-    shards = pipeline.plan_shards(sizes, settings.EVAL_SHARD_SIZE, settings.EVAL_CHUNK_SIZE)
+    from workers.capacity import evaluate_processes
+
+    shard_size = pipeline.shard_size_for(sum(sizes.values()), evaluate_processes(), settings.EVAL_SHARD_SIZE,
+                                         settings.EVAL_CHUNK_SIZE, settings.EVAL_SHARDS_PER_PROCESS)
+    shards = pipeline.plan_shards(sizes, shard_size, settings.EVAL_CHUNK_SIZE)
     try:
         pipeline.queue_shards(submission, shards, from_status=Status.VALIDATING)
     except InvalidTransition:  # cancelled meanwhile

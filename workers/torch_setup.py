@@ -1,9 +1,14 @@
 """Per-process torch set-up for worker pool processes.
 
-With ``--concurrency N`` every pool process runs torch; letting each use all cores would oversubscribe
-the CPU (N x cores threads fighting), which is slower than one thread each. The parent learns N in
-``worker_init`` and hands it to its forked children through the environment. Each child then sets its
-thread count and warms the body model cache so the first shard does not pay for loading it.
+Threads x processes: by default every pool process runs torch on ONE thread, and a host runs as many
+pool processes as it has cores (``--concurrency``). On a quiet machine that scores as fast as fewer
+processes with more threads each (shards keep them all busy, see workers.capacity), and it degrades
+gracefully when anything else needs a core: torch's intra-op threads wait for each other at every op,
+so one descheduled thread stalls its whole process (issue 14: with one busy loop beside it a 2-thread
+worker fell from 370 to 154 samples/s while a 1-thread one stayed at 210). ``EVAL_TORCH_THREADS``
+overrides this, e.g. for a GPU worker or a host short of memory for one process per core
+(docs/workers.md). The parent learns N in ``worker_init`` and hands it to its forked children through
+the environment; each child sets its thread count and warms the body model cache.
 """
 from __future__ import annotations
 
@@ -17,11 +22,9 @@ logger = logging.getLogger(__name__)
 _CONCURRENCY_ENV = "EHPS_WORKER_CONCURRENCY"
 
 
-def torch_threads(configured: int, concurrency: int, cpu_count: int | None) -> int:
-    """Threads per pool process: the configured number, else the cores shared evenly (at least one)."""
-    if configured > 0:
-        return configured
-    return max(1, (cpu_count or 1) // max(1, concurrency))
+def torch_threads(configured: int) -> int:
+    """Threads per pool process: ``EVAL_TORCH_THREADS`` when set (> 0), else one."""
+    return configured if configured > 0 else 1
 
 
 @signals.worker_init.connect
@@ -42,7 +45,7 @@ def configure_process(warm: bool) -> None:
     from django.conf import settings
 
     concurrency = int(os.environ.get(_CONCURRENCY_ENV, "1"))
-    threads = torch_threads(settings.EVAL_TORCH_THREADS, concurrency, os.cpu_count())
+    threads = torch_threads(settings.EVAL_TORCH_THREADS)
     torch.set_num_threads(threads)
     logger.info("torch uses %d thread(s) in this worker process (concurrency %d)", threads, concurrency)
     if warm:

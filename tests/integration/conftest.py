@@ -130,6 +130,7 @@ def start_worker(django_db_setup, django_db_blocker, redis_celery, smplx_model_d
             "PRIVATE_STORAGE_ROOT": str(settings.PRIVATE_STORAGE_ROOT),
             "SMPLX_MODEL_DIR": str(smplx_model_dir),
             "EVAL_TORCH_THREADS": "1",
+            "EVAL_SHARDS_PER_PROCESS": "0",  # these tests choose their shards with EVAL_SHARD_SIZE
             **{key: str(value) for key, value in eval_settings.items()},
         }
         worker = Worker(name, env, log_dir / f"{name}.log", concurrency)

@@ -130,9 +130,30 @@ def test_celery_configuration_is_crash_safe(settings):
     assert shard_task.max_retries == settings.EVAL_TASK_MAX_RETRIES and shard_task.retry_backoff
 
 
+@pytest.mark.parametrize(("configured", "expected"), [(0, 1), (1, 1), (3, 3)])
+def test_torch_uses_one_thread_per_pool_process_unless_configured(configured, expected):
+    """Processes, not threads, scale a worker: one descheduled torch thread stalls its whole process."""
+    assert torch_threads(configured) == expected
+
+
 @pytest.mark.parametrize(
-    ("configured", "concurrency", "cpus", "expected"),
-    [(0, 1, 2, 2), (0, 2, 2, 1), (0, 4, 2, 1), (0, 2, 16, 8), (3, 2, 16, 3), (0, 1, None, 1)],
+    ("total", "processes", "per_process", "expected"),
+    [(10_000, 2, 4, 1250), (10_000, 0, 4, 2048), (1_000, 2, 4, 125), (100, 8, 4, 64), (100_000, 2, 4, 2048),
+     (10_000, 2, 0, 2048)],
 )
-def test_torch_threads_share_the_cores_between_pool_processes(configured, concurrency, cpus, expected):
-    assert torch_threads(configured, concurrency, cpus) == expected
+def test_shard_size_is_planned_for_the_processes_available(total, processes, per_process, expected):
+    assert pipeline.shard_size_for(total, processes, 2048, 64, per_process) == expected
+    shards = pipeline.plan_shards({1: total}, expected, 64)
+    assert sum(s.stop - s.start for s in shards) == total
+    if processes and per_process and expected < 2048:
+        assert len(shards) >= processes * min(per_process, total // (64 * processes))  # every process kept busy
+
+
+def test_evaluate_processes_from_settings_or_unknown_when_eager(eager, settings):
+    from workers.capacity import evaluate_processes, forget
+
+    forget()
+    settings.EVAL_WORKER_PROCESSES = 6
+    assert evaluate_processes() == 6
+    settings.EVAL_WORKER_PROCESSES = 0
+    assert evaluate_processes() == 0  # eager: no workers to ask, so EVAL_SHARD_SIZE applies

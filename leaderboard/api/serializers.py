@@ -20,13 +20,14 @@ class SplitSerializer(serializers.ModelSerializer):
 class BenchmarkSerializer(serializers.ModelSerializer):
     splits = SplitSerializer(many=True, read_only=True)
     accepts_models = serializers.BooleanField(read_only=True)
+    accepts_predictions = serializers.BooleanField(read_only=True)
     url = serializers.SerializerMethodField()
 
     class Meta:
         model = Benchmark
         fields = [
             "slug", "name", "description", "paper_url", "data_url", "primary_metric", "counts_toward_mpe",
-            "counts_toward_hand_mpe", "num_samples", "accepts_models", "is_active", "splits", "url",
+            "counts_toward_hand_mpe", "num_samples", "accepts_models", "accepts_predictions", "is_active", "splits", "url",
         ]
 
     def get_url(self, benchmark: Benchmark) -> str:

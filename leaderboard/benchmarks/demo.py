@@ -140,7 +140,10 @@ def create_demo_benchmarks(predictions_dir: Path | None = None, refresh: bool = 
         else:
             images = make_image_benchmark(Path(tmp) / "images", settings.SMPLX_MODEL_DIR, IMAGES_BENCHMARK.num_samples,
                                           seed=IMAGES_BENCHMARK.seed, slug=IMAGES_BENCHMARK.spec.slug)
-            benchmarks.append(import_ground_truth(images.gt_path, IMAGES_BENCHMARK.spec, images_dir=images.input_dir))
+            imported = import_ground_truth(images.gt_path, IMAGES_BENCHMARK.spec, images_dir=images.input_dir)
+            Benchmark.objects.filter(pk=imported.pk).update(accepts_predictions=False)  # models only
+            imported.accepts_predictions = False
+            benchmarks.append(imported)
     bundle = out / "all-demo-benchmarks.zip"
     with zipfile.ZipFile(bundle, "w", zipfile.ZIP_STORED) as archive:  # npz members are already zip archives
         for demo in DEMO_BENCHMARKS:

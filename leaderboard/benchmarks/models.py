@@ -34,6 +34,9 @@ class Benchmark(models.Model):
     gt_sha256 = models.CharField(max_length=64, blank=True)
     # Held-out images for model submissions (relative to PRIVATE_STORAGE_ROOT); empty = predictions only.
     images_path = models.CharField(max_length=500, blank=True)
+    accepts_predictions = models.BooleanField(
+        default=True, help_text="Predictions files accepted. Off = models only: the inputs are held out, so a "
+        "predictions file could only come from elsewhere, and its sample ids are not disclosed.")
     is_active = models.BooleanField(default=True, help_text="Accepting submissions.")
     display_order = models.PositiveIntegerField(default=100)
     created_at = models.DateTimeField(auto_now_add=True)

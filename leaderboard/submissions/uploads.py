@@ -311,7 +311,19 @@ def stage_upload(uploaded_file, kind: str, benchmark_slugs: list[str]) -> Staged
         raise
 
 
+def refuse_models_only(benchmarks: list[Benchmark]) -> None:
+    """Predictions for a models-only benchmark are refused before any matching (whose errors would list its ids)."""
+    models_only = sorted(b.slug for b in benchmarks if not b.accepts_predictions)
+    if models_only:
+        raise UploadError(
+            f"Benchmark(s) {', '.join(models_only)} accept models only (their inputs are held out on this server): "
+            "submit a container image or a TorchScript archive instead of a predictions file.",
+            field="benchmark",
+        )
+
+
 def _stage_predictions(raw: Path, staging: Path, name: str, chosen: list[Benchmark], allowed: dict[str, Benchmark]) -> StagedUpload:
+    refuse_models_only(chosen)
     predictions_dir = staging / PREDICTIONS_DIR
     predictions_dir.mkdir()
     if not zipfile.is_zipfile(raw):
@@ -329,6 +341,7 @@ def _stage_predictions(raw: Path, staging: Path, name: str, chosen: list[Benchma
         count = validate_predictions(target, benchmark, name)
         return StagedUpload(SubmissionKind.PREDICTIONS, [benchmark], staging, f"{PREDICTIONS_DIR}/{benchmark.slug}.npz", "", 0, name, {benchmark.slug: count})
     benchmarks = extract_bundle(raw, predictions_dir, name, allowed)
+    refuse_models_only(benchmarks)
     if chosen and {b.slug for b in chosen} != {b.slug for b in benchmarks}:
         raise UploadError(
             f"{name} holds predictions for {', '.join(sorted(b.slug for b in benchmarks))} but you selected "

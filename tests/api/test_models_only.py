@@ -1,0 +1,53 @@
+"""Issue 12, Medium 10: a models-only benchmark refuses a predictions file, before matching (whose errors would
+list its held-out sample ids); models are still accepted."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from leaderboard.submissions.models import Submission
+from tests.api.test_model_uploads import model_bench, post  # noqa: F401  (fixture)
+from tests.archives import zip_bytes
+
+
+def npz_bytes(arrays: dict) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def models_only(benchmark):
+    benchmark.accepts_predictions = False
+    benchmark.save()
+    return benchmark
+
+
+def test_predictions_for_a_models_only_benchmark_are_refused(model_bench, bench, client_for, alice, stored_uploads):  # noqa: F811
+    models_only(model_bench)
+    ids = bench[1]["sample_ids"]
+    wrong = {**bench[1], "sample_ids": np.array([f"x{i}" for i in range(len(ids))])}  # would list the real ids
+    for data, name in ((npz_bytes(bench[1]), "pred.npz"), (npz_bytes(wrong), "pred.npz"),
+                       (zip_bytes({"bench-a.npz": npz_bytes(bench[1])}), "all.zip")):
+        response = post(client_for(alice), data, "predictions", name)
+        assert response.status_code == 400, response.content[:300]
+        detail = response.json()["detail"]
+        assert "accept models only" in detail
+        assert not any(str(i) in detail for i in ids)
+    assert not Submission.objects.exists() and stored_uploads() == set()
+    response = client_for(alice).get(f"/api/v1/benchmarks/{model_bench.slug}/")
+    assert response.json()["accepts_predictions"] is False and response.json()["accepts_models"] is True
+
+
+def test_models_are_still_accepted(model_bench, client_for, alice, started):  # noqa: F811
+    models_only(model_bench)
+    response = post(client_for(alice), zip_bytes({"manifest.json": b"{}", "model.pt": b"x"}), "model_archive", "model.zip")
+    assert response.status_code == 201, response.content[:300]
+
+
+def test_the_demo_image_benchmark_is_models_only(db, tmp_path, settings):
+    from leaderboard.benchmarks.demo import IMAGES_BENCHMARK, create_demo_benchmarks
+
+    benchmarks = {b.slug: b for b in create_demo_benchmarks(tmp_path / "predictions")}
+    assert benchmarks[IMAGES_BENCHMARK.spec.slug].accepts_predictions is False
+    assert all(b.accepts_predictions for slug, b in benchmarks.items() if slug != IMAGES_BENCHMARK.spec.slug)

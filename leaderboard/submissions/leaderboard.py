@@ -444,3 +444,13 @@ def benchmark_leaderboard(benchmark: Benchmark, split: Split | None, sort: str |
     with the sort actually applied, so an unknown key falls back cleanly."""
     board = benchmark_board(benchmark, split, best_only, sort, direction)
     return board_rows(board), board.sort, board.direction
+
+
+def method_rows(name: str) -> list[Row]:
+    """Every listed submission named ``name`` (any entrant), newest first, with its overall scores and primaries."""
+    benchmarks = tuple(Benchmark.objects.filter(is_active=True))
+    found = list(leaderboard_submissions().filter(method_name=name).order_by("-created_at", "-id")
+                 .values(*ROW_FIELDS).annotate(rank_value=F("mpe")))
+    primary = _primary_values(benchmarks, [v["id"] for v in found])
+    url = _submission_url_prefix()
+    return [_row(v, url, None, {k: _number(v[k]) for k in OVERALL_SCORES}, primary=primary.get(v["id"], {})) for v in found]

@@ -133,3 +133,57 @@ def compact_bar_chart_svg(metrics: dict[str, float | None], title: str = "") -> 
 def result_chart_html(metrics: dict[str, float | None], title: str = "") -> str:
     """Both charts; CSS shows the vertical one on wide screens and the horizontal one on phones."""
     return bar_chart_svg(metrics, title, css_class="chart chart-wide") + compact_bar_chart_svg(metrics, title)
+
+
+SERIES_CLASSES = ("s0", "s1", "s2", "s3")  # colours of up to four compared methods (site.css)
+
+
+def compare_chart_svg(labels: list[str], metrics: list[dict[str, float | None]], title: str = "") -> str:
+    """Grouped bars: for each aggregate metric (parts grouped as in ``bar_chart_svg``), one bar per method."""
+    from evaluator.metric_names import METRIC_LABELS
+
+    keys: dict[str, list[str]] = {}
+    for key, meta in METRIC_LABELS.items():
+        if "_l_" in key or "_r_" in key or all(m.get(key) is None for m in metrics):
+            continue
+        keys.setdefault(meta.part, []).append(key)
+    if not keys:
+        return ""
+    order = list(PART_TITLES)
+    parts = sorted(keys, key=lambda p: order.index(p) if p in order else len(order))
+    values = [float(m[k]) for m in metrics for ks in keys.values() for k in ks if m.get(k) is not None]
+    vmax = _nice_max(max(values))
+    bar, inner, n = 12, 10, len(metrics)
+    group_w = n * bar + inner
+    width = LEFT + sum(len(keys[p]) * group_w for p in parts) + GROUP_GAP * len(parts) + 10
+    height = HEIGHT + 16 * ((n + 1) // 2)
+    plot_h = HEIGHT - TOP - BOTTOM
+    out = [f'<svg class="chart compare" viewBox="0 0 {width} {height}" width="{width * SCALE:.0f}" '
+           f'height="{height * SCALE:.0f}" role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">']
+    for i in range(6):
+        y = TOP + plot_h * (1 - i / 5)
+        out.append(f'<line x1="{LEFT}" x2="{width - 6}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        out.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{vmax * i / 5:g}</text>')
+    x = LEFT + GROUP_GAP / 2
+    for part in parts:
+        start = x
+        for key in keys[part]:
+            for s, m in enumerate(metrics):
+                value = m.get(key)
+                if value is not None:
+                    h = plot_h * min(float(value), vmax) / vmax
+                    out.append(f'<rect x="{x + s * bar:.1f}" y="{TOP + plot_h - h:.1f}" width="{bar - 1}" height="{h:.1f}" '
+                               f'class="bar {SERIES_CLASSES[s]}"><title>{escape(labels[s])}, '
+                               f'{escape(METRIC_LABELS[key].label)}: {float(value):.2f} mm</title></rect>')
+            out.append(f'<text x="{x + n * bar / 2:.1f}" y="{HEIGHT - BOTTOM + 13}" class="bar-label" text-anchor="middle">'
+                       f'{escape(short_label(METRIC_LABELS[key].label))}</text>')
+            x += group_w
+        out.append(f'<text x="{(start + x - inner) / 2:.1f}" y="{HEIGHT - BOTTOM + 31}" class="group" '
+                   f'text-anchor="middle">{escape(PART_TITLES.get(part, part))}</text>')
+        x += GROUP_GAP
+    for s, label in enumerate(labels):  # legend, two per line
+        lx, ly = LEFT + (s % 2) * 220, HEIGHT - 14 + 16 * (s // 2)
+        out.append(f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" class="bar {SERIES_CLASSES[s]}"/>')
+        out.append(f'<text x="{lx + 14}" y="{ly}" class="legend">{escape(label[:32])}</text>')
+    out.append("</svg>")
+    return "".join(out)

@@ -1,12 +1,14 @@
 from django.urls import path
 
-from leaderboard.web import leaderboard_views, submit_help, views
+from leaderboard.web import compare, leaderboard_views, submit_help, views
 
 urlpatterns = [
     path("", leaderboard_views.home, name="home"),
     path("benchmarks/<slug:slug>/", leaderboard_views.benchmark_detail, name="benchmark-detail"),
     path("benchmarks/<slug:slug>/sample_ids.txt", submit_help.sample_ids_txt, name="benchmark-sample-ids"),
     path("benchmarks/<slug:slug>/template.npz", submit_help.template_npz, name="benchmark-template"),
+    path("methods/<path:name>", compare.method_detail, name="method-detail"),
+    path("compare/", compare.compare, name="compare"),
     path("submit/", views.submit, name="submit"),
     path("submissions/mine/", views.my_submissions, name="my-submissions"),
     path("submissions/<uuid:uuid>/", views.submission_detail, name="submission-detail"),

@@ -255,3 +255,29 @@ def test_a_result_published_elsewhere_shows_within_a_second():
         assert time.monotonic() - published_at < 1.0, "the published result did not appear within 1 s"
         time.sleep(0.05)
     assert time.monotonic() - published_at < 1.0
+
+
+def test_method_page_groups_a_methods_submissions_by_entrant(alice, bob, board_bench):
+    entry(alice, board_bench, "Shared", 40.0)
+    entry(alice, board_bench, "Shared", 45.0)
+    entry(bob, board_bench, "Shared", 50.0)
+    entry(bob, board_bench, "Shared", 1.0, public=False)  # private: never listed
+    html = Client().get("/methods/Shared").content.decode()
+    assert "3 published submissions" in html and html.count('name="s"') == 3
+    assert "<strong>alice</strong><span class=\"muted\">2 submissions" in html
+    assert "<strong>bob</strong><span class=\"muted\">1 submission<" in html and ">1.0<" not in html
+    assert Client().get("/methods/Nobody").status_code == 404
+
+
+def test_compare_view_puts_two_to_four_methods_side_by_side(alice, bob, board_bench):
+    a = entry(alice, board_bench, "Alpha", 40.0)
+    b = entry(bob, board_bench, "Beta", 30.0)
+    hidden = entry(bob, board_bench, "Private", 1.0, public=False)
+    page = Client().get(f"/compare/?s={a.uuid}&s={b.uuid}")
+    html = page.content.decode()
+    assert page.status_code == 200 and "Compare 2 methods" in html and "Whole body" in html
+    assert '<svg class="chart compare"' in html and "Alpha, PVE (all): 40.00 mm" in html
+    assert re.search(r'<td class="num key">30\.00</td>', html)  # the lower error is marked best
+    assert Client().get(f"/compare/?s={a.uuid}").status_code == 400
+    assert Client().get("/compare/?s=not-a-uuid&s=x").status_code == 400
+    assert Client().get(f"/compare/?s={a.uuid}&s={hidden.uuid}").status_code == 404

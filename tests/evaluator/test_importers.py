@@ -177,3 +177,19 @@ def test_npz_passthrough_and_clear_errors(tmp_path):
         parse_ground_truth("ehf", tmp_path, colour=1)
     with pytest.raises(GroundTruthImportError, match="no \\*_align.ply"):
         parse_ground_truth("ehf", tmp_path)
+
+
+def test_ehf_import_scored_end_to_end(tmp_path, body_model):
+    """Scoring the raw (scanner-frame) registration against the imported GT: the fixed rotation is
+    all that separates them, so PA errors vanish while the pelvis-aligned PVE does not."""
+    from evaluator.demo import random_gt_params
+
+    verts = body_model.vertices(random_gt_params(2, np.random.default_rng(5))).numpy()
+    for i, v in enumerate(verts):
+        _write_ply(tmp_path / f"{i + 1:02d}_align.ply", v, binary=True)
+    import_ground_truth("ehf", tmp_path, tmp_path / "gt.npz")
+    np.savez(tmp_path / "raw.npz", sample_ids=np.array(["01", "02"]), vertices=verts)
+    rows = get_protocol("ehf").per_sample(body_model, get_protocol("ehf").load_gt(tmp_path / "gt.npz"),
+                                          load_sample_set(tmp_path / "raw.npz"))
+    assert np.abs(rows["pa_mpvpe_all"]).max() < 1e-2 and np.abs(rows["pa_mpjpe_body"]).max() < 1e-2
+    assert rows["mpvpe_all"].min() > 100  # a ~171 degree rotation about the pelvis is far from aligned

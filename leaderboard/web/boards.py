@@ -31,7 +31,10 @@ def wants_all(params) -> bool:
     return str(params.get("all", "")).lower() in TRUE_VALUES
 
 
-def positive_int(params, name: str, default: int, minimum: int = 1) -> int:
+MAX_QUERY_INT = 2**31 - 1  # page/offset beyond this would only reach the database as an out-of-range number
+
+
+def positive_int(params, name: str, default: int, minimum: int = 1, maximum: int = MAX_QUERY_INT) -> int:
     raw = params.get(name)
     if raw in (None, ""):
         return default
@@ -41,6 +44,8 @@ def positive_int(params, name: str, default: int, minimum: int = 1) -> int:
         raise BadParameter(f"{name} must be an integer, not {str(raw)[:40]!r}.") from None
     if value < minimum:
         raise BadParameter(f"{name} must be at least {minimum}.")
+    if value > maximum:
+        raise BadParameter(f"{name} must be at most {maximum}.")
     return value
 
 

@@ -142,3 +142,18 @@ def test_add_benchmark_is_replaced_by_the_import_command(admin_client, populated
     html = response.content.decode()
     assert admin_url(Benchmark, "add") not in html
     assert "import_benchmark" in html
+
+
+def test_adding_a_submission_in_the_admin_makes_a_finished_reported_baseline(admin_client, populated, bench):
+    benchmark = bench[0]
+    response = admin_client.post(admin_url(Submission, "add"), {
+        "owner": populated.owner.pk, "method_name": "Paper-Net", "kind": "predictions", "benchmarks": [benchmark.pk],
+        "baseline_source": "reported", "citation": "Someone et al. 2025", "is_public": "on", "mpe": "61.5",
+        "results-TOTAL_FORMS": "1", "results-INITIAL_FORMS": "0", "results-MIN_NUM_FORMS": "0", "results-MAX_NUM_FORMS": "1000",
+        "results-0-benchmark": benchmark.pk, "results-0-split": "test", "results-0-primary_value": "61.5",
+        "results-0-metrics": '{"mpvpe_all": 61.5}', "results-0-num_samples": "10",
+    })
+    assert response.status_code == 302, response.content.decode()[:3000]
+    added = Submission.objects.get(method_name="Paper-Net")
+    assert added.status == Status.FINISHED and added.baseline_source == "reported" and not added.upload.name
+    assert added.results.get().primary_value == 61.5

@@ -1,8 +1,10 @@
 """What the tasks need from the evaluator, with per-process caches.
 
-A worker process evaluates many shards of the same benchmark in a row, so the body model, the GT and
-the predictions are loaded once and kept, keyed by path *and* modification time/size: a re-imported
-GT file or a re-uploaded predictions file is picked up without restarting the worker.
+Every benchmark is scored by its own protocol (``Benchmark.get_protocol()``, evaluator.protocols) with the body
+models that protocol needs (SMPL-X always; SMPL from ``settings.SMPL_MODEL_DIR`` for 3DPW). A worker process
+evaluates many shards of the same benchmark in a row, so the body models, the GT and the predictions are loaded
+once and kept, keyed by path *and* modification time/size: a re-imported GT file or a re-uploaded predictions
+file is picked up without restarting the worker.
 
 torch (through the body model and scoring) is imported inside the functions that score: the web process
 imports workers.tasks to enqueue work and must not pay for torch.
@@ -12,14 +14,19 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from evaluator.formats import load_sample_set, match_samples
 from evaluator.metric_sums import MetricSums
 
+if TYPE_CHECKING:
+    from evaluator.protocols import Protocol
+
+SMPLX_SCHEMAS = frozenset({"smplx", "smplx-camera"})  # GT layouts posed with the SMPL-X model (mesh cache applies)
 _SAMPLE_SET_CACHE_SIZE = 4  # GT + predictions of the one or two submissions a worker is busy with
 
 _lock = threading.Lock()
@@ -50,23 +57,39 @@ def _fingerprint(path: Path) -> tuple:
     return (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
 
 
-def body_model():
-    """The body model of ``settings.SMPLX_MODEL_DIR`` on the evaluation device, loaded once per process."""
+def _load_models(protocol: "Protocol | None") -> Any:
+    """SMPL-X (and SMPL when ``protocol`` needs it) on the evaluation device, loaded once per process."""
     from django.conf import settings
 
-    from evaluator.body_model import clear_body_model_cache, load_body_model
+    from evaluator.body_model import clear_body_model_cache
+    from evaluator.protocols import load_protocol_models
 
-    model_dir = Path(settings.SMPLX_MODEL_DIR)
+    needs_smpl = bool(protocol is not None and protocol.needs_smpl)
+    smplx_dir = Path(settings.SMPLX_MODEL_DIR)
+    smpl_dir = Path(settings.SMPL_MODEL_DIR) if needs_smpl else None
     device = eval_device()
-    key = (_fingerprint(model_dir), device)
+    key = (_fingerprint(smplx_dir), _fingerprint(smpl_dir) if smpl_dir else None, device)
     with _lock:
-        model = _body_models.get(key)
-        if model is None:
-            if _body_models:  # the folder changed: drop the stale model here and in the evaluator's own cache
-                _body_models.clear()
+        models = _body_models.get(key)
+        if models is None:
+            stale = [k for k in _body_models if k[0] != key[0] or (smpl_dir and k[1] not in (None, key[1]))]
+            if stale:  # a folder changed: drop the stale models here and in the evaluator's own cache
+                for k in stale:
+                    del _body_models[k]
                 clear_body_model_cache()
-            model = _body_models[key] = load_body_model(model_dir, device)
-    return model
+            models = _body_models[key] = load_protocol_models(
+                protocol or "smplx-generic", smplx_dir, device, smpl_model_dir=smpl_dir)
+    return models
+
+
+def protocol_models(protocol: "Protocol"):
+    """The ``ProtocolModels`` ``protocol`` scores with."""
+    return _load_models(protocol)
+
+
+def body_model():
+    """The SMPL-X body model of ``settings.SMPLX_MODEL_DIR`` on the evaluation device, loaded once per process."""
+    return _load_models(None).smplx
 
 
 def warm_body_model() -> None:
@@ -81,25 +104,28 @@ def _remember(cache: OrderedDict, key: tuple, value: Any) -> Any:
     return value
 
 
-def sample_set(path: Path, role: str):
-    """``evaluator.formats.load_sample_set`` (role ``gt`` or ``pred``) with an LRU cache; FormatError for bad files."""
-    key = (role, *_fingerprint(path))
+def sample_set(path: Path, role: str, schema: str = "smplx"):
+    """``evaluator.formats.load_sample_set`` (role ``gt`` or ``pred``) with an LRU cache; FormatError for bad files.
+
+    ``schema`` is the GT layout of the benchmark's protocol (``Protocol.gt_schema``); predictions are SMPL-X.
+    """
+    key = (role, schema, *_fingerprint(path))
     with _lock:
         if key in _sample_sets:
             _sample_sets.move_to_end(key)
             return _sample_sets[key]
-    loaded = load_sample_set(path, role=role)
+    loaded = load_sample_set(path, role=role, schema=schema)
     with _lock:
         return _remember(_sample_sets, key, loaded)
 
 
-def matched_indices(gt_path: Path, pred_path: Path) -> np.ndarray:
+def matched_indices(gt_path: Path, pred_path: Path, gt_schema: str = "smplx") -> np.ndarray:
     """For every GT sample (in GT order) the index of its prediction; FormatError if ids do not match."""
-    key = (_fingerprint(gt_path), _fingerprint(pred_path))
+    key = (gt_schema, _fingerprint(gt_path), _fingerprint(pred_path))
     with _lock:
         if key in _matches:
             return _matches[key]
-    indices = np.asarray(match_samples(sample_set(gt_path, "gt"), sample_set(pred_path, "pred")))
+    indices = np.asarray(match_samples(sample_set(gt_path, "gt", gt_schema), sample_set(pred_path, "pred")))
     with _lock:
         return _remember(_matches, key, indices)
 
@@ -116,18 +142,18 @@ def _model_hash(model) -> str:
         return _model_hashes.setdefault(id(model), digest)
 
 
-def gt_with_meshes(gt_path: Path):
+def gt_with_meshes(gt_path: Path, gt_schema: str = "smplx"):
     """The GT sample set with its stored meshes attached (evaluator.gt_meshes), unless
-    ``settings.EVAL_GT_MESH_CACHE`` is off or the GT holds vertices already."""
+    ``settings.EVAL_GT_MESH_CACHE`` is off, the GT holds vertices already or is not SMPL-X (3DPW's SMPL)."""
     from django.conf import settings
 
     from evaluator.gt_meshes import attach_mesh_cache
 
-    gt = sample_set(gt_path, "gt")
-    if not settings.EVAL_GT_MESH_CACHE or gt.kind != "params":
+    gt = sample_set(gt_path, "gt", gt_schema)
+    if not settings.EVAL_GT_MESH_CACHE or gt.kind != "params" or gt_schema not in SMPLX_SCHEMAS:
         return gt
     model = body_model()
-    key = ("gt-meshes", id(model), *_fingerprint(gt_path))
+    key = ("gt-meshes", gt_schema, id(model), *_fingerprint(gt_path))
     with _lock:
         if key in _mesh_caches:
             return _mesh_caches[key]
@@ -136,26 +162,54 @@ def gt_with_meshes(gt_path: Path):
         return _remember(_mesh_caches, key, cached)
 
 
-def num_samples(gt_path: Path) -> int:
-    return len(sample_set(gt_path, "gt"))
+def num_samples(gt_path: Path, gt_schema: str = "smplx") -> int:
+    return len(sample_set(gt_path, "gt", gt_schema))
+
+
+def protocol_stamp(protocol: "Protocol") -> dict[str, object]:
+    """The ShardResult/BenchmarkResult fields that say what computed the numbers."""
+    from evaluator.protocols import EVALUATOR_VERSION
+
+    return {"protocol": protocol.name, "protocol_version": protocol.version,
+            "protocol_options": dict(protocol.options), "evaluator_version": EVALUATOR_VERSION}
+
+
+@dataclass(frozen=True)
+class ShardScores:
+    sums: dict[str, MetricSums]  # per split
+    per_sample: dict[str, np.ndarray]  # "sample_id", "split" and every metric of the protocol, in GT order
+
+
+def sums_by_split(per_sample: dict[str, np.ndarray], metrics: tuple[str, ...]) -> dict[str, MetricSums]:
+    """Metric sums per split of per-sample values (what ``Protocol.score`` adds up, from the same float64 values)."""
+    splits = per_sample["split"]
+    sums: dict[str, MetricSums] = {}
+    for split in np.unique(splits):
+        mask = splits == split
+        sums[str(split)] = MetricSums.empty(metrics).add({k: per_sample[k][mask] for k in metrics})
+    return sums
 
 
 def score_range(
+    protocol: "Protocol",
     gt_path: Path,
     pred_path: Path,
     start: int,
     stop: int,
     chunk_size: int,
     on_chunk: Callable[..., Any] | None = None,
-) -> dict[str, MetricSums]:
-    """Metric sums per split over GT samples ``[start, stop)``; ``on_chunk`` runs after every chunk."""
-    from evaluator.scoring import score_samples
+) -> ShardScores:
+    """Per-sample values and metric sums per split over GT samples ``[start, stop)`` under ``protocol``.
 
-    gt = gt_with_meshes(gt_path)
+    One pass: the sums are added from the per-sample values, which the owner can download later (revealed splits).
+    ``on_chunk`` runs after every chunk.
+    """
+    gt = gt_with_meshes(gt_path, protocol.gt_schema)
     pred = sample_set(pred_path, "pred")
-    pred_index = matched_indices(gt_path, pred_path)
+    pred_index = matched_indices(gt_path, pred_path, protocol.gt_schema)
     gt_index = np.arange(start, stop)
-    return score_samples(body_model(), gt, pred, gt_index, pred_index[start:stop], chunk_size, on_chunk)
+    values = protocol.per_sample(protocol_models(protocol), gt, pred, gt_index, pred_index[start:stop], chunk_size, on_chunk)
+    return ShardScores(sums_by_split(values, protocol.metrics), values)
 
 
 def clear_caches() -> None:

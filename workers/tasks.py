@@ -40,6 +40,7 @@ from leaderboard.submissions.models import (
     SubmissionKind,
 )
 from leaderboard.submissions.board_cache import bump_version
+from leaderboard.submissions import per_sample
 from leaderboard.submissions.scores import reduce_shards, shard_stamps, write_results
 from leaderboard.submissions.signals import on_board
 from leaderboard.upload_temp import remove_stale_uploads
@@ -120,11 +121,21 @@ def _gt_path(benchmark: Benchmark) -> Path:
     return path
 
 
+def _protocol(benchmark: Benchmark):
+    """The benchmark's configured protocol; a bad stored name/options is a server problem, not the user's."""
+    try:
+        return benchmark.get_protocol()
+    except ValueError as exc:
+        logger.error("Benchmark %s has an invalid protocol: %s", benchmark.slug, exc)
+        raise RuntimeError(f"the evaluation protocol of benchmark {benchmark.slug!r} is misconfigured on the server") from exc
+
+
 def _validated_size(submission: Submission, benchmark: Benchmark) -> int:
     """Full evaluator validation of one benchmark's stored predictions; returns the number of GT samples."""
     gt_path = _gt_path(benchmark)
+    schema = _protocol(benchmark).gt_schema
     try:
-        num_gt = evaluation.num_samples(gt_path)
+        num_gt = evaluation.num_samples(gt_path, schema)
     except FormatError as exc:
         logger.error("GT file of benchmark %s is invalid: %s", benchmark.slug, exc)
         raise RuntimeError(f"the ground truth of benchmark {benchmark.slug!r} is invalid on the server") from exc
@@ -132,7 +143,7 @@ def _validated_size(submission: Submission, benchmark: Benchmark) -> int:
     if not pred_path.is_file():
         raise SubmissionInvalid(f"No predictions were stored for benchmark {benchmark.slug!r}.")
     try:
-        evaluation.matched_indices(gt_path, pred_path)
+        evaluation.matched_indices(gt_path, pred_path, schema)
     except FormatError as exc:  # name the file as the user knows it, not by its server path
         message = str(exc).replace(str(pred_path), f"{benchmark.slug}.npz").replace(str(gt_path), "ground truth")
         raise SubmissionInvalid(f"Predictions for benchmark {benchmark.slug!r}: {message}") from exc
@@ -275,6 +286,7 @@ def evaluate_shard(self: Task, submission_id: int, benchmark_id: int, shard_inde
         return {"skipped": "final"}
 
     benchmark = Benchmark.objects.get(pk=benchmark_id)
+    protocol = _protocol(benchmark)
     gt_path = _gt_path(benchmark)
     pred_path = private_path(submission.predictions_name(benchmark.slug))
     last_beat = time.monotonic()
@@ -287,9 +299,10 @@ def evaluate_shard(self: Task, submission_id: int, benchmark_id: int, shard_inde
                 raise ShardAborted
 
     try:
-        sums = evaluation.score_range(gt_path, pred_path, start, stop, settings.EVAL_CHUNK_SIZE, on_chunk)
+        scores = evaluation.score_range(protocol, gt_path, pred_path, start, stop, settings.EVAL_CHUNK_SIZE, on_chunk)
     except ShardAborted:
         return {"skipped": "final"}
+    per_sample.store_shard(submission, benchmark.slug, shard_index, scores.per_sample)
     try:
         with transaction.atomic():
             ShardResult.objects.get_or_create(
@@ -299,8 +312,9 @@ def evaluate_shard(self: Task, submission_id: int, benchmark_id: int, shard_inde
                 defaults={
                     "sample_start": start,
                     "sample_stop": stop,
-                    "sums": {split: s.to_dict() for split, s in sums.items()},
+                    "sums": {split: s.to_dict() for split, s in scores.sums.items()},
                     "worker": worker,
+                    **evaluation.protocol_stamp(protocol),
                 },
             )
     except IntegrityError:  # the submission was deleted meanwhile

@@ -28,6 +28,7 @@ class BenchmarkSerializer(serializers.ModelSerializer):
         fields = [
             "slug", "name", "description", "paper_url", "data_url", "primary_metric", "counts_toward_mpe",
             "counts_toward_hand_mpe", "num_samples", "accepts_models", "accepts_predictions", "is_active", "splits", "url",
+            "protocol", "protocol_options", "gt_parts",
         ]
 
     def get_url(self, benchmark: Benchmark) -> str:
@@ -79,6 +80,10 @@ class ResultSerializer(serializers.Serializer):
     primary_value = serializers.FloatField(allow_null=True)
     num_samples = serializers.IntegerField()
     metrics = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    protocol = serializers.CharField(help_text="evaluator.protocols name the numbers were computed with ('' if not recorded)")
+    protocol_version = serializers.CharField()
+    protocol_options = serializers.DictField()
+    evaluator_version = serializers.CharField()
 
 
 def with_related(submissions: QuerySet[Submission]) -> QuerySet[Submission]:
@@ -97,6 +102,8 @@ class SubmissionSerializer(serializers.ModelSerializer):
     results = serializers.SerializerMethodField()
     log = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
+    score_coverage = serializers.JSONField(
+        read_only=True, help_text="Per score: the [{benchmark, split, protocol, protocol_version, options}] it averages")
 
     class Meta:
         model = Submission
@@ -104,6 +111,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
             "id", "url", "owner", "team", "method_name", "description", "paper_url", "code_url", "kind", "benchmarks",
             "status", "error_message", "progress", "is_public", "baseline_source", "citation", "mpe", "hand_mpe",
             "pa_hand_mpe", "created_at", "started_at", "finished_at", "upload_sha256", "upload_size", "results", "log",
+            "score_coverage",
         ]
         read_only_fields = fields
 

@@ -29,6 +29,9 @@ from leaderboard.submissions.actions import cancel_submission, create_submission
 from leaderboard.submissions.board_cache import Version, board_slice, cached, current_version
 from leaderboard.submissions.leaderboard import Board, benchmark_board, display_split, overall_board
 from leaderboard.submissions.models import InvalidTransition, Submission
+from leaderboard.submissions.per_sample import DOWNLOAD_FORMATS as PER_SAMPLE_FORMATS
+from leaderboard.submissions.per_sample import PerSampleUnavailable
+from leaderboard.submissions.per_sample import download_response as per_sample_response
 from leaderboard.submissions.quotas import QuotaExceeded
 from leaderboard.submissions.uploads import UploadError, check_request_size
 from leaderboard.submissions.visibility import owned_submissions, visible_submissions
@@ -73,7 +76,7 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         user = self.request.user
         if self.action == "list":
             return with_related(Submission.objects.filter(owner=user))
-        if self.action in ("cancel", "publish", "unpublish"):
+        if self.action in ("cancel", "publish", "unpublish", "per_sample"):
             return with_related(owned_submissions(user))
         return with_related(visible_submissions(user))
 
@@ -104,6 +107,26 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def status_(self, request: Request, uuid=None) -> Response:
         """Status and shard progress (small; poll it)."""
         return Response(StatusSerializer(self.get_object()).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("benchmark", str, required=True, description="benchmark slug"),
+                    OpenApiParameter("file_format", str, enum=list(PER_SAMPLE_FORMATS),
+                                     description="csv (default) or npz (not 'format': DRF keeps that for its renderers)")],
+        responses={(200, "text/csv"): str, (200, "application/octet-stream"): bytes},
+    )
+    @action(detail=True, methods=["get"], url_path="per-sample", url_name="per-sample")
+    def per_sample(self, request: Request, uuid=None):
+        """Your submission's per-sample errors on one benchmark, revealed splits only (hidden splits never)."""
+        submission = self.get_object()
+        slug = request.query_params.get("benchmark", "")
+        benchmark = submission.benchmarks.filter(slug=slug).first()
+        if benchmark is None:
+            return Response({"error": "invalid_request", "detail": f"The submission was not scored on benchmark {slug!r}."},
+                            status=status.HTTP_400_BAD_REQUEST)
+        try:
+            return per_sample_response(submission, benchmark, request.query_params.get("file_format", "csv"))
+        except PerSampleUnavailable as exc:
+            return Response({"error": "not_available", "detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)
 
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, uuid=None) -> Response:

@@ -50,14 +50,31 @@ class Benchmark(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("benchmark-detail", args=[self.slug])
 
+    def get_protocol(self):
+        """The configured ``evaluator.protocols.Protocol``; ValueError naming the problem for a bad name/options."""
+        from evaluator.protocols import get_protocol
+
+        if not isinstance(self.protocol_options, dict):
+            raise ValueError(f"protocol options must be a JSON object, got {self.protocol_options!r}")
+        return get_protocol(self.protocol, self.protocol_options)
+
     def clean(self) -> None:
-        from evaluator.metric_names import METRICS
+        from evaluator.protocols import available_protocols
 
         errors: dict[str, str] = {}
-        if self.primary_metric not in METRICS:
-            errors["primary_metric"] = f"Unknown metric {self.primary_metric!r}; choose one of {', '.join(METRICS)}."
+        try:
+            protocol = self.get_protocol()
+        except ValueError as exc:
+            field = "protocol" if self.protocol not in available_protocols() else "protocol_options"
+            raise ValidationError({field: str(exc)}) from None
+        if self.primary_metric not in protocol.metrics:
+            errors["primary_metric"] = (f"Unknown primary metric {self.primary_metric!r} for protocol {protocol.name!r}; "
+                                        f"choose one of {', '.join(protocol.metrics)}.")
         if not isinstance(self.gt_parts, list) or not set(self.gt_parts) <= set(GT_PARTS) or not self.gt_parts:
             errors["gt_parts"] = f"A non-empty list drawn from {', '.join(GT_PARTS)}; got {self.gt_parts!r}."
+        elif not set(self.gt_parts) <= protocol.parts:
+            errors["gt_parts"] = (f"Protocol {protocol.name!r} has GT for {', '.join(sorted(protocol.parts))} only; "
+                                  f"got {', '.join(self.gt_parts)}.")
         elif self.counts_toward_hand_mpe and "hands" not in self.gt_parts:
             errors["counts_toward_hand_mpe"] = "Hand MPE needs hand GT: add 'hands' to the GT parts or untick this."
         if errors:
@@ -68,11 +85,19 @@ class Benchmark(models.Model):
         return "hands" in (self.gt_parts or ())
 
     def applicable_metrics(self) -> tuple[str, ...]:
-        """Metric keys with GT on this benchmark (others are shown as "n/a"): parts not in ``gt_parts`` are dropped."""
-        from evaluator.metric_names import METRIC_LABELS
+        """Metric keys this benchmark reports: those its protocol produces for the parts its GT has.
+
+        Every other column is shown as "n/a" (e.g. hands and face on 3DPW).
+        """
+        from evaluator.metric_names import ALL_METRIC_LABELS
 
         parts = set(self.gt_parts or ())
-        return tuple(key for key, label in METRIC_LABELS.items() if label.part == "all" or label.part in parts)
+        try:
+            produced = self.get_protocol().metrics
+        except ValueError:  # a stored protocol this evaluator no longer knows: judge by the parts alone
+            produced = tuple(ALL_METRIC_LABELS)
+        return tuple(key for key in produced
+                     if key in ALL_METRIC_LABELS and (ALL_METRIC_LABELS[key].part == "all" or ALL_METRIC_LABELS[key].part in parts))
 
     @property
     def accepts_models(self) -> bool:

@@ -83,7 +83,7 @@ class BenchmarkSpec:
     display_order: int = 100
     protocol: str = "smplx-generic"
     protocol_options: dict = field(default_factory=dict)
-    gt_parts: list[str] = field(default_factory=lambda: list(GT_PARTS))
+    gt_parts: list[str] | None = None  # None: every part the protocol has GT for
 
 
 def choose_ranking_split(split_names: list[str], hidden: set[str], requested: str | None) -> str:
@@ -100,22 +100,37 @@ def choose_ranking_split(split_names: list[str], hidden: set[str], requested: st
     return "test" if "test" in split_names else split_names[0]
 
 
+def validated_protocol(spec: BenchmarkSpec):
+    """The spec's protocol, after the same checks the admin runs (Benchmark.clean); fills in default GT parts."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        protocol = Benchmark(protocol=spec.protocol, protocol_options=spec.protocol_options).get_protocol()
+    except ValueError as exc:
+        raise BenchmarkImportError(f"Protocol rejected: {exc}") from None
+    if spec.gt_parts is None:
+        spec.gt_parts = sorted(protocol.parts, key=GT_PARTS.index)
+    candidate = Benchmark(
+        slug=spec.slug, protocol=spec.protocol, protocol_options=spec.protocol_options, gt_parts=list(spec.gt_parts),
+        primary_metric=spec.primary_metric, counts_toward_mpe=spec.counts_toward_mpe,
+        counts_toward_hand_mpe=spec.counts_toward_hand_mpe,
+    )
+    try:
+        candidate.clean()
+    except ValidationError as exc:
+        raise BenchmarkImportError(" ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())) from None
+    return protocol
+
+
 def import_ground_truth(gt_file: str | os.PathLike, spec: BenchmarkSpec, images_dir: str | os.PathLike | None = None) -> Benchmark:
     """Validate ``gt_file`` and (re)create the benchmark ``spec.slug`` with its splits. Idempotent."""
-    from evaluator.formats import FormatError, load_sample_set
-    from evaluator.metric_names import METRICS
+    from evaluator.formats import FormatError
 
-    if spec.primary_metric not in METRICS:
-        raise BenchmarkImportError(f"Unknown primary metric {spec.primary_metric!r}; choose one of {', '.join(METRICS)}.")
-    unknown_parts = sorted(set(spec.gt_parts) - set(GT_PARTS))
-    if unknown_parts or not spec.gt_parts:
-        raise BenchmarkImportError(f"GT parts must be a non-empty subset of {', '.join(GT_PARTS)}; got {spec.gt_parts}.")
-    if spec.counts_toward_hand_mpe and "hands" not in spec.gt_parts:
-        raise BenchmarkImportError("A benchmark without hand GT cannot count toward hand MPE (pass --no-hand-mpe).")
+    protocol = validated_protocol(spec)
     try:
-        gt = load_sample_set(gt_file, role="gt")
+        gt = protocol.load_gt(gt_file)
     except FormatError as exc:
-        raise BenchmarkImportError(f"Ground truth rejected: {exc}") from None
+        raise BenchmarkImportError(f"Ground truth rejected (protocol {protocol.name!r}): {exc}") from None
     split_names = gt.split_names
     unknown_hidden = sorted(set(spec.hidden_splits) - set(split_names))
     if unknown_hidden:

@@ -168,7 +168,16 @@ class ProtocolStamp(models.Model):
 
     protocol = models.CharField(max_length=40, blank=True)
     protocol_version = models.CharField(max_length=40, blank=True)
+    protocol_options = models.JSONField(default=dict, blank=True, help_text="The protocol's resolved options.")
     evaluator_version = models.CharField(max_length=40, blank=True)
+
+    @property
+    def protocol_label(self) -> str:
+        """e.g. 'smplx-generic v2 (evaluator 2.0.0)'; '' when not recorded (results from before protocols)."""
+        if not self.protocol:
+            return ""
+        label = f"{self.protocol} v{self.protocol_version}" if self.protocol_version else self.protocol
+        return f"{label} (evaluator {self.evaluator_version})" if self.evaluator_version else label
 
     class Meta:
         abstract = True

@@ -58,10 +58,16 @@ class CoverageEntry:
     split: str
     protocol: str
     protocol_version: str
+    options: str = ""  # the protocol's resolved options as canonical JSON ("" when it has none)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> "CoverageEntry":
-        return cls(*(str(data.get(name) or "") for name in ("benchmark", "split", "protocol", "protocol_version")))
+        return cls(*(str(data.get(name) or "") for name in ("benchmark", "split", "protocol", "protocol_version", "options")))
+
+    @classmethod
+    def of_result(cls, benchmark: str, result: BenchmarkResult) -> "CoverageEntry":
+        options = json.dumps(result.protocol_options, sort_keys=True) if result.protocol_options else ""
+        return cls(benchmark, result.split, result.protocol, result.protocol_version, options)
 
 
 @dataclass(frozen=True)
@@ -95,16 +101,31 @@ class Coverage:
     @property
     def label(self) -> str:
         """e.g. 'agora/test, ehf/test (smplx-generic v1); 3dpw/test (3dpw v1)': entries grouped by protocol."""
-        by_protocol: dict[tuple[str, str], list[str]] = {}
+        by_protocol: dict[tuple[str, str, str], list[str]] = {}
         for e in self.entries:
-            by_protocol.setdefault((e.protocol, e.protocol_version), []).append(f"{e.benchmark}/{e.split}")
+            by_protocol.setdefault((e.protocol, e.protocol_version, e.options), []).append(f"{e.benchmark}/{e.split}")
         return "; ".join(f"{', '.join(names)} ({_protocol_label(*key)})" for key, names in by_protocol.items())
 
 
-def _protocol_label(protocol: str, version: str) -> str:
+def _non_default_options(protocol: str, options: str) -> str:
+    """'variant=smplest-x' for the options that differ from the protocol's defaults ('' if none or unknown)."""
+    from evaluator.protocols import get_protocol
+
+    if not options:
+        return ""
+    try:
+        defaults = get_protocol(protocol).options
+    except ValueError:
+        defaults = {}
+    return ", ".join(f"{k}={v}" for k, v in sorted(json.loads(options).items()) if defaults.get(k, object()) != v)
+
+
+def _protocol_label(protocol: str, version: str, options: str = "") -> str:
     if protocol == REPORTED_PROTOCOL:
         return f"as published in {version}" if version else protocol
-    return f"{protocol or 'protocol not recorded'}{' v' + version if version else ''}"
+    label = f"{protocol or 'protocol not recorded'}{' v' + version if version else ''}"
+    changed = _non_default_options(protocol, options)
+    return f"{label} [{changed}]" if changed else label
 
 
 def submission_coverage(submission: Submission, score: str = "mpe") -> Coverage:
@@ -197,7 +218,7 @@ def _scores_from(results: Mapping[tuple[int, str], BenchmarkResult], definitions
             value = result.metrics.get(member.metric) if result is not None else None
             per_benchmark[member.benchmark.slug] = value
             if result is not None:
-                entries.append(CoverageEntry(member.benchmark.slug, member.split, result.protocol, result.protocol_version))
+                entries.append(CoverageEntry.of_result(member.benchmark.slug, result))
         values[name] = _MEANS[name](per_benchmark)
         coverage[name] = Coverage.of(entries) if values[name] is not None else Coverage()
     return SubmissionScores(values["mpe"], values["hand_mpe"], values["pa_hand_mpe"], coverage)
@@ -227,11 +248,12 @@ def reduce_shards(shards: Iterable[ShardResult]) -> dict[int, dict[str, MetricSu
 
 
 def shard_stamps(shards: Iterable[ShardResult]) -> dict[int, dict[str, str]]:
-    """``{benchmark_id: {"protocol", "protocol_version", "evaluator_version"}}``; InconsistentShards if shards disagree."""
+    """``{benchmark_id: {"protocol", "protocol_version", "protocol_options", "evaluator_version"}}``; InconsistentShards
+    if shards of a benchmark disagree."""
     stamps: dict[int, dict[str, str]] = {}
     for shard in shards:
         stamp = {"protocol": shard.protocol, "protocol_version": shard.protocol_version,
-                 "evaluator_version": shard.evaluator_version}
+                 "protocol_options": shard.protocol_options, "evaluator_version": shard.evaluator_version}
         previous = stamps.setdefault(shard.benchmark_id, stamp)
         if previous != stamp:
             raise InconsistentShards(f"shards of benchmark {shard.benchmark_id} were computed under {previous} and {stamp}")
@@ -295,7 +317,7 @@ def recompute_all_scores() -> list[int]:
     results: dict[int, dict[tuple[int, str], BenchmarkResult]] = {}
     rows = BenchmarkResult.objects.filter(
         submission__in=[s.pk for s in candidates], benchmark_id__in=definitions.benchmark_ids
-    ).only("submission_id", "benchmark_id", "split", "metrics", "protocol", "protocol_version")
+    ).only("submission_id", "benchmark_id", "split", "metrics", "protocol", "protocol_version", "protocol_options")
     for result in rows:
         results.setdefault(result.submission_id, {})[(result.benchmark_id, result.split)] = result
     changed = []

@@ -12,12 +12,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from leaderboard.api.serializers import StatusSerializer, SubmissionSerializer
+from leaderboard.benchmarks.models import Benchmark
 from leaderboard.storage import private_path
 from leaderboard.upload_guard import accepts_uploads
 from leaderboard.submissions.actions import cancel_submission, create_submission, set_published
 from leaderboard.submissions.board_cache import current_version
 from leaderboard.submissions.leaderboard import benchmark_board, display_split, overall_board
 from leaderboard.submissions.models import InvalidTransition, Submission
+from leaderboard.submissions.scores import submission_coverage
 from leaderboard.submissions.quotas import QuotaExceeded
 from leaderboard.submissions.signals import on_board
 from leaderboard.submissions.uploads import UploadError, check_request_size, format_size
@@ -81,12 +83,15 @@ def submission_detail(request: HttpRequest, uuid) -> HttpResponse:
     columns = metric_columns()
     for result in results:
         result.chart = result_chart_html(result.metrics, f"{result.benchmark.name} ({result.split})")
-        result.rows = [{**c, "value": result.metrics.get(c["key"])} for c in columns]
+        applicable = set(result.benchmark.applicable_metrics())
+        result.rows = [{**c, "value": result.metrics.get(c["key"]), "applies": c["key"] in applicable} for c in columns]
     return render(request, "web/submission.html", {
         "submission": submission, "results": results, "can_manage": can_manage(request.user, submission),
         "board_links": board_links(submission, results),
         "show_log": can_see_log(request.user, submission) and bool(submission.log),
         "benchmarks": submission.benchmarks.all(),
+        "mpe_coverage": submission_coverage(submission).label,
+        "per_sample_benchmarks": per_sample_benchmarks(request.user, submission),
     })
 
 
@@ -117,6 +122,13 @@ def board_links(submission: Submission, results) -> list[dict]:
     return links
 
 
+def per_sample_benchmarks(user, submission: Submission) -> list[Benchmark]:
+    """Benchmarks whose per-sample errors the user may download here: owner/staff, finished, a revealed split."""
+    if not can_manage(user, submission) or submission.status != "finished" or submission.is_baseline:
+        return []
+    return list(submission.benchmarks.filter(splits__is_revealed=True).distinct())
+
+
 def submission_status(request: HttpRequest, uuid) -> JsonResponse:
     return JsonResponse(StatusSerializer(_visible_submission(request, uuid)).data)
 
@@ -139,6 +151,19 @@ def submission_upload(request: HttpRequest, uuid) -> FileResponse:
     if not path.is_file():
         raise Http404("The uploaded file is no longer stored.")
     return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
+
+
+@login_required
+def submission_per_sample(request: HttpRequest, uuid, slug: str, fmt: str) -> HttpResponse:
+    """The owner's per-sample errors on one benchmark (CSV or npz), revealed splits only (never hidden ones)."""
+    from leaderboard.submissions.per_sample import PerSampleUnavailable, download_response
+
+    submission = get_object_or_404(owned_submissions(request.user), uuid=uuid)
+    benchmark = get_object_or_404(submission.benchmarks, slug=slug)
+    try:
+        return download_response(submission, benchmark, fmt)
+    except PerSampleUnavailable as exc:
+        raise Http404(str(exc)) from None
 
 
 def _managed(request: HttpRequest, uuid) -> Submission:

@@ -90,3 +90,30 @@ def test_demo_benchmarks_are_idempotent_and_their_examples_are_valid_uploads(db,
         staged.discard()
     with zipfile.ZipFile(tmp_path / "all-demo-benchmarks.zip") as archive:
         assert sorted(archive.namelist()) == ["demo-3dpw.npz", "demo-agora.npz", "demo-ehf.npz"]
+
+
+def test_protocol_and_parts_are_validated_against_evaluator_protocols(db, tmp_path):
+    from django.core.exceptions import ValidationError
+
+    from evaluator.demo import make_demo_benchmark
+    from leaderboard.benchmarks.services import BenchmarkImportError, BenchmarkSpec, import_ground_truth
+
+    gt_path, _ = make_demo_benchmark(tmp_path, num_samples=6, seed=4)
+    with pytest.raises(BenchmarkImportError, match="unknown protocol 'no-such'"):
+        import_ground_truth(gt_path, BenchmarkSpec("p", "P", protocol="no-such"))
+    with pytest.raises(BenchmarkImportError, match="unknown option"):
+        import_ground_truth(gt_path, BenchmarkSpec("p", "P", protocol_options={"colour": "red"}))
+    with pytest.raises(BenchmarkImportError, match="Hand MPE needs hand GT"):
+        import_ground_truth(gt_path, BenchmarkSpec("p", "P", gt_parts=["body"]))
+    assert not Benchmark.objects.filter(slug="p").exists()
+
+    benchmark = import_ground_truth(gt_path, BenchmarkSpec("p", "P", protocol_options={"variant": "smplest-x"}))
+    assert benchmark.gt_parts == ["body", "hands", "face"] and benchmark.protocol == "smplx-generic"
+    assert "mpjpe_hand" in benchmark.applicable_metrics()
+    benchmark.protocol_options = {"hand_joints": 19}
+    with pytest.raises(ValidationError) as caught:
+        benchmark.full_clean()
+    assert "hand_joints" in str(caught.value.message_dict["protocol_options"])
+    benchmark.protocol, benchmark.protocol_options = "nope", {}
+    with pytest.raises(ValidationError, match="unknown protocol"):
+        benchmark.full_clean()

@@ -1,0 +1,125 @@
+"""Per-sample errors: written by the workers for every shard, served to the submission's owner on revealed splits only.
+
+Files live in private storage next to the submission's upload (never mapped to a URL)::
+
+    uploads/<uuid>/per_sample/<benchmark slug>/<shard index>.npz   {"sample_id", "split", <metric>: (n,) float64 mm}
+
+``revealed_per_sample`` is the only reader: it drops every row whose split is not revealed (a split with no Split
+row counts as hidden here), so a hidden split's per-sample values are never served, to anyone.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+
+from leaderboard.benchmarks.models import Benchmark
+from leaderboard.storage import private_path
+from leaderboard.submissions.models import ShardResult, Submission
+
+DOWNLOAD_FORMATS = ("csv", "npz")
+
+
+class PerSampleUnavailable(LookupError):
+    """Nothing can be served (no revealed split, or no per-sample values stored); the message says which."""
+
+
+def shard_name(submission: Submission, benchmark_slug: str, shard_index: int) -> str:
+    return f"uploads/{submission.uuid}/per_sample/{benchmark_slug}/{shard_index:05d}.npz"
+
+
+def store_shard(submission: Submission, benchmark_slug: str, shard_index: int, values: dict[str, np.ndarray]) -> None:
+    """Write one shard's per-sample values (atomically: a re-run shard replaces the file whole)."""
+    target = private_path(shard_name(submission, benchmark_slug, shard_index))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {k: (np.asarray(v).astype(str) if k in ("sample_id", "split") else np.asarray(v, dtype=np.float64))
+              for k, v in values.items()}
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".shard-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def revealed_splits(benchmark: Benchmark) -> set[str]:
+    return set(benchmark.splits.filter(is_revealed=True).values_list("name", flat=True))
+
+
+@dataclass(frozen=True)
+class PerSampleTable:
+    benchmark: Benchmark
+    columns: list[str]  # "sample_id", "split", then the metric keys
+    arrays: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.arrays["sample_id"])
+
+    def to_npz(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez(buffer, **self.arrays)
+        return buffer.getvalue()
+
+    def to_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(self.columns)
+        metrics = self.columns[2:]
+        for i in range(len(self)):
+            values = [self.arrays[k][i] for k in metrics]
+            # sample ids are the benchmark's own (imported by operators); '' for a sample without a value (NaN)
+            writer.writerow([self.arrays["sample_id"][i], self.arrays["split"][i],
+                             *("" if np.isnan(v) else repr(float(v)) for v in values)])
+        return out.getvalue()
+
+
+def revealed_per_sample(submission: Submission, benchmark: Benchmark) -> PerSampleTable:
+    """The submission's per-sample values on ``benchmark``, revealed splits only, in GT order.
+
+    Raises PerSampleUnavailable when no split of the benchmark is revealed or nothing was stored.
+    """
+    revealed = revealed_splits(benchmark)
+    if not revealed:
+        raise PerSampleUnavailable(f"No split of benchmark {benchmark.slug!r} is revealed yet.")
+    indices = ShardResult.objects.filter(submission=submission, benchmark=benchmark).order_by("shard_index")
+    parts: list[dict[str, np.ndarray]] = []
+    for index in indices.values_list("shard_index", flat=True):
+        path = private_path(shard_name(submission, benchmark.slug, index))
+        if not path.is_file():
+            raise PerSampleUnavailable(f"Per-sample errors of benchmark {benchmark.slug!r} were not stored for this "
+                                       "submission (evaluated before they were kept).")
+        with np.load(path, allow_pickle=False) as data:  # written by our workers
+            keep = np.isin(data["split"], sorted(revealed))
+            parts.append({k: data[k][keep] for k in data.files})
+    if not parts:
+        raise PerSampleUnavailable(f"This submission has no results on benchmark {benchmark.slug!r}.")
+    metrics = [k for k in parts[0] if k not in ("sample_id", "split")]
+    columns = ["sample_id", "split", *metrics]
+    arrays = {k: np.concatenate([p[k] for p in parts]) for k in columns}
+    return PerSampleTable(benchmark, columns, arrays)
+
+
+def download_response(submission: Submission, benchmark: Benchmark, fmt: str):
+    """An attachment response (``fmt`` csv or npz); PerSampleUnavailable if there is nothing to serve.
+
+    Only for a finished submission: a partial table would silently miss samples.
+    """
+    from django.http import HttpResponse
+
+    from leaderboard.submissions.models import Status
+
+    if fmt not in DOWNLOAD_FORMATS:
+        raise PerSampleUnavailable(f"Unknown format {fmt!r}; use one of {', '.join(DOWNLOAD_FORMATS)}.")
+    if submission.status != Status.FINISHED:
+        raise PerSampleUnavailable("Per-sample errors are available once the submission has finished.")
+    table = revealed_per_sample(submission, benchmark)
+    body, content_type = (table.to_csv(), "text/csv") if fmt == "csv" else (table.to_npz(), "application/octet-stream")
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="per-sample-{benchmark.slug}-{submission.uuid}.{fmt}"'
+    return response

@@ -116,8 +116,9 @@ STORAGES = {
 # --- Private data: uploads, ground truth and held-out images. Never mapped to a URL. ---
 PRIVATE_STORAGE_ROOT = Path(os.environ.get("PRIVATE_STORAGE_ROOT", VAR_DIR / "private"))
 SMPLX_MODEL_DIR = Path(os.environ.get("SMPLX_MODEL_DIR", VAR_DIR / "smplx_synthetic"))
-# SMPL body models (SMPL_NEUTRAL/MALE/FEMALE) for protocols with SMPL GT (3DPW); trusted operator files.
-SMPL_MODEL_DIR = Path(os.environ.get("SMPL_MODEL_DIR", VAR_DIR / "smpl_synthetic"))
+# SMPL body models (smpl/SMPL_{NEUTRAL,MALE,FEMALE} + smplx2smpl) for protocols with SMPL GT (3DPW); trusted
+# operator files. Unset: the smpl/ folder next to SMPL-X's in SMPLX_MODEL_DIR (where the synthetic model puts it).
+SMPL_MODEL_DIR = Path(os.environ["SMPL_MODEL_DIR"]) if os.environ.get("SMPL_MODEL_DIR") else None
 
 # --- Uploads and quotas ---
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 512 * 1024 * 1024)

@@ -63,10 +63,11 @@ def _load_models(protocol: "Protocol | None") -> Any:
 
     from evaluator.body_model import clear_body_model_cache
     from evaluator.protocols import load_protocol_models
+    from evaluator.smpl import clear_smpl_model_cache
 
     needs_smpl = bool(protocol is not None and protocol.needs_smpl)
     smplx_dir = Path(settings.SMPLX_MODEL_DIR)
-    smpl_dir = Path(settings.SMPL_MODEL_DIR) if needs_smpl else None
+    smpl_dir = Path(settings.SMPL_MODEL_DIR or smplx_dir) if needs_smpl else None
     device = eval_device()
     key = (_fingerprint(smplx_dir), _fingerprint(smpl_dir) if smpl_dir else None, device)
     with _lock:
@@ -77,6 +78,7 @@ def _load_models(protocol: "Protocol | None") -> Any:
                 for k in stale:
                     del _body_models[k]
                 clear_body_model_cache()
+                clear_smpl_model_cache()
             models = _body_models[key] = load_protocol_models(
                 protocol or "smplx-generic", smplx_dir, device, smpl_model_dir=smpl_dir)
     return models

@@ -27,6 +27,7 @@ class DemoBenchmark:
     num_samples: int
     seed: int
     keep_splits: bool  # False: one 'test' split
+    layout: str = ""  # a demo_data.GENERATORS key (GT layout of the protocol); "" = evaluator.demo's SMPL-X files
 
 
 DEMO_BENCHMARKS = (
@@ -38,10 +39,15 @@ DEMO_BENCHMARKS = (
         display_order=20), 200, 12, False),
     DemoBenchmark(BenchmarkSpec(
         "demo-3dpw", "Demo 3DPW",
-        "Synthetic stand-in for 3DPW: body-only (14-joint MPJPE), no hand GT. The 'test' split is hidden until revealed; "
-        "'dev' results are public.",
-        primary_metric="mpjpe_body", counts_toward_hand_mpe=False, gt_parts=["body"], hidden_splits=["test"], ranking_split="dev",
-        display_order=30), 300, 13, True),
+        "Synthetic stand-in for 3DPW, scored by the '3dpw' protocol: gendered SMPL ground truth (synthetic SMPL), "
+        "14-joint MPJPE, no hand or face GT. The 'test' split is hidden until revealed; 'dev' results are public.",
+        protocol="3dpw", primary_metric="mpjpe_body", counts_toward_hand_mpe=False, hidden_splits=["test"],
+        ranking_split="dev", display_order=30), 300, 13, True, "smpl"),
+    DemoBenchmark(BenchmarkSpec(
+        "demo-ubody", "Demo UBody",
+        "Synthetic stand-in for UBody, scored by the 'ubody' protocol: per-sample camera and image size; points "
+        "projecting outside the image leave every error, and a hand or face with no visible point is skipped.",
+        protocol="ubody", display_order=35), 200, 15, False, "smplx-camera"),
 )
 NOISE_LEVELS = {"pred": 1.0, "pred-rough": 2.0}
 # Held-out rendered images: only model submissions (container / TorchScript archive) can be scored on it.
@@ -87,14 +93,23 @@ def default_predictions_dir() -> Path:
 
 
 def ensure_body_model() -> Path:
-    """The synthetic SMPL-X model in SMPLX_MODEL_DIR, generated on first use."""
+    """The synthetic SMPL-X model (and the SMPL model next to it) in SMPLX_MODEL_DIR, generated on first use.
+
+    A synthetic folder written before it held SMPL (needed by demo 3DPW) is regenerated, identically for SMPL-X.
+    Real (operator) model folders are never touched.
+    """
     from evaluator.assets import ModelFilesError, resolve_model_dir
     from evaluator.synthetic_model import make_synthetic_model
 
+    root = Path(settings.SMPLX_MODEL_DIR)
     try:
-        return resolve_model_dir(settings.SMPLX_MODEL_DIR)
+        resolved = resolve_model_dir(root)
     except ModelFilesError:
-        return make_synthetic_model(settings.SMPLX_MODEL_DIR, seed=0)
+        return make_synthetic_model(root, seed=0)
+    synthetic = (root / "smplx" / "SYNTHETIC.json").is_file()
+    if synthetic and settings.SMPL_MODEL_DIR is None and not (root / "smpl" / "SMPL_NEUTRAL.npz").is_file():
+        make_synthetic_model(root, seed=0)
+    return resolved
 
 
 def _rewrite(path: Path, keep_splits: bool) -> None:
@@ -105,12 +120,32 @@ def _rewrite(path: Path, keep_splits: bool) -> None:
     np.savez(path, **arrays)
 
 
+def _write_gt(demo: DemoBenchmark, work: Path) -> tuple[Path, dict[str, np.ndarray], np.ndarray]:
+    """The demo's GT file in ``work`` and the SMPL-X params (float64, GT order) + ids its predictions are made from."""
+    from evaluator.demo import make_demo_benchmark
+
+    from leaderboard.benchmarks.demo_data import GENERATORS
+
+    if demo.layout:
+        data = GENERATORS[demo.layout](demo.num_samples, demo.seed, demo.keep_splits)
+        work.mkdir(parents=True, exist_ok=True)
+        gt_path = work / "gt.npz"
+        np.savez(gt_path, **data.gt)
+        return gt_path, data.people, data.gt["sample_ids"]
+    gt_path, _ = make_demo_benchmark(work, num_samples=demo.num_samples, seed=demo.seed)
+    _rewrite(gt_path, demo.keep_splits)
+    with np.load(gt_path, allow_pickle=False) as gt:
+        people = {k: gt[k].astype(np.float64) for k in gt.files if k not in ("sample_ids", "splits")}
+        ids = gt["sample_ids"]
+    return gt_path, people, ids
+
+
 def create_demo_benchmarks(predictions_dir: Path | None = None, refresh: bool = False) -> list[Benchmark]:
     """Create the demo benchmarks that are missing and write example predictions; deterministic and idempotent.
 
     An existing demo benchmark is kept as the host left it (flags, splits); ``refresh`` re-imports it from scratch.
     """
-    from evaluator.demo import make_demo_benchmark, noisy_predictions
+    from evaluator.demo import noisy_predictions
     from evaluator.image_benchmark import make_image_benchmark
 
     ensure_body_model()
@@ -124,16 +159,13 @@ def create_demo_benchmarks(predictions_dir: Path | None = None, refresh: bool = 
             if existing is not None and all(p.is_file() for p in examples):
                 benchmarks.append(existing)
                 continue
-            work = Path(tmp) / demo.spec.slug
-            gt_path, pred_path = make_demo_benchmark(work, num_samples=demo.num_samples, seed=demo.seed)
-            _rewrite(gt_path, demo.keep_splits)
+            gt_path, people, ids = _write_gt(demo, Path(tmp) / demo.spec.slug)
             benchmarks.append(existing or import_ground_truth(gt_path, _demo_spec(demo.spec)))
-            shutil.copyfile(pred_path, examples[0])
-            with np.load(gt_path, allow_pickle=False) as gt:
-                params = {k: gt[k].astype(np.float64) for k in gt.files if k not in ("sample_ids", "splits")}
-                ids = gt["sample_ids"]
-            rough = noisy_predictions(params, np.random.default_rng(demo.seed + 1000), NOISE_LEVELS["pred-rough"])
-            np.savez(examples[1], sample_ids=ids, **{k: v.astype(np.float32) for k, v in rough.items()})
+            for path, (level, seed) in zip(examples, ((NOISE_LEVELS["pred"], demo.seed + 500),
+                                                      (NOISE_LEVELS["pred-rough"], demo.seed + 1000))):
+                noisy = noisy_predictions(people, np.random.default_rng(seed), level)
+                order = np.random.default_rng(seed).permutation(len(ids))  # predictions need not follow GT order
+                np.savez(path, sample_ids=ids[order], **{k: v[order].astype(np.float32) for k, v in noisy.items()})
         existing = None if refresh else _already_imported(IMAGES_BENCHMARK.spec.slug)
         if existing is not None:
             benchmarks.append(existing)

@@ -77,19 +77,27 @@ def test_demo_benchmarks_are_idempotent_and_their_examples_are_valid_uploads(db,
     create_demo_benchmarks(tmp_path)
     create_demo_benchmarks(tmp_path)
     slugs = list(Benchmark.objects.values_list("slug", flat=True))
-    assert slugs == ["demo-agora", "demo-ehf", "demo-3dpw", "demo-images"]
+    assert slugs == ["demo-agora", "demo-ehf", "demo-3dpw", "demo-ubody", "demo-images"]
     three_dpw = Benchmark.objects.get(slug="demo-3dpw")
     assert three_dpw.primary_metric == "mpjpe_body" and not three_dpw.counts_toward_hand_mpe
+    assert (three_dpw.protocol, three_dpw.gt_parts) == ("3dpw", ["body"])
+    assert three_dpw.applicable_metrics() == ("mpjpe_body", "pa_mpjpe_body")
+    ubody = Benchmark.objects.get(slug="demo-ubody")
+    assert (ubody.protocol, ubody.gt_parts, ubody.counts_toward_hand_mpe) == ("ubody", ["body", "hands", "face"], True)
+    from evaluator.protocols import get_protocol
+    for benchmark in (three_dpw, ubody):  # the stored GT is in the layout the protocol reads
+        gt = get_protocol(benchmark.protocol).load_gt(Path(settings.PRIVATE_STORAGE_ROOT) / benchmark.gt_path)
+        assert len(gt) == benchmark.num_samples and gt.schema == get_protocol(benchmark.protocol).gt_schema
     assert three_dpw.ranking_split.name == "dev" and not three_dpw.splits.get(name="test").is_revealed
     assert Benchmark.objects.get(slug="demo-images").accepts_models
     with open(tmp_path / "all-demo-benchmarks.zip", "rb") as f:
         staged = stage_upload(f, "predictions", [])
     try:
-        assert sorted(b.slug for b in staged.benchmarks) == ["demo-3dpw", "demo-agora", "demo-ehf"]
+        assert sorted(b.slug for b in staged.benchmarks) == ["demo-3dpw", "demo-agora", "demo-ehf", "demo-ubody"]
     finally:
         staged.discard()
     with zipfile.ZipFile(tmp_path / "all-demo-benchmarks.zip") as archive:
-        assert sorted(archive.namelist()) == ["demo-3dpw.npz", "demo-agora.npz", "demo-ehf.npz"]
+        assert sorted(archive.namelist()) == ["demo-3dpw.npz", "demo-agora.npz", "demo-ehf.npz", "demo-ubody.npz"]
 
 
 def test_protocol_and_parts_are_validated_against_evaluator_protocols(db, tmp_path):

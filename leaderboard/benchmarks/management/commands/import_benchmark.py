@@ -1,6 +1,14 @@
-"""Create or update a benchmark from a ground-truth .npz (our format) or a HumanData .npz."""
+"""Create or update a benchmark from its published ground truth (``--format``) or our own GT ``.npz``.
+
+``--format humandata|ehf|agora|3dpw|ubody|npz --source PATH`` runs evaluator.importers' parser for that format
+(trusted operator files: pickle only in the HumanData reader), writes our GT layout and imports it with the
+benchmark's protocol (default: the one the format implies). ``--gt FILE`` and ``--humandata FILE`` remain as
+shorthands for ``--format npz`` and ``--format humandata``.
+"""
 from __future__ import annotations
 
+import argparse
+import json
 import tempfile
 import zipfile
 from pathlib import Path
@@ -10,9 +18,22 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from evaluator.formats import DEFAULT_SPLIT
+from evaluator.importers import IMPORT_FORMATS, GroundTruthImportError, parse_ground_truth
+from evaluator.protocols import available_protocols, get_protocol
 from leaderboard.benchmarks.demo import DEMO_SLUGS, exclude_demo_from_mpe
-from leaderboard.benchmarks.humandata import HumanDataError, convert_humandata
+from leaderboard.benchmarks.models import GT_PARTS
 from leaderboard.benchmarks.services import BenchmarkImportError, BenchmarkSpec, import_ground_truth
+
+
+def key_value(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with VALUE read as JSON when it is JSON (numbers, true/false, null), else as a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def gt_split_names(path: Path) -> list[str]:
@@ -34,13 +55,22 @@ class Command(BaseCommand):
         parser.add_argument("--slug", required=True)
         parser.add_argument("--name", required=True)
         source = parser.add_mutually_exclusive_group(required=True)
-        source.add_argument("--gt", type=Path, help="ground truth in our format (see docs/formats.md)")
+        source.add_argument("--source", type=Path, help="the published GT file or folder, read as --format")
+        source.add_argument("--gt", type=Path, help="ground truth in our format (see docs/formats.md); = --format npz")
         source.add_argument(
             "--humandata", type=Path,
             help="trusted HumanData .npz (SMPLer-X test annotations); read with allow_pickle=True, operators only",
         )
-        parser.add_argument("--humandata-interval", type=int, default=1, help="keep every k-th HumanData row")
-        parser.add_argument("--primary-metric", default="mpvpe_all")
+        parser.add_argument("--format", choices=IMPORT_FORMATS, help="how to read --source (see docs/formats.md)")
+        parser.add_argument("--format-option", action="append", default=[], metavar="KEY=VALUE", type=key_value,
+                            help="parser option, e.g. sample_interval=100, data_root=DIR, camera=official (repeatable)")
+        parser.add_argument("--humandata-interval", type=int, default=None, help="keep every k-th HumanData row")
+        parser.add_argument("--protocol", help=f"evaluation protocol ({', '.join(available_protocols())}); "
+                                               "default: the one the format implies")
+        parser.add_argument("--protocol-option", action="append", default=[], metavar="KEY=VALUE", type=key_value,
+                            help="protocol option, e.g. variant=smplest-x or joints=smplest-x (repeatable)")
+        parser.add_argument("--gt-parts", nargs="+", choices=GT_PARTS, help="parts the GT has (default: the protocol's)")
+        parser.add_argument("--primary-metric", help="default: the protocol's primary metric")
         parser.add_argument("--no-mpe", action="store_true", help="do not average this benchmark into MPE")
         parser.add_argument("--no-hand-mpe", action="store_true", help="no hand GT: leave out of hand MPE")
         parser.add_argument("--images", type=Path, help="model input folder (manifest.json + images/) for model submissions")
@@ -57,28 +87,68 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts) -> None:
         self._opts = opts
+        fmt, source = self._format_and_source(opts)
+        options = dict(opts["format_option"])
+        if fmt == "humandata":
+            options.setdefault("model_dir", str(settings.SMPLX_MODEL_DIR))
+            if opts["humandata_interval"] is not None:
+                options.setdefault("sample_interval", opts["humandata_interval"])
         try:
-            if opts["humandata"] is not None:
-                with tempfile.TemporaryDirectory() as tmp:
-                    converted = Path(tmp) / "gt.npz"
-                    count = convert_humandata(opts["humandata"], converted, settings.SMPLX_MODEL_DIR, sample_interval=opts["humandata_interval"])
-                    self.stdout.write(f"Converted {count} HumanData samples.")
-                    benchmark = import_ground_truth(converted, self._spec(converted), opts["images"])
-            else:
-                benchmark = import_ground_truth(opts["gt"], self._spec(opts["gt"]), opts["images"])
-        except (BenchmarkImportError, HumanDataError, FileNotFoundError) as exc:
+            with tempfile.TemporaryDirectory() as tmp:
+                if fmt == "npz":  # our layout: the protocol says which GT schema to check it against
+                    protocol = self._protocol(opts["protocol"] or "smplx-generic")
+                    options.setdefault("schema", protocol.gt_schema)
+                    options.setdefault("protocol", protocol.name)
+                parsed = parse_ground_truth(fmt, source, **options)
+                protocol = self._protocol(opts["protocol"] or parsed.protocol)
+                if parsed.schema != protocol.gt_schema:
+                    raise CommandError(f"{fmt} GT from {source.name} is in the {parsed.schema!r} layout, but protocol "
+                                       f"{protocol.name!r} reads {protocol.gt_schema!r}; choose another --protocol.")
+                converted = parsed.write(Path(tmp) / "gt.npz")
+                skipped = ", ".join(f"{reason}: {n}" for reason, n in sorted(parsed.skipped.items()))
+                self.stdout.write(f"Read {len(parsed)} samples from {source.name} as {fmt}"
+                                  f"{f' (left out by the official filtering: {skipped})' if skipped else ''}.")
+                benchmark = import_ground_truth(converted, self._spec(converted, protocol), opts["images"])
+        except (BenchmarkImportError, GroundTruthImportError, FileNotFoundError) as exc:
             raise CommandError(str(exc)) from None
+        self.stdout.write(f"  protocol {protocol.name} v{protocol.version}"
+                          f"{' ' + str(benchmark.protocol_options) if benchmark.protocol_options else ''}; "
+                          f"GT parts: {', '.join(benchmark.gt_parts)}; primary metric {benchmark.primary_metric}.")
         self._report(benchmark)
 
-    def _spec(self, gt_path: Path) -> BenchmarkSpec:
+    def _protocol(self, name: str):
+        try:
+            return get_protocol(name, dict(self._opts["protocol_option"]))
+        except ValueError as exc:
+            raise CommandError(f"Protocol rejected: {exc}") from None
+
+    @staticmethod
+    def _format_and_source(opts) -> tuple[str, Path]:
+        if opts["gt"] is not None:
+            if opts["format"] not in (None, "npz"):
+                raise CommandError("--gt is our own GT layout (--format npz); use --source with --format "
+                                   f"{opts['format']}.")
+            return "npz", opts["gt"]
+        if opts["humandata"] is not None:
+            if opts["format"] not in (None, "humandata"):
+                raise CommandError(f"--humandata is --format humandata; use --source with --format {opts['format']}.")
+            return "humandata", opts["humandata"]
+        if opts["format"] is None:
+            raise CommandError(f"--source needs --format ({', '.join(IMPORT_FORMATS)}).")
+        return opts["format"], opts["source"]
+
+    def _spec(self, gt_path: Path, protocol) -> BenchmarkSpec:
         opts = self._opts
         hidden = opts["hidden_splits"]
         if hidden is None:  # safe default: a test split stays hidden until the host reveals it
             hidden = [name for name in gt_split_names(gt_path) if name.startswith("test")]
         return BenchmarkSpec(
             slug=opts["slug"], name=opts["name"], description=opts["description"], paper_url=opts["paper_url"],
-            data_url=opts["data_url"], primary_metric=opts["primary_metric"], counts_toward_mpe=not opts["no_mpe"],
-            counts_toward_hand_mpe=not opts["no_hand_mpe"], hidden_splits=hidden,
+            data_url=opts["data_url"], primary_metric=opts["primary_metric"] or protocol.primary_metric,
+            protocol=protocol.name, protocol_options=dict(opts["protocol_option"]), gt_parts=opts["gt_parts"],
+            counts_toward_mpe=not opts["no_mpe"],
+            counts_toward_hand_mpe=not opts["no_hand_mpe"] and "hands" in (opts["gt_parts"] or protocol.parts),
+            hidden_splits=hidden,
             ranking_split=opts["ranking_split"], display_order=opts["display_order"],
         )
 

@@ -22,7 +22,7 @@ from evaluator.importers import IMPORT_FORMATS, GroundTruthImportError, parse_gr
 from evaluator.protocols import available_protocols, get_protocol
 from leaderboard.benchmarks.demo import DEMO_SLUGS, exclude_demo_from_mpe
 from leaderboard.benchmarks.models import GT_PARTS
-from leaderboard.benchmarks.services import BenchmarkImportError, BenchmarkSpec, import_ground_truth
+from leaderboard.benchmarks.services import BenchmarkImportError, BenchmarkSpec, import_ground_truth, validated_protocol
 
 
 def key_value(text: str) -> tuple[str, object]:
@@ -95,8 +95,10 @@ class Command(BaseCommand):
                 options.setdefault("sample_interval", opts["humandata_interval"])
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                if fmt == "npz":  # our layout: the protocol says which GT schema to check it against
+                if fmt == "npz" or opts["protocol"]:  # check the options before reading a (large) source
                     protocol = self._protocol(opts["protocol"] or "smplx-generic")
+                    validated_protocol(self._spec(None, protocol))
+                if fmt == "npz":  # our layout: the protocol says which GT schema to check it against
                     options.setdefault("schema", protocol.gt_schema)
                     options.setdefault("protocol", protocol.name)
                 parsed = parse_ground_truth(fmt, source, **options)
@@ -137,10 +139,10 @@ class Command(BaseCommand):
             raise CommandError(f"--source needs --format ({', '.join(IMPORT_FORMATS)}).")
         return opts["format"], opts["source"]
 
-    def _spec(self, gt_path: Path, protocol) -> BenchmarkSpec:
+    def _spec(self, gt_path: Path | None, protocol) -> BenchmarkSpec:
         opts = self._opts
         hidden = opts["hidden_splits"]
-        if hidden is None:  # safe default: a test split stays hidden until the host reveals it
+        if hidden is None and gt_path is not None:  # safe default: a test split stays hidden until the host reveals it
             hidden = [name for name in gt_split_names(gt_path) if name.startswith("test")]
         return BenchmarkSpec(
             slug=opts["slug"], name=opts["name"], description=opts["description"], paper_url=opts["paper_url"],
@@ -148,7 +150,7 @@ class Command(BaseCommand):
             protocol=protocol.name, protocol_options=dict(opts["protocol_option"]), gt_parts=opts["gt_parts"],
             counts_toward_mpe=not opts["no_mpe"],
             counts_toward_hand_mpe=not opts["no_hand_mpe"] and "hands" in (opts["gt_parts"] or protocol.parts),
-            hidden_splits=hidden,
+            hidden_splits=hidden or [],
             ranking_split=opts["ranking_split"], display_order=opts["display_order"],
         )
 

@@ -22,7 +22,15 @@ class SplitInline(ImportedOnly, admin.TabularInline):
     readonly_fields = ("name", "num_samples")
 
 
+def protocol_choices() -> list[tuple[str, str]]:
+    from evaluator.protocols import available_protocols
+
+    return [(name, name) for name in available_protocols()]
+
+
 class BenchmarkForm(forms.ModelForm):
+    protocol = forms.ChoiceField(choices=protocol_choices, help_text="How results are computed (docs/metrics.md); "
+                                 "changing it recomputes MPE, but existing results keep the protocol they were computed with.")
     gt_parts = forms.TypedMultipleChoiceField(
         choices=[(p, p) for p in GT_PARTS], widget=forms.CheckboxSelectMultiple,
         help_text="Parts the ground truth has; metrics of the others show n/a and hand MPE needs hands.",

@@ -11,6 +11,7 @@ import time
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from rest_framework.authtoken.models import Token
 
@@ -82,6 +83,20 @@ def test_submit_streams_the_file_with_progress(live_server, bench, pred_file, to
     submission = Submission.objects.get()
     assert sum(seen) == pred_file.stat().st_size and len(seen) >= 1
     assert submission.upload_size == pred_file.stat().st_size and submission.paper_url == "https://example.org/p"
+
+
+def test_large_upload_is_sent_in_chunks_not_read_whole(live_server, bench, token, tmp_path, monkeypatch):
+    big = tmp_path / "big.npz"
+    big.write_bytes(np.random.default_rng(0).bytes(3 * 1024 * 1024))
+    reads: list[int] = []
+    original = cli.ApiClient.submit
+
+    def spy(self, *args, on_progress=None, **kwargs):
+        return original(self, *args, on_progress=lambda n: (reads.append(n), on_progress(n)), **kwargs)
+
+    monkeypatch.setattr(cli.ApiClient, "submit", spy)
+    assert cli.main(["--url", live_server.url, "--token", token, "submit", str(big), "-b", "bench-a", "-m", "x"]) == 2
+    assert sum(reads) == big.stat().st_size and len(reads) > 10 and max(reads) <= 1 << 16
 
 
 def test_login_with_password_saves_a_private_config_used_later(live_server, alice, isolated_config, monkeypatch, capsys):

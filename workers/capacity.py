@@ -16,7 +16,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 _TTL_S = 60.0
-_REPLY_TIMEOUT_S = 1.0
+_REPLY_TIMEOUT_S = 0.5  # each broadcast waits this long (the number of workers is unknown)
 _lock = threading.Lock()
 _cached: tuple[float, int] | None = None
 

@@ -44,6 +44,8 @@ def _private_storage(tmp_path_factory: pytest.TempPathFactory, smplx_model_dir: 
     override = override_settings(
         PRIVATE_STORAGE_ROOT=tmp_path_factory.mktemp("private"), SMPLX_MODEL_DIR=smplx_model_dir,
         FILE_UPLOAD_TEMP_DIR=str(tmp_path_factory.mktemp("upload-requests")),
+        # Not the public development key, which the live stack's gunicorn refuses (sessions must match).
+        SECRET_KEY="tests-only-secret-key-" + "x" * 40,
     )
     override.enable()
     yield

@@ -100,6 +100,15 @@ class RedisServer:
         self.process = None
 
 
+def _secret_key() -> str:
+    """This process's key, so sessions made here are valid in the live processes (which refuse the public one)."""
+    from django.conf import settings
+
+    if settings.SECRET_KEY != settings.INSECURE_DEV_SECRET_KEY:
+        return settings.SECRET_KEY
+    return "live-stack-secret-key-not-for-production"
+
+
 @dataclass
 class LiveStack:
     """Settings shared by every process of one test, and the processes themselves."""
@@ -133,7 +142,7 @@ class LiveStack:
             EVAL_TORCH_THREADS="1",
             EVAL_SHARDS_PER_PROCESS="0",  # tests choose their shards with EVAL_SHARD_SIZE
             DJANGO_SETTINGS_MODULE="leaderboard.settings",
-            DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY") or "live-stack-test-secret-key-not-for-production",
+            DJANGO_SECRET_KEY=_secret_key(),
             PYTHONPATH=str(REPO_ROOT),
             PYTHONUNBUFFERED="1",
         )

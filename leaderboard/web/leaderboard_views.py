@@ -135,6 +135,9 @@ def benchmark_detail(request: HttpRequest, version, slug: str) -> HttpResponse:
     split = display_split(benchmark, request.user, request.GET.get("split"), splits)
     board = benchmark_board(benchmark, split, not wants_all(request.GET), request.GET.get("sort"), request.GET.get("dir"))
     columns = sorted(metric_columns(), key=lambda c: c["key"] != benchmark.primary_metric)  # primary first (stable)
+    applicable = set(benchmark.applicable_metrics())  # the others have no GT here (e.g. hands on 3DPW): "n/a"
+    for column in columns:
+        column["applies"] = column["key"] in applicable
     _sort_links(board, columns)
     staff = request.user.is_staff
     return _board_page(request, version, board, "web/benchmark.html", "web/_benchmark_table.html", {

@@ -91,15 +91,16 @@ def covered(submission: Submission, *slugs: str) -> Submission:
 
 
 def test_rows_rank_only_against_rows_of_the_same_coverage(board_bench):
-    a, b, c, d = users(4)
+    a, b, c, d, e = users(5)
     covered(entry(a, board_bench, "Two-A", 45.0), "x", "y")
     covered(entry(b, board_bench, "Two-B", 50.0), "x", "y")
+    covered(entry(e, board_bench, "Two-E", 55.0), "x", "y")  # the bigger section: listed first (sizes 3 and 2)
     covered(entry(c, board_bench, "One-C", 10.0), "x")  # better number, but over fewer benchmarks: not comparable
     covered(entry(a, board_bench, "One-A", 30.0), "x")  # a's best in that other section: a row of its own
     entry(d, board_bench, "Unscored", None)
     rows = Client().get("/api/v1/leaderboard/").json()["rows"]
     assert [(r["method_name"], r["rank"]) for r in rows] == [
-        ("Two-A", 1), ("Two-B", 2), ("One-C", 1), ("One-A", 2), ("Unscored", None)]
+        ("Two-A", 1), ("Two-B", 2), ("Two-E", 3), ("One-C", 1), ("One-A", 2), ("Unscored", None)]
     assert rows[0]["coverage"] == "Computed here: MPE on x/test, y/test (smplx-generic v1)"
     assert len({r["comparable_group"] for r in rows}) == 3
     html = Client().get("/").content.decode()

@@ -208,3 +208,20 @@ def test_coverage_records_protocols_and_groups_only_equal_coverage(alice, visibl
     assert [[s.pk for s in g.submissions] for g in groups] == [[a.pk, b.pk], [c.pk], [reported.pk], [none.pk]]
     assert [g.is_reported for g in groups] == [False, False, True, False]
     assert [(m.slug, m.split) for m in current_coverage()] == [("v1", "test"), ("v2", "test"), ("v3", "test")]
+
+
+def test_reimport_that_hides_the_ranking_split_empties_mpe(alice, django_capture_on_commit_callbacks):
+    """import_benchmark saves the benchmark and its splits in one transaction: the scores follow after commit."""
+    from leaderboard.benchmarks.testing import make_benchmark
+
+    with django_capture_on_commit_callbacks(execute=True):
+        benchmark, _ = make_benchmark("re-imported", num_samples=6, seed=1)
+    submission = finished(alice)
+    add_result(submission, benchmark, "test", 42.0)
+    recompute_scores(submission)
+    submission.refresh_from_db()
+    assert submission.mpe == 42.0
+    with django_capture_on_commit_callbacks(execute=True):
+        make_benchmark("re-imported", num_samples=6, seed=1, hidden_splits=["test"])
+    submission.refresh_from_db()
+    assert submission.mpe is None and submission.mpe_coverage_key == ""

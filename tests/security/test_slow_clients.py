@@ -2,12 +2,14 @@
 
 A real gunicorn (leaderboard/gunicorn_conf.py) with ONE worker process; logged-in clients start uploads and then
 stall mid-body, each holding a request open. Pages must still answer at once, and each stalled upload is answered
-408 once it has been silent for REQUEST_BODY_STALL_TIMEOUT_S, which frees its thread.
+408 once it has been silent for REQUEST_BODY_STALL_TIMEOUT_S, which frees its thread. gunicorn's start-up also
+removes the temp uploads that requests of an earlier run were killed in the middle of.
 """
 from __future__ import annotations
 
 import contextlib
 import http.client
+import os
 import socket
 import time
 from urllib.parse import urlsplit
@@ -45,14 +47,22 @@ def timed_get(host: str, port: int, path: str) -> tuple[int, float]:
     return status, time.monotonic() - started
 
 
-def test_stalled_uploads_do_not_block_pages(live_stack: LiveStack):
+def test_stalled_uploads_do_not_block_pages(live_stack: LiveStack, tmp_path):
     user = User.objects.create_user("slowpoke", password="pw-slow-123")
     browser = Client()
     browser.force_login(user)
     browser.get("/submit/")
     cookies = "; ".join(f"{name}={morsel.value}" for name, morsel in browser.cookies.items())
     csrf = browser.cookies["csrftoken"].value
-    url = urlsplit(live_stack.start_gunicorn(workers=1, REQUEST_BODY_STALL_TIMEOUT_S=str(STALL_TIMEOUT_S)))
+    temp = tmp_path / "requests"
+    temp.mkdir()
+    (temp / "tmpkilled.upload.npz").write_bytes(b"x" * 100)  # left by a worker killed mid-upload
+    (temp / "tmprecent.upload.npz").write_bytes(b"x" * 100)  # maybe another web process's live upload
+    old = time.time() - 7 * 3600
+    os.utime(temp / "tmpkilled.upload.npz", (old, old))
+    url = urlsplit(live_stack.start_gunicorn(workers=1, REQUEST_BODY_STALL_TIMEOUT_S=str(STALL_TIMEOUT_S),
+                                             FILE_UPLOAD_TEMP_DIR=str(temp), STALE_UPLOAD_AGE_S=str(6 * 3600)))
+    assert sorted(p.name for p in temp.iterdir()) == ["tmprecent.upload.npz"]
     host, port = url.hostname, url.port
     sockets = [stalled_upload(host, port, cookies, csrf) for _ in range(SLOW_UPLOADS)]
     try:

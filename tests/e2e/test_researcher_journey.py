@@ -1,10 +1,10 @@
 """The researcher's journey of issue 13 in headless Chromium, gunicorn and a real Celery worker:
 
 benchmark page -> download the template -> fill it -> check it offline -> submit with the ``ehps`` CLI -> the
-"finished" email in the worker's console backend -> publish -> the row on the leaderboard.
+"finished" email in the worker's console backend -> publish -> one row per user on the leaderboard -> compare view.
 
 Then every page is screenshotted at 1366 and 390 px (test-artifacts/e2e/pages/) and checked for horizontal overflow
-at 390 px. The compare view belongs to the leaderboard work (board) and is not walked here.
+at 390 px.
 """
 from __future__ import annotations
 
@@ -175,7 +175,12 @@ def test_template_to_cli_submission_to_email_to_leaderboard(live_stack, browser,
     expect(board_rows.filter(has_text="Journey-Rough")).to_have_count(0)
     page.click("text=All submissions")
     expect(page.locator("table.board tbody tr").filter(has_text="Journey-Rough")).to_have_count(1)
-    # The compare view is the leaderboard work's (board); it is not part of this walk.
+    # The two methods side by side (the compare view: table per body part + chart).
+    compare_path = f"/compare/?s={submission.uuid}&s={rough_id}"
+    page.goto(f"{base}{compare_path}")
+    expect(page.locator("table.compare-table").first).to_contain_text("Journey-Net")
+    expect(page.locator("table.compare-table").first).to_contain_text("Journey-Rough")
+    expect(page.locator("svg").first).to_be_visible()
     listing = ehps("--url", base, "leaderboard", "agora", "--csv")
     assert listing.returncode == 0 and "Journey-Net" in listing.stdout
     downloaded = ehps("--url", base, "--token", token, "download", str(submission.uuid), "--out", str(tmp_path / "dl"))
@@ -198,7 +203,8 @@ def test_template_to_cli_submission_to_email_to_leaderboard(live_stack, browser,
     pages = {
         "home": "/", "benchmark": "/benchmarks/agora/", "submit": "/submit/", "submission": f"/submissions/{submission.uuid}/",
         "my-submissions": "/submissions/mine/", "api": "/api/", "token": "/accounts/token/", "swagger": "/api/v1/docs/",
-        "redoc": "/api/v1/redoc/", "not-found": "/no/such/page/",
+        "redoc": "/api/v1/redoc/", "not-found": "/no/such/page/", "compare": compare_path,
+        "method": "/methods/Journey-Net",
     }
     overflowing = screenshot_everything(browser, base, session, pages)
     anonymous = {"login": "/accounts/login/", "signup": "/accounts/signup/", "password-reset": "/accounts/password-reset/"}

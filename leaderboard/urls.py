@@ -9,5 +9,6 @@ urlpatterns = [
 ]
 
 # JSON for /api/ paths, the usual pages elsewhere (leaderboard/api/errors.py).
+handler400 = "leaderboard.api.errors.bad_request"
 handler404 = "leaderboard.api.errors.page_not_found"
 handler500 = "leaderboard.api.errors.server_error"

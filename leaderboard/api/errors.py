@@ -1,8 +1,9 @@
 """The API answers every error in JSON, never with an HTML page (issue 12, High 6).
 
 DRF turns its own exceptions into JSON; anything else (a broker or database outage, a bug) would reach Django's
-HTML 500 page. ``exception_handler`` covers exceptions inside API views; ``page_not_found`` and ``server_error``
-(the project's handler404/handler500) cover /api/ URLs that no view matched and errors raised outside views.
+HTML 500 page. ``exception_handler`` covers exceptions inside API views; ``bad_request``, ``page_not_found`` and
+``server_error`` (the project's handler400/404/500) cover /api/ URLs that no view matched and errors raised outside
+views (e.g. the upload guard's body parse refusing too many files).
 """
 from __future__ import annotations
 
@@ -32,6 +33,14 @@ def exception_handler(exc: Exception, context: dict) -> Response:
 
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A request Django refused while parsing it (too many files or fields, a malformed body)."""
+    if _is_api(request):
+        detail = str(exception) or "The request could not be parsed."
+        return JsonResponse({"error": "bad_request", "detail": detail[:500]}, status=400)
+    return defaults.bad_request(request, exception)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

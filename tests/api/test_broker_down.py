@@ -70,3 +70,18 @@ def test_unknown_api_urls_are_json_404(db):
 def test_site_pages_keep_html_errors(db):
     response = APIClient().get("/no-such-page/")
     assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
+
+
+def test_a_body_django_refuses_to_parse_is_a_json_400(db, alice, settings):
+    """Too many files: Django refuses it while the upload guard parses the body, outside any API view."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from rest_framework.authtoken.models import Token
+
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 1
+    settings.MAX_ANONYMOUS_BODY_BYTES = 10  # so the guard parses this small body itself
+    key = Token.objects.create(user=alice).key
+    files = [SimpleUploadedFile(f"p{i}.npz", b"x" * 100) for i in range(3)]
+    response = APIClient(raise_request_exception=False).post(
+        "/api/v1/submissions/", {"file": files, "kind": "predictions"}, HTTP_AUTHORIZATION=f"Token {key}")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json") and response.json()["error"] == "bad_request"

@@ -241,6 +241,8 @@ else:
                           "OPTIONS": {"MAX_ENTRIES": env_int("LOCMEM_CACHE_MAX_ENTRIES", 5000)}}}
 LEADERBOARD_CACHE_SECONDS = env_int("LEADERBOARD_CACHE_SECONDS", 3600)  # entries of old versions expire
 LEADERBOARD_PAGE_SIZE = env_int("LEADERBOARD_PAGE_SIZE", 50)
+# How long a process trusts its last read of the leaderboard version (changes made in other processes show after it).
+LEADERBOARD_VERSION_TTL_S = float(os.environ.get("LEADERBOARD_VERSION_TTL_S", "0.25"))
 LEADERBOARD_API_MAX_LIMIT = env_int("LEADERBOARD_API_MAX_LIMIT", 500)
 
 LOGGING = {

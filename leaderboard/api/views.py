@@ -190,6 +190,9 @@ class BoardView(APIView):
 
     permission_classes = [permissions.AllowAny]
     renderer_classes = [*api_settings.DEFAULT_RENDERER_CLASSES, CSVRenderer]
+    # A cached read costs what a page view costs, and the pages are not throttled either; a throttle would add two
+    # cache round trips to every request.
+    throttle_classes: list = []
 
     def board(self, request: Request, version: Version, **kwargs) -> Board:
         raise NotImplementedError

@@ -13,6 +13,7 @@ benchmarks, splits, teams and user names.
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,9 +59,23 @@ class Version:
         return f'"{digest}"'
 
 
+_seen: tuple[float, Version] | None = None  # (monotonic time read, version): this process's last read
+
+
 def current_version() -> Version:
+    """The version token, read from the database at most every LEADERBOARD_VERSION_TTL_S per process.
+
+    A change made in this process is seen at once (``bump_version`` updates the memo); one made elsewhere (a
+    Celery worker, another gunicorn process) within that time, well inside the 1 s freshness target.
+    """
+    global _seen
+    now = time.monotonic()
+    if _seen is not None and now - _seen[0] < settings.LEADERBOARD_VERSION_TTL_S:
+        return _seen[1]
     row = LeaderboardVersion.objects.filter(pk=VERSION_PK).values_list("token", "changed_at").first()
-    return Version(*row) if row else Version(INITIAL_TOKEN, None)
+    version = Version(*row) if row else Version(INITIAL_TOKEN, None)
+    _seen = (now, version)
+    return version
 
 
 def bump_version() -> None:
@@ -73,6 +88,8 @@ def bump_version() -> None:
             [LeaderboardVersion(pk=VERSION_PK, token=token, changed_at=now)], ignore_conflicts=True
         )
         LeaderboardVersion.objects.filter(pk=VERSION_PK).update(token=token, changed_at=now)
+    global _seen
+    _seen = (time.monotonic(), Version(token, now))
 
 
 def _full_key(version: Version, key: str) -> str:

@@ -138,8 +138,8 @@ def result_chart_html(metrics: dict[str, float | None], title: str = "") -> str:
 SERIES_CLASSES = ("s0", "s1", "s2", "s3")  # colours of up to four compared methods (site.css)
 
 
-def compare_chart_svg(labels: list[str], metrics: list[dict[str, float | None]], title: str = "") -> str:
-    """Grouped bars: for each aggregate metric (parts grouped as in ``bar_chart_svg``), one bar per method."""
+def _compared_keys(metrics: list[dict[str, float | None]]) -> tuple[dict[str, list[str]], list[str]]:
+    """Aggregate metric keys any compared method has, per part, and the parts in display order."""
     from evaluator.metric_names import METRIC_LABELS
 
     keys: dict[str, list[str]] = {}
@@ -147,10 +147,18 @@ def compare_chart_svg(labels: list[str], metrics: list[dict[str, float | None]],
         if "_l_" in key or "_r_" in key or all(m.get(key) is None for m in metrics):
             continue
         keys.setdefault(meta.part, []).append(key)
+    order = list(PART_TITLES)
+    return keys, sorted(keys, key=lambda p: order.index(p) if p in order else len(order))
+
+
+def compare_chart_svg(labels: list[str], metrics: list[dict[str, float | None]], title: str = "",
+                      css_class: str = "chart compare") -> str:
+    """Grouped bars: for each aggregate metric (parts grouped as in ``bar_chart_svg``), one bar per method."""
+    from evaluator.metric_names import METRIC_LABELS
+
+    keys, parts = _compared_keys(metrics)
     if not keys:
         return ""
-    order = list(PART_TITLES)
-    parts = sorted(keys, key=lambda p: order.index(p) if p in order else len(order))
     values = [float(m[k]) for m in metrics for ks in keys.values() for k in ks if m.get(k) is not None]
     vmax = _nice_max(max(values))
     bar, inner, n = 12, 10, len(metrics)
@@ -158,7 +166,7 @@ def compare_chart_svg(labels: list[str], metrics: list[dict[str, float | None]],
     width = LEFT + sum(len(keys[p]) * group_w for p in parts) + GROUP_GAP * len(parts) + 10
     height = HEIGHT + 16 * ((n + 1) // 2)
     plot_h = HEIGHT - TOP - BOTTOM
-    out = [f'<svg class="chart compare" viewBox="0 0 {width} {height}" width="{width * SCALE:.0f}" '
+    out = [f'<svg class="{css_class}" viewBox="0 0 {width} {height}" width="{width * SCALE:.0f}" '
            f'height="{height * SCALE:.0f}" role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">']
     for i in range(6):
         y = TOP + plot_h * (1 - i / 5)
@@ -187,3 +195,43 @@ def compare_chart_svg(labels: list[str], metrics: list[dict[str, float | None]],
         out.append(f'<text x="{lx + 14}" y="{ly}" class="legend">{escape(label[:32])}</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+def compact_compare_chart_svg(labels: list[str], metrics: list[dict[str, float | None]], title: str = "") -> str:
+    """The compare chart for phones: per metric one horizontal bar per method, drawn at phone width."""
+    from evaluator.metric_names import METRIC_LABELS
+
+    keys, parts = _compared_keys(metrics)
+    if not keys:
+        return ""
+    vmax = _nice_max(max(float(m[k]) for m in metrics for ks in keys.values() for k in ks if m.get(k) is not None))
+    bar_h, bar_space = 12, COMPACT_W - LABEL_W - VALUE_W
+    out, y = [], 0
+    for s, label in enumerate(labels):  # legend first: which colour is which method
+        out.append(f'<rect x="0" y="{y + 4}" width="10" height="10" class="bar {SERIES_CLASSES[s]}"/>'
+                   f'<text x="16" y="{y + 13}" class="label">{escape(label[:40])}</text>')
+        y += 18
+    for part in parts:
+        y += 6
+        out.append(f'<text x="0" y="{y + 15}" class="group">{escape(PART_TITLES.get(part, part))}</text>')
+        y += GROUP_H
+        for key in keys[part]:
+            out.append(f'<text x="{LABEL_W - 8}" y="{y + 10 + (len(metrics) - 1) * bar_h / 2:.0f}" class="label" '
+                       f'text-anchor="end">{escape(short_label(METRIC_LABELS[key].label))}</text>')
+            for s, m in enumerate(metrics):
+                value = m.get(key)
+                if value is not None:
+                    w = max(1.0, bar_space * min(float(value), vmax) / vmax)
+                    out.append(f'<rect x="{LABEL_W}" y="{y + 1}" width="{w:.1f}" height="{bar_h - 2}" class="bar {SERIES_CLASSES[s]}">'
+                               f'<title>{escape(labels[s])}, {escape(METRIC_LABELS[key].label)}: {float(value):.2f} mm</title></rect>'
+                               f'<text x="{LABEL_W + w + 5:.1f}" y="{y + 10}" class="value">{float(value):.1f}</text>')
+                y += bar_h
+            y += 8
+    head = (f'<svg class="chart chart-compact" viewBox="0 0 {COMPACT_W} {y + 4}" width="{COMPACT_W}" height="{y + 4}" '
+            f'role="img" aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">')
+    return head + "".join(out) + "</svg>"
+
+
+def compare_chart_html(labels: list[str], metrics: list[dict[str, float | None]], title: str = "") -> str:
+    """Both compare charts; CSS shows the grouped one on wide screens and the horizontal one on phones."""
+    return compare_chart_svg(labels, metrics, title) + compact_compare_chart_svg(labels, metrics, title)

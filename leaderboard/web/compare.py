@@ -14,7 +14,7 @@ from leaderboard.submissions import board_cache
 from leaderboard.submissions.leaderboard import Row, leaderboard_submissions, method_rows
 from leaderboard.submissions.models import BenchmarkResult
 from leaderboard.web.boards import active_benchmarks
-from leaderboard.web.charts import PART_TITLES, compare_chart_svg
+from leaderboard.web.charts import PART_TITLES, compare_chart_html
 
 MIN_COMPARED, MAX_COMPARED = 2, 4
 
@@ -88,7 +88,7 @@ def compare(request: HttpRequest) -> HttpResponse:
             parts.setdefault(PART_TITLES.get(meta.part, meta.part), []).append(MetricLine(key, meta.label, values, best))
         sections.append({
             "benchmark": benchmark, "split": ranking[benchmark.pk], "parts": parts,
-            "chart": compare_chart_svg(labels, per_method, f"{benchmark.name}: errors per body part (mm)"),
+            "chart": compare_chart_html(labels, per_method, f"{benchmark.name}: errors per body part (mm)"),
         })
     overall = [MetricLine(k, label, [_number(getattr(s, k)) for s in submissions], None)
                for k, label in (("mpe", "MPE"), ("hand_mpe", "Hand MPE"), ("pa_hand_mpe", "Hand PA-MPE"))]

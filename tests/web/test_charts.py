@@ -19,3 +19,15 @@ def test_compact_chart_is_drawn_at_phone_width_with_every_aggregate_bar():
     assert "Whole body" in svg and "Hands" in svg and "left hand" not in svg
     widths = [float(w) for w in re.findall(r'<rect x="\d+" y="[\d.]+" width="([\d.]+)"', svg)]
     assert widths[0] > widths[1] > widths[3]  # proportional to the values
+
+
+def test_compare_chart_has_a_phone_layout_with_one_bar_per_method_and_metric():
+    from leaderboard.web.charts import compare_chart_html, compact_compare_chart_svg
+
+    methods = [{"mpvpe_all": 50.0, "pa_mpvpe_all": 30.0}, {"mpvpe_all": 60.0, "pa_mpvpe_all": None}]
+    html = compare_chart_html(["A", "B"], methods, "Bench")
+    assert 'class="chart compare"' in html and 'class="chart chart-compact"' in html
+    svg = compact_compare_chart_svg(["A", "B"], methods)
+    assert f'width="{COMPACT_W}"' in svg
+    assert re.findall(r"<title>([^<]+)</title>", svg) == [
+        "A, PVE (all): 50.00 mm", "B, PVE (all): 60.00 mm", "A, PA-PVE (all): 30.00 mm"]

@@ -41,7 +41,7 @@ from leaderboard.submissions.models import (
 )
 from leaderboard.submissions.board_cache import bump_version
 from leaderboard.submissions import per_sample
-from leaderboard.submissions.scores import reduce_shards, shard_stamps, write_results
+from leaderboard.submissions.scores import compute_scores, recompute_scores, reduce_shards, shard_stamps, write_results
 from leaderboard.submissions.signals import on_board
 from leaderboard.upload_temp import remove_stale_uploads
 from workers import broker_queue, evaluation, pipeline
@@ -357,6 +357,10 @@ def finalize_submission(self: Task, submission_id: int) -> dict:
         )
         if on_board(submission):  # e.g. a computed baseline: its row appears now
             bump_version()
+    # A benchmark or split change committed while the transaction above ran refreshed every finished row, but this
+    # one was not finished yet to that refresh: derive the scores once more now, from the current definitions.
+    if compute_scores(submission).stored_fields() != scores.stored_fields():
+        scores = recompute_scores(submission)
     return {"finished": submission.uuid.hex, "mpe": scores.mpe}
 
 

@@ -90,3 +90,41 @@ def test_shards_from_different_protocol_versions_fail_the_submission(eager, sett
     submission = run(submission)
     assert submission.status == Status.FAILED
     assert "computed under" in submission.error_message and "0-old" in submission.error_message
+
+
+def test_a_flag_change_committed_during_finalize_still_reaches_the_scores(eager, settings, make_benchmark, make_submission):
+    """The admin's refresh skips a submission that is not finished yet; finalize re-derives after its commit."""
+    import threading
+
+    from django.db import connection
+
+    from leaderboard.benchmarks.models import Benchmark
+    from leaderboard.submissions import scores as scores_module
+    from workers import tasks
+
+    settings.EVAL_SHARD_SIZE, settings.EVAL_CHUNK_SIZE = 16, 8
+    kept, dropped = make_benchmark("kept", 8), make_benchmark("dropped", 8, seed=2)
+    original = scores_module.write_results
+
+    def write_then_admin_changes_flags(*args, **kwargs):
+        result = original(*args, **kwargs)  # the scores of the old definition, inside finalize's transaction
+
+        def admin() -> None:  # another connection commits a flag change and refreshes finished rows
+            Benchmark.objects.filter(pk=dropped.pk).update(counts_toward_mpe=False)
+            scores_module.recompute_all_scores()
+            connection.close()
+
+        thread = threading.Thread(target=admin)
+        thread.start()
+        thread.join()
+        return result
+
+    tasks.write_results = write_then_admin_changes_flags
+    try:
+        submission = run(make_submission([kept, dropped]))
+    finally:
+        tasks.write_results = original
+    assert submission.status == Status.FINISHED, submission.error_message
+    kept_value = BenchmarkResult.objects.get(submission=submission, benchmark=kept).metrics["mpvpe_all"]
+    assert submission.mpe == pytest.approx(kept_value)
+    assert submission_coverage(submission).benchmarks == ("kept",)

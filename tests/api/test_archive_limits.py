@@ -52,14 +52,25 @@ def many_members_tar(count: int) -> bytes:
     return buffer.getvalue()
 
 
-def assert_nothing_stored(stored_uploads):
-    assert not Submission.objects.exists()
-    assert stored_uploads() == set()
+def temp_files() -> set[str]:
     temp = Path(settings.FILE_UPLOAD_TEMP_DIR)
-    assert not temp.exists() or not any(temp.iterdir())
+    return {p.name for p in temp.iterdir()} if temp.exists() else set()
 
 
-def test_npz_with_a_junk_member_is_refused_before_any_array_is_loaded(bench, client_for, alice, stored_uploads):
+@pytest.fixture
+def assert_nothing_stored(stored_uploads):
+    """Checks that the test's request left no row, no stored or staged file and no temp upload."""
+    before, temp_before = stored_uploads(), temp_files()
+
+    def check() -> None:
+        assert not Submission.objects.exists()
+        assert stored_uploads() == before
+        assert temp_files() == temp_before
+
+    return check
+
+
+def test_npz_with_a_junk_member_is_refused_before_any_array_is_loaded(bench, client_for, alice, assert_nothing_stored):
     junk_mib = 200
     data = npz_with_junk(bench[1], junk_mib << 20)
     assert len(data) < 2 << 20  # a ~1 MB upload that inflates to 200 MB
@@ -75,11 +86,11 @@ def test_npz_with_a_junk_member_is_refused_before_any_array_is_loaded(bench, cli
     assert response.status_code == 400
     assert "unknown keys ['junk']" in response.json()["detail"]
     assert peak < 50 << 20, f"peak {peak >> 20} MiB: the junk member was decompressed"
-    assert_nothing_stored(stored_uploads)
+    assert_nothing_stored()
 
 
 @override_settings(MAX_ARCHIVE_MEMBERS=CAP)
-def test_zip_member_count_is_capped_before_the_directory_is_parsed(bench, client_for, alice, stored_uploads):
+def test_zip_member_count_is_capped_before_the_directory_is_parsed(bench, client_for, alice, assert_nothing_stored):
     data = zip_bytes({f"m{i}.npy": b"" for i in range(CAP + 1)})
     upload = io.BytesIO(data)
     upload.name = "pred.zip"
@@ -88,11 +99,11 @@ def test_zip_member_count_is_capped_before_the_directory_is_parsed(bench, client
                                                                    "benchmark": bench[0].slug, "method_name": "m"})
     assert response.status_code == 400
     assert f"{CAP + 1} members" in response.json()["detail"] and f"limit is {CAP}" in response.json()["detail"]
-    assert_nothing_stored(stored_uploads)
+    assert_nothing_stored()
 
 
 @override_settings(MAX_ARCHIVE_MEMBERS=CAP)
-def test_tar_member_count_is_capped_while_streaming(model_bench, client_for, alice, stored_uploads):  # noqa: F811
+def test_tar_member_count_is_capped_while_streaming(model_bench, client_for, alice, assert_nothing_stored):  # noqa: F811
     headers_read = []
     real_next = tarfile.TarFile.next
 
@@ -105,15 +116,15 @@ def test_tar_member_count_is_capped_while_streaming(model_bench, client_for, ali
     assert response.status_code == 400
     assert f"more than {CAP} members" in response.json()["detail"]
     assert len(headers_read) < 2 * CAP  # format probes plus the capped walk, not all 1000 members
-    assert_nothing_stored(stored_uploads)
+    assert_nothing_stored()
 
 
 @pytest.mark.slow
-def test_the_42_mb_tar_is_a_quick_400_leaving_no_temp_file(model_bench, client_for, alice, stored_uploads):  # noqa: F811
+def test_the_42_mb_tar_is_a_quick_400_leaving_no_temp_file(model_bench, client_for, alice, assert_nothing_stored):  # noqa: F811
     """82 k empty members: 42 MB of tar headers, the size that ended in a worker timeout and a 500."""
     data = many_members_tar(82_100)
     assert len(data) > 42_000_000
     response = post(client_for(alice), data, "container", "image.tar")
     assert response.status_code == 400
     assert f"more than {settings.MAX_ARCHIVE_MEMBERS} members" in response.json()["detail"]
-    assert_nothing_stored(stored_uploads)
+    assert_nothing_stored()

@@ -196,6 +196,8 @@ def main() -> None:
                 started = time.perf_counter()
                 direct = in_process()
                 rates[(f"in-process, {threads} thread(s)", loaded)] = args.samples / (time.perf_counter() - started)
+                print(f"  {'loaded' if loaded else 'quiet'}: in-process {threads} thread(s): "
+                      f"{rates[(f'in-process, {threads} thread(s)', loaded)]:,.0f} samples/s", flush=True)
             for processes, threads in WORKER_SETUPS:
                 with worker(env, tmp / f"worker-{processes}x{threads}-{int(loaded)}.log", processes, threads):
                     submission = create_submission(user, [benchmark], method_name=f"{processes}x{threads}")
@@ -208,8 +210,10 @@ def main() -> None:
                 stored = {r.split: {k: v for k, v in r.metrics.items() if k in direct[r.split]}
                           for r in submission.results.all()}
                 same = stored == {split: {k: v for k, v in m.items() if v is not None} for split, m in direct.items()}
-                rates[(f"worker {processes} process(es) x {threads} thread(s), {submission.progress_total} shards"
-                       f"{'' if same else ' (RESULTS DIFFER from in-process)'}", loaded)] = args.samples / elapsed
+                label = f"worker {processes} process(es) x {threads} thread(s)"
+                rates[(label, loaded)] = args.samples / elapsed
+                print(f"  {'loaded' if loaded else 'quiet'}: {label}: {args.samples / elapsed:,.0f} samples/s, "
+                      f"{submission.progress_total} shards, results identical to in-process: {same}", flush=True)
 
     print(f"\n{'samples/s':<52} {'quiet':>8} {'loaded':>8} {'loaded/quiet':>13}")
     base = rates[("in-process, 1 thread(s)", False)]

@@ -16,7 +16,7 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 _TTL_S = 60.0
-_REPLY_TIMEOUT_S = 0.5  # each broadcast waits this long (the number of workers is unknown)
+_REPLY_TIMEOUT_S = 1.0  # each broadcast waits this long (the number of workers is unknown); 0.5 s missed replies on a loaded host
 _lock = threading.Lock()
 _cached: tuple[float, int] | None = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 import subprocess
 import sys
@@ -31,6 +32,18 @@ def isolated_config(tmp_path, monkeypatch) -> Path:
     monkeypatch.delenv("EHPS_TOKEN", raising=False)
     monkeypatch.delenv("EHPS_URL", raising=False)
     return path
+
+
+@pytest.fixture(autouse=True)
+def remove_stored_uploads():
+    """Live-server tests commit real uploads; remove them so later tests see the storage as they expect."""
+    from django.conf import settings
+
+    root = Path(settings.PRIVATE_STORAGE_ROOT) / "uploads"
+    before = set(root.iterdir()) if root.exists() else set()
+    yield
+    for path in (set(root.iterdir()) if root.exists() else set()) - before:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -258,16 +258,36 @@ def _sectioned(qs: QuerySet, section: Expression, rank_value: Expression, report
     )
 
 
+def _overall_rows(board: Board) -> QuerySet[Submission]:
+    """The submissions listed on the overall board: all, or each entrant's best within each section."""
+    base = leaderboard_submissions()
+    if not board.best_only:
+        return base
+    best = base.annotate(entrant=entrant_expression(), section=_overall_section(), pick=Window(
+        RowNumber(), partition_by=[F("entrant"), F("section")],
+        order_by=[F("mpe").asc(nulls_last=True), F("created_at").asc(), F("id").asc()],
+    )).filter(pick=1)
+    return Submission.objects.filter(pk__in=best.values("pk"))
+
+
+def _benchmark_rows(board: Board) -> QuerySet[BenchmarkResult]:
+    """The results listed on a benchmark board: all, or each entrant's best within each section."""
+    base = BenchmarkResult.objects.filter(
+        benchmark=board.benchmark, split=board.split.name, submission__in=leaderboard_submissions()
+    )
+    if not board.best_only:
+        return base
+    best = base.annotate(entrant=entrant_expression("submission__"), section=_benchmark_section(), pick=Window(
+        RowNumber(), partition_by=[F("entrant"), F("section")],
+        order_by=[_metric(board.benchmark.primary_metric).asc(nulls_last=True), F("submission__created_at").asc(),
+                  F("submission_id").asc()],
+    )).filter(pick=1)
+    return BenchmarkResult.objects.filter(pk__in=best.values("pk"))
+
+
 def _overall_queryset(board: Board) -> QuerySet:
     """Submissions of the overall board annotated with sections, ``rank_value``, ``sort_value`` and ``rank``."""
-    base = leaderboard_submissions()
-    if board.best_only:
-        best = base.annotate(entrant=entrant_expression(), section=_overall_section(), pick=Window(
-            RowNumber(), partition_by=[F("entrant"), F("section")],
-            order_by=[F("mpe").asc(nulls_last=True), F("created_at").asc(), F("id").asc()],
-        )).filter(pick=1)
-        base = Submission.objects.filter(pk__in=best.values("pk"))
-    qs = _sectioned(base, _overall_section(), F("mpe"), _reported())
+    qs = _sectioned(_overall_rows(board), _overall_section(), F("mpe"), _reported())
     if board.sort in OVERALL_SCORES:
         return qs.annotate(sort_value=F(board.sort))
     benchmark = next(b for b in board.benchmarks if b.slug == board.sort)
@@ -278,16 +298,7 @@ def _overall_queryset(board: Board) -> QuerySet:
 def _benchmark_queryset(board: Board) -> QuerySet:
     """Results on the board's benchmark split annotated with sections, ``rank_value``, ``sort_value`` and ``rank``."""
     primary = _metric(board.benchmark.primary_metric)
-    base = BenchmarkResult.objects.filter(
-        benchmark=board.benchmark, split=board.split.name, submission__in=leaderboard_submissions()
-    )
-    if board.best_only:
-        best = base.annotate(entrant=entrant_expression("submission__"), section=_benchmark_section(), pick=Window(
-            RowNumber(), partition_by=[F("entrant"), F("section")],
-            order_by=[primary.asc(nulls_last=True), F("submission__created_at").asc(), F("submission_id").asc()],
-        )).filter(pick=1)
-        base = BenchmarkResult.objects.filter(pk__in=best.values("pk"))
-    return _sectioned(base, _benchmark_section(), primary, _reported("submission__")).annotate(
+    return _sectioned(_benchmark_rows(board), _benchmark_section(), primary, _reported("submission__")).annotate(
         sort_value=_metric(board.sort)
     )
 
@@ -307,17 +318,7 @@ def _ordered(board: Board) -> QuerySet:
 def board_count(board: Board) -> int:
     if board.is_empty:
         return 0
-    if board.benchmark is None:
-        qs = leaderboard_submissions()
-        if not board.best_only:
-            return qs.count()
-        return qs.annotate(entrant=entrant_expression()).values("entrant").distinct().count()
-    qs = BenchmarkResult.objects.filter(
-        benchmark=board.benchmark, split=board.split.name, submission__in=leaderboard_submissions()
-    )
-    if not board.best_only:
-        return qs.count()
-    return qs.annotate(entrant=entrant_expression("submission__")).values("entrant").distinct().count()
+    return (_overall_rows(board) if board.benchmark is None else _benchmark_rows(board)).count()
 
 
 def _submission_url_prefix() -> str:

@@ -102,7 +102,9 @@ def test_rows_rank_only_against_rows_of_the_same_coverage(board_bench):
     covered(entry(c, board_bench, "One-C", 10.0), "x")  # better number, but over fewer benchmarks: not comparable
     covered(entry(a, board_bench, "One-A", 30.0), "x")  # a's best in that other section: a row of its own
     entry(d, board_bench, "Unscored", None)
-    rows = Client().get("/api/v1/leaderboard/").json()["rows"]
+    board = Client().get("/api/v1/leaderboard/").json()
+    rows = board["rows"]
+    assert board["count"] == 6  # a's two rows (one per section) both count
     assert [(r["method_name"], r["rank"]) for r in rows] == [
         ("Two-A", 1), ("Two-B", 2), ("Two-E", 3), ("One-C", 1), ("One-A", 2), ("Unscored", None)]
     assert rows[0]["coverage"] == "Computed here: MPE on x/test, y/test (smplx-generic v1)"

@@ -4,6 +4,7 @@ Defaults give an embedded set-up (SQLite, a broker that needs no server) so the 
 machine; production sets DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis).
 """
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -167,6 +168,12 @@ EVAL_FINALIZE_TIME_LIMIT_S = env_int("EVAL_FINALIZE_TIME_LIMIT_S", 5 * 60)
 # Limits of one model run (container / TorchScript archive) on one benchmark; see docs/model_submissions.md.
 MODEL_RUN_TIME_LIMIT_S = env_int("MODEL_RUN_TIME_LIMIT_S", 30 * 60)
 MODEL_RUN_MEMORY_BYTES = env_int("MODEL_RUN_MEMORY_BYTES", 8 * 1024**3)
+MODEL_RUN_OUTPUT_BYTES = env_int("MODEL_RUN_OUTPUT_BYTES", 512 * 1024**2)  # everything the model writes to /output
+MODEL_RUN_MAX_FILES = env_int("MODEL_RUN_MAX_FILES", 1000)  # files and folders in /output
+MODEL_RUN_CPUS = float(os.environ.get("MODEL_RUN_CPUS") or 4)  # CPU quota in cores; 0 = none
+MODEL_RUN_MAX_ATTEMPTS = env_int("MODEL_RUN_MAX_ATTEMPTS", 2)  # runs started (a lost worker re-runs it) before failing
+# Scratch of the runs (input copy, output, model): one owned folder per run, orphans reaped (workers.runners.rundirs).
+MODEL_RUN_WORK_ROOT = Path(os.environ.get("MODEL_RUN_WORK_ROOT") or Path(tempfile.gettempdir()) / "ehps-runs")
 
 # --- Celery (read by workers.celery_app through the CELERY_ namespace) ---
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")

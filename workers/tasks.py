@@ -11,9 +11,7 @@ are retried with exponential backoff and, once retries run out, left to the swee
 from __future__ import annotations
 
 import logging
-import shutil
 import socket
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,14 +35,14 @@ from leaderboard.submissions.models import (
     ShardResult,
     Status,
     Submission,
-    SubmissionKind,
 )
 from leaderboard.submissions.board_cache import bump_version
 from leaderboard.submissions import per_sample
 from leaderboard.submissions.scores import compute_scores, recompute_scores, reduce_shards, shard_stamps, write_results
 from leaderboard.submissions.signals import on_board
 from leaderboard.upload_temp import remove_stale_uploads
-from workers import broker_queue, evaluation, pipeline
+from workers import broker_queue, evaluation, model_runs, pipeline
+from workers.errors import RunSuperseded, SubmissionInvalid
 from workers import torch_setup  # noqa: F401  (connects the worker process signals)
 
 logger = logging.getLogger(__name__)
@@ -56,13 +54,8 @@ TRANSIENT_ERRORS = (
     RedisConnectionError,
     RedisTimeoutError,
 )
-RUNNER_KINDS = {SubmissionKind.CONTAINER: "oci", SubmissionKind.MODEL_ARCHIVE: "archive"}  # workers.runners kinds
+RUNNER_KINDS = model_runs.RUNNER_KINDS
 HEARTBEAT_EVERY_S = 0.5  # a running shard reports (and checks for cancellation) at most this often
-
-
-class SubmissionInvalid(Exception):
-    """A problem with what the user submitted; the message is shown to them."""
-
 
 class ShardAborted(Exception):
     """The submission became final (cancelled, failed elsewhere) while a shard was running."""
@@ -146,47 +139,10 @@ def _validated_size(submission: Submission, benchmark: Benchmark) -> int:
         evaluation.matched_indices(gt_path, pred_path, schema)
     except FormatError as exc:  # name the file as the user knows it, not by its server path
         message = str(exc).replace(str(pred_path), f"{benchmark.slug}.npz").replace(str(gt_path), "ground truth")
+        if submission.kind in RUNNER_KINDS:  # the model's ids and keys may carry held-out pixels: staff only
+            raise SubmissionInvalid(model_runs.explain_unmatched(submission, benchmark, message)) from exc
         raise SubmissionInvalid(f"Predictions for benchmark {benchmark.slug!r}: {message}") from exc
     return num_gt
-
-
-def _run_models(submission: Submission, benchmarks: list[Benchmark]) -> None:
-    """Run a model submission on each benchmark's held-out images; write its predictions where uploads go."""
-    from workers.runners import ModelRunError, RunLimits, run_model_submission
-
-    if not submission.upload:
-        raise SubmissionInvalid("The model submission has no uploaded artifact.")
-    artifact = private_path(submission.upload.name)
-    logs: list[str] = []
-    for benchmark in benchmarks:
-        if not benchmark.accepts_models:
-            raise SubmissionInvalid(f"Benchmark {benchmark.slug!r} has no held-out images; submit predictions instead.")
-        work_dir = Path(tempfile.mkdtemp(prefix=f"ehps-run-{submission.pk}-"))
-        try:
-            try:
-                result = run_model_submission(
-                    RUNNER_KINDS[submission.kind],
-                    artifact,
-                    private_path(benchmark.images_path),
-                    work_dir,
-                    RunLimits(
-                        time_s=settings.MODEL_RUN_TIME_LIMIT_S,
-                        memory_bytes=settings.MODEL_RUN_MEMORY_BYTES,
-                        gpu=evaluation.eval_device().startswith("cuda"),
-                    ),
-                )
-            except ModelRunError as exc:
-                raise SubmissionInvalid(f"Model run on benchmark {benchmark.slug!r}: {exc}") from exc
-            logs.append(f"===== {benchmark.slug} ({result.duration_s:.1f} s) =====\n{result.log_tail}")
-            Submission.objects.filter(pk=submission.pk).update(log="\n".join(logs)[-64 * 1024 :])
-            if not result.ok:
-                raise SubmissionInvalid(f"Model run on benchmark {benchmark.slug!r}: {result.error}")
-            target = private_path(submission.predictions_name(benchmark.slug))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(result.predictions_path, target)
-        finally:
-            shutil.rmtree(work_dir, ignore_errors=True)
-        _heartbeat(submission.pk, submission.worker)
 
 
 class ValidateTask(SubmissionTask):
@@ -219,11 +175,13 @@ def validate_submission(self: Task, submission_id: int) -> dict:
         if not benchmarks:
             raise SubmissionInvalid("The submission names no benchmark.")
         if submission.kind in RUNNER_KINDS:
-            _run_models(submission, benchmarks)
+            model_runs.run_models(submission, benchmarks, worker)
         sizes = {b.pk: _validated_size(submission, b) for b in benchmarks}
     except SubmissionInvalid as exc:
         pipeline.fail_submission(submission_id, str(exc))
         return {"failed": str(exc)}
+    except RunSuperseded:
+        return {"skipped": "superseded"}
     from workers.capacity import evaluate_processes
 
     shard_size = pipeline.shard_size_for(sum(sizes.values()), evaluate_processes(), settings.EVAL_SHARD_SIZE,
@@ -371,6 +329,8 @@ def finalize_submission(self: Task, submission_id: int) -> dict:
 def sweep_stuck_submissions(self: Task) -> dict:
     """Beat task: finish submissions whose chord was lost, re-send stalled work, fail after EVAL_MAX_ATTEMPTS."""
     report = {"finalized": 0, "requeued": 0, "revalidate": 0, "failed": 0, "waiting": 0}
+    report["reaped"] = model_runs.reap_orphaned_runs()  # runs of dead worker processes on this host
+    report["sandbox_flags_cleared"] = model_runs.clear_stale_sandbox_flags()
     for submission in pipeline.unfinalized_submissions():
         if pipeline.finalize_if_complete(submission):
             report["finalized"] += 1

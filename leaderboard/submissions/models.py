@@ -82,10 +82,15 @@ class Submission(models.Model):
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.SUBMITTED, db_index=True)
     error_message = models.TextField(blank=True)
-    log = models.TextField(blank=True, help_text="Truncated stdout/stderr of a model run; owner only.")
+    log = models.TextField(blank=True, help_text="Truncated stdout/stderr of a model run; staff only (it ran on held-out data).")
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
     attempts = models.PositiveIntegerField(default=0)
+    # Model submissions: runs started (the attempt counter that survives a lost worker; any run counts
+    # toward the daily quota) and whether a sandbox may still be running (counted as in progress until
+    # it stopped, even once the submission is cancelled or failed).
+    model_runs = models.PositiveIntegerField(default=0)
+    sandbox_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

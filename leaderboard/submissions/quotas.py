@@ -1,7 +1,10 @@
 """Submission quotas: per user per benchmark per UTC day, and a cap on submissions in progress.
 
 Failed and cancelled submissions do not count towards the daily quota (a broken upload or a
-cancelled run should not cost a researcher their day). Staff are exempt (they upload baselines).
+cancelled run should not cost a researcher their day) unless a model of theirs ran: every model run
+used worker time on held-out data, and free failed runs would make the few bits a run may leak
+unlimited. A cancelled or failed run counts as in progress until its sandbox has stopped.
+Staff are exempt (they upload baselines).
 Callers must hold a lock on the user row (``lock_user``) so two parallel uploads cannot both pass.
 """
 from __future__ import annotations
@@ -11,6 +14,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.utils import timezone
 
 from leaderboard.benchmarks.models import Benchmark
@@ -63,14 +67,16 @@ def lock_user(user) -> None:
 
 def in_progress_count(user) -> int:
     """Submissions of ``user`` that count against MAX_SUBMISSIONS_IN_PROGRESS."""
-    return Submission.objects.filter(owner=user, status__in=IN_PROGRESS_STATUSES).count()
+    return (
+        Submission.objects.filter(owner=user).filter(Q(status__in=IN_PROGRESS_STATUSES) | Q(sandbox_active=True)).count()
+    )
 
 
 def used_today(user, benchmark: Benchmark, start: datetime, end: datetime) -> int:
     """Submissions of ``user`` to ``benchmark`` in [start, end) that count against the daily quota."""
     return (
         Submission.objects.filter(owner=user, benchmarks=benchmark, created_at__gte=start, created_at__lt=end)
-        .exclude(status__in=[Status.FAILED, Status.CANCELLED])
+        .exclude(status__in=[Status.FAILED, Status.CANCELLED], model_runs=0)
         .count()
     )
 
@@ -125,7 +131,7 @@ def check_quotas(user, benchmarks: list[Benchmark], now: datetime | None = None)
                 limit="daily_per_benchmark",
                 message=(
                     f"Daily limit reached for benchmark '{benchmark.slug}': {used} of {per_day} submissions today "
-                    f"(failed and cancelled submissions do not count). The quota resets at 00:00 UTC "
+                    f"(failed and cancelled submissions do not count unless a model ran). The quota resets at 00:00 UTC "
                     f"({end:%Y-%m-%d %H:%M} UTC, in {_in(end - (now or timezone.now()))})."
                 ),
                 count=used,

@@ -3,8 +3,8 @@
 Rules (enforced here and nowhere else, so views stay thin):
 - a private submission is visible to its owner, to the members of its team (read-only) and to staff; others get a 404
   (not 403) so its existence does not leak;
-- acting on a submission (publish, cancel, download the upload, read the model's log) is for its owner and staff only,
-  not its team;
+- acting on a submission (publish, cancel, download the upload) is for its owner and staff only, not its team;
+- a model run's log is for staff only: the model ran on held-out images and may have printed them;
 - published submissions and baselines are visible to everyone;
 - results on a split that is not revealed yet are visible to staff only (not even to the owner: that is the point of a hidden split);
 - ground truth is never visible through the web or API (no view reads ``Benchmark.gt_path`` for output).
@@ -81,5 +81,8 @@ def visible_results(user, results: QuerySet[BenchmarkResult] | None = None) -> Q
 
 
 def can_see_log(user, submission: Submission) -> bool:
-    """A model's stdout/stderr may echo the held-out inputs' paths or shapes: owner and staff only."""
-    return can_manage(user, submission)
+    """A model's stdout/stderr may carry the held-out images it read (base64-printed, say): staff only.
+
+    Its owner sees the short failure message the worker wrote (limit hit, exit code, our own checks).
+    """
+    return is_staff(user)

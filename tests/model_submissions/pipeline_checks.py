@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.test import Client
+from django.utils.html import escape
 from rest_framework.test import APIClient
 
 from leaderboard.submissions.models import Status, Submission
@@ -79,12 +80,26 @@ def assert_on_leaderboard_only_once_published(owner, submission: Submission, slu
     assert submission.method_name in page()
 
 
-def assert_log_visible_to_owner_only(owner, other, submission: Submission, line: str) -> None:
-    """``line`` (no HTML-escaped characters) is in the owner's API view and page; never in another user's."""
-    assert line in api_view(owner, submission).json()["log"]
+def staff_user():
+    from django.contrib.auth.models import User
+
+    return User.objects.get_or_create(username="staff-reader", defaults={"is_staff": True})[0]
+
+
+def assert_log_staff_only(owner, other, submission: Submission, line: str) -> None:
+    """``line`` (no HTML-escaped characters) is in the model log that staff read; never for its owner or others.
+
+    The model ran on held-out images: whatever it printed may carry them.
+    """
+    staff = staff_user()
+    assert line in api_view(staff, submission).json()["log"]
+    staff_page = page_client(staff).get(submission.get_absolute_url()).content.decode()
+    assert "Model log" in staff_page and line in staff_page
+
     owner_page = page_client(owner).get(submission.get_absolute_url())
-    assert owner_page.status_code == 200 and "Model log" in owner_page.content.decode()
-    assert line in owner_page.content.decode()
+    assert owner_page.status_code == 200
+    assert api_view(owner, submission).json()["log"] is None
+    assert line not in owner_page.content.decode() and "Model log" not in owner_page.content.decode()
 
     other_api = api_view(other, submission)
     other_page = page_client(other).get(submission.get_absolute_url())
@@ -102,5 +117,6 @@ def assert_failed_for_the_owner(owner, submission: Submission, message: str) -> 
     assert submission.status == Status.FAILED, submission.log
     assert submission.error_message == message
     assert api_view(owner, submission).json()["error_message"] == message
-    assert message.split(":")[-1].strip() in page_client(owner).get(submission.get_absolute_url()).content.decode()
+    page = page_client(owner).get(submission.get_absolute_url()).content.decode()
+    assert escape(message.split(":")[-1].strip()) in page
     assert not submission.results.exists()

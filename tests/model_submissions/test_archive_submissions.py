@@ -7,7 +7,7 @@ from evaluator.formats import load_sample_set
 from leaderboard.storage import private_path
 from tests.model_submissions.conftest import SLUG
 from tests.model_submissions.pipeline_checks import (
-    assert_log_visible_to_owner_only,
+    assert_log_staff_only,
     assert_on_leaderboard_only_once_published,
     assert_scored_like_the_evaluator,
 )
@@ -28,7 +28,7 @@ def test_model_archive_goes_from_upload_to_the_leaderboard(bwrap_ready, submit_e
     assert ((colours > 0) & (colours < 1)).all() and colours.std() > 1e-3
 
     line = "wrote 6 predictions to /output/predictions.npz"
-    assert_log_visible_to_owner_only(alice, bob, submission, line)
+    assert_log_staff_only(alice, bob, submission, line)
     assert_on_leaderboard_only_once_published(alice, submission, SLUG)
     submission.refresh_from_db()
-    assert_log_visible_to_owner_only(alice, bob, submission, line)
+    assert_log_staff_only(alice, bob, submission, line)

@@ -59,7 +59,8 @@ def test_model_errors_are_reported_with_the_entry_scripts_diagnosis(bwrap_ready,
     archive = make_archive(tmp_path, ReturnsBareTensor())
     result = run_model_submission("archive", archive, image_benchmark.input_dir, tmp_path / "work", LIMITS)
     assert not result.ok
-    assert result.error == "RunnerError: the model returned Tensor; expected a dict of tensors or a tuple"
+    assert result.error == "the model must return a dict of tensors or a tuple of the 8 SMPL-X parameter tensors"
+    assert "RunnerError: the model returned Tensor" in result.log_tail  # the detail: staff only
 
 
 def test_time_limit_stops_the_model(bwrap_ready, tmp_path, image_benchmark):

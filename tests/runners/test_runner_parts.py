@@ -55,7 +55,8 @@ def test_archive_kind_rejects_other_uploads(tmp_path):
 def test_collect_predictions_rejects_links_and_reports_missing_files(tmp_path):
     limits = RunLimits(output_bytes=1000)
     (tmp_path / "other.txt").write_text("x")
-    with pytest.raises(ModelRunError, match=r"did not write /output/predictions.npz \(found: other.txt\)"):
+    (tmp_path / "aGVsZC1vdXQ=").write_text("x")  # a name can carry held-out data: counted, never quoted
+    with pytest.raises(ModelRunError, match=r"did not write /output/predictions.npz \(2 other file\(s\) found\)"):
         collect_predictions(tmp_path, limits)
     os.symlink("/etc/passwd", tmp_path / "predictions.npz")  # must never make the worker read host files
     with pytest.raises(ModelRunError, match="must be a regular file"):
@@ -77,8 +78,23 @@ def test_unknown_runner_kind():
 
 
 def test_entry_script_protocol_constants_match_the_host_side():
-    assert (bw.ERROR_MARKER, bw.MEMORY_ERROR) == (entry.ERROR_MARKER, entry.MEMORY_ERROR)
+    assert bw.MEMORY_ERROR == entry.MEMORY_ERROR
+    assert set(bw.STATUS_MESSAGES) | {bw.MEMORY_ERROR} == set(entry.STATUS_CODES)
+    assert set(bw.KNOWN_OUTPUTS) == set(entry.PARAM_SHAPES) | set(entry.OPTIONAL_SHAPES)
     assert bw.ENTRY_SCRIPT == Path(entry.__file__).resolve()
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    (b'{"code": "bad_shape", "key": "betas"}\n', "output 'betas' has the wrong number of values for the batch"),
+    (b'{"code": "bad_shape", "key": "aGVsZC1vdXQ="}\n', "output '?' has the wrong number of values for the batch"),
+    (b'{"code": "memory"}', "memory"),
+    (b'{"code": "my own words"}', None),
+    (b"EHPS-RUNNER-ERROR: my own words", None),
+    (b"", None),
+])
+def test_status_pipe_maps_codes_to_our_messages_only(raw, message):
+    """Whatever arrives on the status pipe, the owner reads only our table's text (never a model's words)."""
+    assert bw.status_message(raw) == message
 
 
 def test_crop_box_widens_to_the_input_aspect_and_scales():
@@ -102,8 +118,9 @@ def test_reshape_outputs_checks_sizes():
 
     out = entry.reshape_outputs({"body_pose": torch.zeros(2, 63)}, 2)
     assert out["body_pose"].shape == (2, 21, 3)
-    with pytest.raises(entry.RunnerError, match=r"output 'betas' has shape \(2, 9\); expected \(2, 10\)"):
+    with pytest.raises(entry.RunnerError, match=r"output 'betas' has shape \(2, 9\); expected \(2, 10\)") as exc:
         entry.reshape_outputs({"betas": torch.zeros(2, 9)}, 2)
+    assert (exc.value.code, exc.value.key) == ("bad_shape", "betas")
     with pytest.raises(entry.RunnerError, match="unknown outputs"):
         entry.reshape_outputs({"pose": torch.zeros(2, 3)}, 2)
 

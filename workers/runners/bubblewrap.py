@@ -17,6 +17,11 @@ folder inside a private mount namespace (``unshare --mount``; this is how the Py
 capability sets) and starts bwrap unprivileged from the staged paths. A non-root worker starts bwrap
 directly; the payload then has that user's rights on the (few, read-only) bound paths.
 
+The entry script reports its diagnosis on a pipe of its own (``--status-fd``), never on stdout/stderr
+(which the model writes to as well): a status code and, for some codes, one of the known parameter
+names; we turn that into the owner's message from a fixed table, so neither a line the model prints nor
+its own exception text can become the message a participant reads.
+
 Configuration: ``MODEL_RUNNER_PYTHON`` (the interpreter inside the sandbox; default: the worker's
 own, which must have torch, numpy and Pillow), ``MODEL_RUNNER_STAGE_DIR`` (default ``/tmp``),
 ``MODEL_RUNNER_MAX_MODEL_BYTES`` (largest TorchScript file accepted, default 4 GiB).
@@ -35,26 +40,44 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from workers.runners import rundirs
 from workers.runners.base import (
     MANIFEST_NAME,
     PREDICTIONS_NAME,
     SANDBOX_ENV,
     ModelRunError,
     ModelRunner,
+    RunHooks,
     RunLimits,
     RunResult,
-    check_input_dir,
     finish_run,
     fresh_output_dir,
     make_world_readable,
+    stage_input,
 )
 from workers.runners.supervise import supervise
 
-# Run as a file inside the sandbox, never imported here (it imports torch); the two constants below
-# are its protocol with us and are checked against it by the tests.
+# Run as a file inside the sandbox, never imported here (it imports torch); its status codes are its
+# protocol with us (STATUS_MESSAGES) and are checked against it by the tests.
 ENTRY_SCRIPT = Path(__file__).resolve().with_name("torchscript_entry.py")
-ERROR_MARKER = "EHPS-RUNNER-ERROR:"
 MEMORY_ERROR = "memory"
+KNOWN_OUTPUTS = ("global_orient", "body_pose", "left_hand_pose", "right_hand_pose", "jaw_pose", "betas",
+                 "expression", "transl", "leye_pose", "reye_pose", "vertices")
+# status code -> the owner's message; "{key}" is filled only with one of KNOWN_OUTPUTS
+STATUS_MESSAGES = {
+    "bad_input": "the benchmark's input could not be read (a server problem; please tell the organisers)",
+    "load_failed": "the TorchScript model could not be loaded (torch.jit.load failed)",
+    "output_type": "the model must return a dict of tensors or a tuple of the 8 SMPL-X parameter tensors",
+    "output_count": "the model returned a tuple of the wrong length; expected 8 tensors in the order "
+                    + ", ".join(KNOWN_OUTPUTS[:8]),
+    "unknown_outputs": "the model returned outputs with unknown names; known: " + ", ".join(KNOWN_OUTPUTS),
+    "not_a_tensor": "the model returned an output that is not a tensor",
+    "bad_shape": "output '{key}' has the wrong number of values for the batch",
+    "missing_outputs": "the model returned neither all of " + ", ".join(KNOWN_OUTPUTS[:8]) + " nor vertices",
+    "ragged_outputs": "the model returned a different number of outputs for different parameters",
+    "model_error": "the model raised an error while running",
+}
+MAX_STATUS_BYTES = 4096
 SANDBOX_UID = 65534
 TMPFS_BYTES = 256 * 1024**2
 MAX_BATCH = 256
@@ -138,6 +161,14 @@ class BubblewrapRunner(ModelRunner):
         self.max_model_bytes = max_model_bytes or int(os.environ.get("MODEL_RUNNER_MAX_MODEL_BYTES", 4 * 1024**3))
         self.as_root = os.geteuid() == 0
 
+    @property
+    def stage_base(self) -> Path:
+        return self.stage_root / "ehps-bwrap"
+
+    def reap_orphans(self) -> list[rundirs.RunOwner | None]:
+        """Staging folders of runs whose worker process died (the sandbox itself died with it)."""
+        return rundirs.reap(self.stage_base)
+
     def available(self) -> tuple[bool, str]:
         tools = ["bwrap", "prlimit"] + (["unshare", "setpriv", "mount"] if self.as_root else [])
         missing = [t for t in tools if shutil.which(t) is None]
@@ -171,14 +202,14 @@ class BubblewrapRunner(ModelRunner):
             binds += gpu_binds()
         return binds
 
-    def payload(self, limits: RunLimits, batch_size: int, threads: int) -> list[str]:
+    def payload(self, limits: RunLimits, batch_size: int, threads: int, status_fd: int) -> list[str]:
         cpu_s = math.ceil(limits.time_s * max(threads, 1)) + 30  # backstop only; the wall clock stops it first
         return [
             "prlimit", f"--data={limits.memory_bytes}", f"--fsize={limits.output_bytes + 1}", f"--nproc={limits.pids}",
             "--core=0", "--nofile=1024", f"--cpu={cpu_s}", "--",
             str(self.python), "-I", "/runner/entry.py", "--model", "/model/model.pt", "--input", "/input",
             "--output", f"/output/{PREDICTIONS_NAME}", "--batch-size", str(batch_size),
-            "--device", "cuda" if limits.gpu else "cpu", "--threads", str(threads),
+            "--device", "cuda" if limits.gpu else "cpu", "--threads", str(threads), "--status-fd", str(status_fd),
         ]
 
     def bwrap_command(self, binds: list[Bind], sources: dict[Bind, Path], payload: list[str], threads: int) -> list[str]:
@@ -211,28 +242,49 @@ class BubblewrapRunner(ModelRunner):
         script = " && ".join([*mounts, "exec " + shlex.join(drop + self.bwrap_command(binds, sources, payload, threads))])
         return ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script]
 
-    def run(self, artifact: Path, input_dir: Path, work_dir: Path, limits: RunLimits) -> RunResult:
+    def run(self, artifact: Path, input_dir: Path, work_dir: Path, limits: RunLimits,
+            hooks: RunHooks | None = None) -> RunResult:
+        hooks = hooks or RunHooks()
         input_dir, work_dir = input_dir.resolve(), work_dir.resolve()
-        check_input_dir(input_dir)
-        make_world_readable(input_dir)
+        staged_input = stage_input(input_dir, work_dir)
         manifest = read_archive(artifact, work_dir / "model", self.max_model_bytes)
         output_dir = fresh_output_dir(work_dir)
-        binds = self.binds(work_dir / "model", input_dir, output_dir, limits.gpu)
-        stage = Path(tempfile.mkdtemp(prefix="ehps-bwrap-", dir=self.stage_root))
+        binds = self.binds(work_dir / "model", staged_input, output_dir, limits.gpu)
+        stage = rundirs.create_run_dir(self.stage_base, hooks.labels, base_mode=0o711)  # 65534 must reach it
+        status_read, status_write = os.pipe()
         try:
             os.chmod(stage, 0o755)
             threads = len(os.sched_getaffinity(0))
-            cmd = self.launch_command(binds, self.payload(limits, manifest.batch_size, threads), stage, threads)
-            sup = supervise(cmd, env=SANDBOX_ENV, time_limit_s=limits.time_s, output_dir=output_dir,
-                            output_limit=limits.output_bytes, log_limit=limits.log_bytes)
+            if limits.cpus:
+                threads = max(1, min(threads, math.floor(limits.cpus)))
+            payload = self.payload(limits, manifest.batch_size, threads, status_write)
+            cmd = self.launch_command(binds, payload, stage, threads)
+            sup = supervise(cmd, env=SANDBOX_ENV, limits=limits, output_dir=output_dir,
+                            should_stop=hooks.should_stop, pass_fds=(status_write,))
+            os.close(status_write)
+            status_write = -1
+            with os.fdopen(status_read, "rb") as status:
+                status_read = -1
+                reported = status_message(status.read(MAX_STATUS_BYTES))
         finally:
-            shutil.rmtree(stage, ignore_errors=True)  # mounts lived in the finished namespace only
-        reported = _reported_error(sup.log_tail)
+            for fd in (status_read, status_write):
+                if fd >= 0:
+                    os.close(fd)
+            rundirs.remove_run_dir(stage)  # mounts lived in the finished namespace only
         oom = reported == MEMORY_ERROR
         return finish_run(sup, output_dir, limits, oom=oom, error=None if oom else reported)
 
 
-def _reported_error(log_tail: str) -> str | None:
-    """The entry script's own diagnosis: its last marker line (the model cannot crash it silently)."""
-    lines = [ln for ln in log_tail.splitlines() if ln.startswith(ERROR_MARKER)]
-    return lines[-1].removeprefix(ERROR_MARKER).strip() if lines else None
+def status_message(raw: bytes) -> str | None:
+    """The owner's message for what the entry script reported; None when it reported nothing (or garbage)."""
+    try:
+        status = json.loads(raw.decode("ascii").strip().splitlines()[-1])
+        code, key = status["code"], status.get("key")
+    except (UnicodeDecodeError, IndexError, ValueError, KeyError, TypeError):
+        return None
+    if code == MEMORY_ERROR:
+        return MEMORY_ERROR
+    message = STATUS_MESSAGES.get(code) if isinstance(code, str) else None
+    if message is None:
+        return None
+    return message.format(key=key if key in KNOWN_OUTPUTS else "?")

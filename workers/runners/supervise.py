@@ -10,10 +10,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from workers.runners.base import tree_size
+from workers.runners.base import RunLimits, output_over_limits
 
 POLL_S = 0.1
 OUTPUT_CHECK_EVERY_S = 0.5
+STOP_CHECK_EVERY_S = 1.0  # how often the caller's should_stop (a database query) is asked
 
 
 class TailBuffer:
@@ -42,7 +43,7 @@ class TailBuffer:
 class Supervised:
     returncode: int
     duration_s: float
-    stop_reason: str | None  # "time" or "output" when we stopped it
+    stop_reason: str | None  # "time", "output", "files" or "cancelled" when we stopped it
     log_tail: str
 
 
@@ -55,20 +56,21 @@ def supervise(
     cmd: Sequence[str],
     *,
     env: Mapping[str, str],
-    time_limit_s: float,
+    limits: RunLimits,
     output_dir: Path,
-    output_limit: int,
-    log_limit: int,
     on_stop: Callable[[], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
     cwd: Path | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> Supervised:
-    """Run ``cmd`` in its own process group; stop it at the time limit or when ``output_dir`` grows too big.
+    """Run ``cmd`` in its own process group; stop it at the time limit, when ``output_dir`` breaks the
+    size or file-count cap, or when ``should_stop()`` (the caller's cancel check) turns true.
 
     ``on_stop`` runs before the process group is killed, for sandboxes whose payload does not die with
     the client process (a podman container keeps running when ``podman run`` is killed). ``cwd`` keeps
     files the engine drops in its working directory (conmon writes an ``oom`` marker there) out of ours.
     """
-    buffer = TailBuffer(log_limit)
+    buffer = TailBuffer(limits.log_bytes)
     start = time.monotonic()
     proc = subprocess.Popen(
         list(cmd),
@@ -77,21 +79,26 @@ def supervise(
         stderr=subprocess.STDOUT,
         env=dict(env),
         cwd=cwd,
+        pass_fds=tuple(pass_fds),
         start_new_session=True,  # so we can kill everything it spawned outside the sandbox, too
     )
     reader = threading.Thread(target=_drain, args=(proc.stdout, buffer), daemon=True)
     reader.start()
     stop_reason: str | None = None
     next_output_check = start + OUTPUT_CHECK_EVERY_S
+    next_stop_check = start + STOP_CHECK_EVERY_S
     try:
         while proc.poll() is None:
             now = time.monotonic()
-            if now - start > time_limit_s:
+            if now - start > limits.time_s:
                 stop_reason = "time"
             elif now >= next_output_check:
                 next_output_check = now + OUTPUT_CHECK_EVERY_S
-                if tree_size(output_dir) > output_limit:
-                    stop_reason = "output"
+                stop_reason = output_over_limits(output_dir, limits)
+            if not stop_reason and should_stop is not None and now >= next_stop_check:
+                next_stop_check = now + STOP_CHECK_EVERY_S
+                if should_stop():
+                    stop_reason = "cancelled"
             if stop_reason:
                 _stop(proc, on_stop)
                 break

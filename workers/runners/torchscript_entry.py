@@ -34,12 +34,19 @@ PARAM_SHAPES: dict[str, tuple[int, ...]] = {
 }
 OPTIONAL_SHAPES: dict[str, tuple[int, ...]] = {"leye_pose": (3,), "reye_pose": (3,), "vertices": (10475, 3)}
 PARAM_ORDER = tuple(PARAM_SHAPES)
-ERROR_MARKER = "EHPS-RUNNER-ERROR:"
 MEMORY_ERROR = "memory"
+# The status codes the host turns into the owner's message (workers.runners.bubblewrap.STATUS_MESSAGES).
+STATUS_CODES = ("bad_input", "load_failed", "output_type", "output_count", "unknown_outputs", "not_a_tensor",
+                "bad_shape", "missing_outputs", "ragged_outputs", "model_error", MEMORY_ERROR)
 
 
 class RunnerError(Exception):
-    pass
+    """Our own diagnosis: ``code`` (one of STATUS_CODES) goes to the host; the message, which may quote what
+    the model returned, goes to the log only (staff read it; the model's owner does not)."""
+
+    def __init__(self, code: str, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.key = code, key
 
 
 def load_samples(input_dir: Path) -> list[tuple[str, Path, tuple[float, float, float, float]]]:
@@ -49,7 +56,7 @@ def load_samples(input_dir: Path) -> list[tuple[str, Path, tuple[float, float, f
     for entry in manifest["samples"]:
         image = (input_dir / entry["image"]).resolve()
         if root not in image.parents:
-            raise RunnerError(f"sample {entry['sample_id']}: image path {entry['image']!r} leaves /input")
+            raise RunnerError("bad_input", f"sample {entry['sample_id']}: image path {entry['image']!r} leaves /input")
         x, y, w, h = (float(v) for v in entry["bbox_xywh"])
         samples.append((str(entry["sample_id"]), image, (x, y, w, h)))
     return samples
@@ -81,32 +88,37 @@ def as_named_outputs(out) -> dict[str, torch.Tensor]:
         return out
     if isinstance(out, (tuple, list)):
         if len(out) != len(PARAM_ORDER):
-            raise RunnerError(f"the model returned {len(out)} tensors; expected {len(PARAM_ORDER)} in the order "
-                              f"{', '.join(PARAM_ORDER)} (or a dict)")
+            raise RunnerError("output_count", f"the model returned {len(out)} tensors; expected {len(PARAM_ORDER)} "
+                              f"in the order {', '.join(PARAM_ORDER)} (or a dict)")
         return dict(zip(PARAM_ORDER, out))
-    raise RunnerError(f"the model returned {type(out).__name__}; expected a dict of tensors or a tuple")
+    raise RunnerError("output_type", f"the model returned {type(out).__name__}; expected a dict of tensors or a tuple")
 
 
 def reshape_outputs(named: dict[str, torch.Tensor], batch: int) -> dict[str, np.ndarray]:
     shapes = {**PARAM_SHAPES, **OPTIONAL_SHAPES}
     unknown = sorted(set(named) - set(shapes))
     if unknown:
-        raise RunnerError(f"the model returned unknown outputs {unknown}; known: {sorted(shapes)}")
+        raise RunnerError("unknown_outputs", f"the model returned unknown outputs {unknown}; known: {sorted(shapes)}")
     arrays = {}
     for key, tensor in named.items():
         if not isinstance(tensor, torch.Tensor):
-            raise RunnerError(f"output {key!r} is a {type(tensor).__name__}, not a tensor")
+            raise RunnerError("not_a_tensor", f"output {key!r} is a {type(tensor).__name__}, not a tensor")
         want = (batch, *shapes[key])
         if tensor.numel() != int(np.prod(want)):
-            raise RunnerError(f"output {key!r} has shape {tuple(tensor.shape)}; expected {want} (any layout with "
-                              f"{int(np.prod(want))} values)")
+            raise RunnerError("bad_shape", f"output {key!r} has shape {tuple(tensor.shape)}; expected {want} (any "
+                              f"layout with {int(np.prod(want))} values)", key=key)
         arrays[key] = tensor.detach().reshape(want).to(device="cpu", dtype=torch.float32).numpy()
     return arrays
 
 
 def run(model_path: Path, input_dir: Path, output_path: Path, batch_size: int, device: str) -> int:
     samples = load_samples(input_dir)
-    model = torch.jit.load(str(model_path), map_location=device)
+    try:
+        model = torch.jit.load(str(model_path), map_location=device)
+    except Exception as exc:
+        if is_memory_error(exc):
+            raise
+        raise RunnerError("load_failed", f"torch.jit.load failed: {exc}") from exc
     model.eval()
     chunks: dict[str, list[np.ndarray]] = {}
     with torch.inference_mode():
@@ -118,10 +130,10 @@ def run(model_path: Path, input_dir: Path, output_path: Path, batch_size: int, d
                 chunks.setdefault(key, []).append(array)
     missing = [k for k in PARAM_ORDER if k not in chunks]
     if missing and "vertices" not in chunks:
-        raise RunnerError(f"the model returned no {', '.join(missing)} (and no vertices)")
+        raise RunnerError("missing_outputs", f"the model returned no {', '.join(missing)} (and no vertices)")
     arrays = {key: np.concatenate(parts) for key, parts in chunks.items()}
     if any(len(a) != len(samples) for a in arrays.values()):
-        raise RunnerError("the model returned a different number of outputs for different parameters")
+        raise RunnerError("ragged_outputs", "the model returned a different number of outputs for different parameters")
     np.savez(output_path, sample_ids=np.array([s[0] for s in samples]), **arrays)
     print(f"wrote {len(samples)} predictions to {output_path}", flush=True)
     return 0
@@ -132,6 +144,17 @@ def is_memory_error(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text
 
 
+def report_status(fd: int | None, exc: BaseException) -> None:
+    """One JSON line on the host's status pipe: a code from STATUS_CODES (and a known output name)."""
+    if isinstance(exc, RunnerError):
+        status = {"code": exc.code, "key": exc.key}
+    else:
+        status = {"code": MEMORY_ERROR if is_memory_error(exc) else "model_error", "key": None}
+    if fd is not None:
+        with open(fd, "w", closefd=True) as pipe:
+            pipe.write(json.dumps(status) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", type=Path, required=True)
@@ -140,18 +163,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--status-fd", type=int, default=None)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = args.device if args.device == "cpu" or torch.cuda.is_available() else "cpu"
     try:
         return run(args.model, args.input, args.output, args.batch_size, device)
-    except Exception as exc:  # report one diagnosable line to the host, keep the traceback in the log
+    except Exception as exc:  # the traceback goes to the log (staff only), the status code to the host
         import traceback
 
         traceback.print_exc()
-        detail = MEMORY_ERROR if is_memory_error(exc) else f"{type(exc).__name__}: {exc}"
-        print(f"{ERROR_MARKER} {detail}".replace("\n", " ")[:2000], file=sys.stderr, flush=True)
+        report_status(args.status_fd, exc)
         return 2
 
 

@@ -8,6 +8,7 @@ exactly what users upload. The model scripts use only the standard library: an `
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -80,6 +81,41 @@ def _tar_files(files: dict[str, str]) -> bytes:
     return buf.getvalue()
 
 
+def _diff_id(layer: bytes) -> str:
+    """The digest of a layer's uncompressed tar (what an image config lists)."""
+    return "sha256:" + hashlib.sha256(gzip.decompress(layer) if layer[:2] == b"\x1f\x8b" else layer).hexdigest()
+
+
+def zero_file_layer(size: int, name: str = "padding/zeros") -> bytes:
+    """A gzipped layer with one file of ``size`` zero bytes: a few KiB that unpack to ``size`` (a bomb)."""
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=1) as gz, tarfile.open(fileobj=gz, mode="w|") as tar:
+        info = tarfile.TarInfo(name)
+        info.size = size
+        tar.addfile(info, _Zeros(size))
+    return buf.getvalue()
+
+
+def many_files_layer(count: int) -> bytes:
+    """A gzipped layer of ``count`` empty files (an inode bomb)."""
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb") as gz, tarfile.open(fileobj=gz, mode="w|") as tar:
+        for i in range(count):
+            tar.addfile(tarfile.TarInfo(f"many/{i:07d}"))
+    return buf.getvalue()
+
+
+class _Zeros(io.RawIOBase):
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readinto(self, b) -> int:
+        n = min(len(b), self.left)
+        b[:n] = bytes(n)
+        self.left -= n
+        return n
+
+
 class ImageFactory:
     """Makes submission archives and rootfs tars sharing one base layer built once per test session."""
 
@@ -89,24 +125,33 @@ class ImageFactory:
         self.base_layer = _tar_dir(base_root)
         self._base_diff_id = "sha256:" + hashlib.sha256(self.base_layer).hexdigest()
 
-    def docker_archive(self, name: str, script: str, tag: str | None = None) -> Path:
-        """A `podman save`-style archive whose entry point runs ``script`` with the image's Python."""
+    def docker_archive(self, name: str, script: str, tag: str | None = None, volumes: tuple[str, ...] = (),
+                       extra_layers: tuple[bytes, ...] = ()) -> Path:
+        """A `podman save`-style archive whose entry point runs ``script`` with the image's Python.
+
+        ``volumes`` become the image's ``VOLUME`` declarations; ``extra_layers`` (tar or gzipped tar bytes)
+        are stacked on top, in order.
+        """
         layer = _tar_files({"model/run.py": script})
+        layers = [("base/layer.tar", self.base_layer), ("model/layer.tar", layer)]
+        layers += [(f"extra{i}/layer.tar", data) for i, data in enumerate(extra_layers)]
+        image_config = {"Entrypoint": ["/usr/bin/python3", "/model/run.py"], "Env": ["PATH=/usr/bin:/bin"]}
+        if volumes:
+            image_config["Volumes"] = {v: {} for v in volumes}
         config = {
             "architecture": "amd64",
             "os": "linux",
-            "config": {"Entrypoint": ["/usr/bin/python3", "/model/run.py"], "Env": ["PATH=/usr/bin:/bin"]},
+            "config": image_config,
             "rootfs": {"type": "layers",
-                       "diff_ids": [self._base_diff_id, "sha256:" + hashlib.sha256(layer).hexdigest()]},
+                       "diff_ids": [self._base_diff_id] + [_diff_id(data) for _, data in layers[1:]]},
         }
         config_bytes = json.dumps(config).encode()
         config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
         manifest = [{"Config": config_name, "RepoTags": [tag or f"localhost/ehps-test-{name}:latest"],
-                     "Layers": ["base/layer.tar", "model/layer.tar"]}]
+                     "Layers": [member for member, _ in layers]}]
         path = self.scratch / f"{name}.docker-archive.tar"
         with tarfile.open(path, "w") as tar:
-            for member, data in (("base/layer.tar", self.base_layer), ("model/layer.tar", layer),
-                                 (config_name, config_bytes), ("manifest.json", json.dumps(manifest).encode())):
+            for member, data in (*layers, (config_name, config_bytes), ("manifest.json", json.dumps(manifest).encode())):
                 info = tarfile.TarInfo(member)
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))

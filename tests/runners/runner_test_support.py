@@ -29,11 +29,17 @@ def isolated_podman_store() -> Iterator[Path]:
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("MODEL_RUNNER_OCI_CLI", "podman")
-            mp.setenv("MODEL_RUNNER_PODMAN_ROOT", str(root / "root"))
-            mp.setenv("MODEL_RUNNER_PODMAN_RUNROOT", str(root / "run"))
+            mp.setenv("MODEL_RUNNER_PODMAN_ROOT", str(root / "s"))  # one private store per run in here
             yield root
     finally:
-        subprocess.run(["podman", "--root", str(root / "root"), "--runroot", str(root / "run"), "--runtime", "runc",
-                        "--cgroup-manager", "cgroupfs", "--events-backend", "file", "system", "reset", "--force"],
-                       capture_output=True)
+        for store in [root / "s", *(root / "s").glob("ehps-*")]:  # the shared test store, then any run's
+            subprocess.run(["podman", "--root", str(store / "root" if store.name.startswith("ehps-") else store),
+                            "--runroot", str(store / "run" if store.name.startswith("ehps-") else root / "run"),
+                            "--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
+                            "rm", "--all", "--force", "--time", "0"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def private_stores(podman_root: Path) -> list[Path]:
+    """The per-run podman stores under ``MODEL_RUNNER_PODMAN_ROOT`` (none once every run has finished)."""
+    return sorted(podman_root.glob("ehps-*"))

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from runner_test_support import private_stores
 from model_scripts import (
     ALLOCATE_512_MIB, CHATTY, GARBAGE_OUTPUT, HUGE_OUTPUT, PROBE_NETWORK, REPORT_SANDBOX, SLEEP_FOREVER, model_script,
 )
 
 from evaluator.formats import FormatError, load_sample_set, match_samples
 from workers.runners import RunLimits, run_model_submission, runner_available
-from workers.runners.podman import OciConfig, OciRunner
+from workers.runners.podman import OciConfig
 
 pytestmark = [pytest.mark.container]
 
@@ -120,13 +121,11 @@ def test_missing_predictions_is_a_clear_error(run_oci):
 
 
 def test_images_are_removed_after_the_run(run_oci, podman_store):
+    """Each run loads into a private store that is deleted with everything in it (images, containers)."""
     result = run_oci(model_script())
     assert result.ok, result.error
-    runner = OciRunner(OciConfig.from_env())
-    images = runner._engine("images", "--format", "{{.Repository}}").stdout.split()
-    assert not [i for i in images if "ehps-test" in i or "ehps-submission" in i]
+    assert _leftover_containers(podman_store) == []
 
 
-def _leftover_containers(podman_store: Path) -> list[str]:
-    runner = OciRunner(OciConfig.from_env())
-    return runner._engine("ps", "-a", "--format", "{{.Names}}").stdout.split()
+def _leftover_containers(podman_store: Path) -> list[Path]:
+    return private_stores(Path(OciConfig.from_env().store_base))

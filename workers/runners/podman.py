@@ -180,11 +180,11 @@ class OciRunner(ModelRunner):
     def new_store(self, labels: Mapping[str, str]) -> Path | None:
         if not self.config.private_stores:
             return None
-        store = rundirs.create_run_dir(Path(self.config.store_base), labels, prefix="s")
+        store = rundirs.create_run_dir(Path(self.config.store_base), labels)
         if len(str(store / "run")) > MAX_RUNROOT_CHARS:
             rundirs.remove_run_dir(store)
             raise RuntimeError(f"MODEL_RUNNER_PODMAN_ROOT {self.config.store_base!r} is too long for podman's "
-                               f"run root (at most {MAX_RUNROOT_CHARS - 16} characters)")
+                               f"run root (at most {MAX_RUNROOT_CHARS - 18} characters)")
         return store
 
     def destroy_store(self, store: Path) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 OWNER_FILE = "owner.json"
+RUN_DIR_PREFIX = "ehps-"  # only folders named so are ours: a base folder shared with others is safe to reap
 UNOWNED_GRACE_S = 300  # a folder without an owner record may be one being created right now
 
 
@@ -62,7 +63,7 @@ def create_run_dir(base: Path, labels: Mapping[str, str] | None = None, prefix: 
     if not base.is_dir():
         base.mkdir(parents=True, exist_ok=True)
         os.chmod(base, base_mode)
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    path = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX + prefix, dir=base))
     owner = RunOwner.current(labels)
     record = path / OWNER_FILE
     record.write_text(json.dumps({"host": owner.host, "pid": owner.pid, "start": owner.start, "labels": owner.labels}))
@@ -86,7 +87,7 @@ def orphans(base: Path) -> list[tuple[Path, RunOwner | None]]:
     except FileNotFoundError:
         return []
     for path in entries:
-        if not path.is_dir() or path.is_symlink():
+        if not path.name.startswith(RUN_DIR_PREFIX) or path.is_symlink() or not path.is_dir():
             continue
         owner = read_owner(path)
         if owner is None:

@@ -26,6 +26,10 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
+    # A new pool process imports torch and warms the body model (torch_setup) before it reports up; on a
+    # loaded machine that takes longer than Celery's 4 s default, and the parent then kills and replaces it
+    # in a loop (seen after a pool process was lost mid-task).
+    worker_proc_alive_timeout=60,
     task_track_started=True,
     broker_connection_retry_on_startup=True,
     result_expires=7 * 24 * 3600,

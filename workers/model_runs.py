@@ -115,10 +115,10 @@ class StaffLog:
 
 def _check_structure(path: Path) -> None:
     """The web's checks of an uploaded npz (zip directory, sizes, .npy headers), before numpy loads it."""
-    from leaderboard.submissions.uploads import UploadError, check_npz_structure
+    from leaderboard.submissions.uploads import UploadError, check_npz_structure, prediction_keys
 
     try:
-        check_npz_structure(path, "predictions.npz")
+        check_npz_structure(path, "predictions.npz", prediction_keys())
     except UploadError as exc:
         raise _Invalid(INVALID_PREDICTIONS, str(exc)) from None
 

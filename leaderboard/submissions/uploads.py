@@ -34,6 +34,8 @@ from leaderboard.submissions.models import SubmissionKind
 COPY_CHUNK = 1024 * 1024
 PREDICTIONS_DIR = "predictions"
 MEMBER_NAME = re.compile(r"^(?P<slug>[-a-zA-Z0-9_]+)\.npz$")
+# Members that make a tar one of the container forms (workers.runners.image_archive reads the same forms).
+CONTAINER_MARKERS = frozenset({"index.json", "manifest.json", "oci-layout", "entrypoint"})
 MODEL_FILE_NAMES = {SubmissionKind.CONTAINER: "model-image.tar", SubmissionKind.MODEL_ARCHIVE: "model-archive.zip"}
 
 
@@ -372,8 +374,11 @@ def _stage_model(raw: Path, staging: Path, name: str, kind: str, chosen: list[Be
             raise UploadError(str(exc)) from None
         except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
             raise UploadError(f"{name}: corrupt tar archive ({exc}).") from None
-        if not names & {"index.json", "manifest.json"}:
-            raise UploadError(f"{name}: the tar has neither index.json (OCI archive) nor manifest.json (docker archive).")
+        if not names & CONTAINER_MARKERS:  # docs/model_submissions.md, "Form 1": the forms the runner loads
+            raise UploadError(
+                f"{name}: the tar has neither index.json (OCI archive) nor manifest.json (docker archive) nor an "
+                "/entrypoint (root filesystem tar)."
+            )
     else:
         if not zipfile.is_zipfile(raw):
             raise UploadError(f"{name}: not a model archive (expected a .zip holding manifest.json and the TorchScript model).")

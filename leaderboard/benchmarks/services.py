@@ -18,10 +18,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 from django.db import transaction
 
 from leaderboard.benchmarks.models import GT_PARTS, Benchmark, Split
+from leaderboard.storage import make_private, private_root
 
 GT_NAME, IDS_NAME, SPLITS_NAME = "gt.npz", "sample_ids.npy", "sample_splits.npy"
 
@@ -35,7 +35,7 @@ def gt_folder(slug: str) -> str:
 
 
 def _root() -> Path:
-    return Path(settings.PRIVATE_STORAGE_ROOT)
+    return private_root()
 
 
 @lru_cache(maxsize=64)
@@ -150,6 +150,7 @@ def import_ground_truth(gt_file: str | os.PathLike, spec: BenchmarkSpec, images_
         np.save(tmp_path / IDS_NAME, ids.astype(str))
         np.save(tmp_path / SPLITS_NAME, splits.astype(str))
         digest = sha256_file(tmp_path / GT_NAME)
+        make_private(tmp_path)
         for name in (GT_NAME, IDS_NAME, SPLITS_NAME):
             os.replace(tmp_path / name, folder / name)
 
@@ -188,6 +189,7 @@ def import_images(images_dir: str | os.PathLike, slug: str) -> str:
     staging = target.with_name(f".{slug}.importing")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(source, staging)
+    make_private(staging)  # model runs copy the images into their sandbox; nobody else reads them here
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
     return relative

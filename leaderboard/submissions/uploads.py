@@ -29,6 +29,7 @@ from django.conf import settings
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.submissions.archive_limits import ArchiveTooLarge, check_zip_members, tar_member_names
 from leaderboard.benchmarks.services import public_sample_ids
+from leaderboard.storage import make_private, private_root
 from leaderboard.submissions.models import SubmissionKind
 
 COPY_CHUNK = 1024 * 1024
@@ -96,6 +97,7 @@ class StagedUpload:
         target.parent.mkdir(parents=True, exist_ok=True)
         self.staging_dir.rename(target)  # atomic on one file system; target must not exist
         self.staging_dir = target
+        make_private(target)
         submission.upload.name = f"uploads/{submission.uuid}/{self.upload_relpath}"
         submission.upload_sha256 = self.sha256
         submission.upload_size = self.size
@@ -105,7 +107,7 @@ class StagedUpload:
 
 
 def new_staging_dir() -> Path:
-    root = Path(settings.PRIVATE_STORAGE_ROOT) / "tmp"
+    root = private_root() / "tmp"
     root.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f"upload-{uuid.uuid4().hex[:8]}-", dir=root))
 

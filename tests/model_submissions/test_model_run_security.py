@@ -249,3 +249,33 @@ def test_cancel_stops_the_running_container_within_seconds(live_stack, image_fac
     wait_until(released, 10, 0.2, "the sandbox flag to clear")
     assert submission.status == Status.CANCELLED and stopped_after < 10
     assert "Model log" not in page_client(alice).get(submission.get_absolute_url()).content.decode()
+
+
+def test_the_sweeper_reaps_orphaned_runs_and_clears_their_flag(db, alice, settings, tmp_path):
+    """What a dead worker left (a run folder whose owner process is gone) is removed and its submission's
+    sandbox no longer counts as in progress; live runs and folders that are not ours are left alone."""
+    import os
+    import socket
+
+    from workers.model_runs import _reap_at_start_up
+    from workers.runners.rundirs import OWNER_FILE, create_run_dir
+    from workers.tasks import sweep_stuck_submissions
+
+    settings.MODEL_RUN_WORK_ROOT = tmp_path / "runs"
+    submission = Submission.objects.create(owner=alice, method_name="m", kind="container", status=Status.CANCELLED,
+                                           model_runs=1, sandbox_active=True)
+    orphan = create_run_dir(settings.MODEL_RUN_WORK_ROOT, {"submission": submission.pk, "attempt": 1})
+    (orphan / OWNER_FILE).write_text(json.dumps(  # this process's pid, but not its start time: a recycled pid
+        {"host": socket.gethostname(), "pid": os.getpid(), "start": -1,
+         "labels": {"submission": str(submission.pk), "attempt": "1"}}))
+    live = create_run_dir(settings.MODEL_RUN_WORK_ROOT, {"submission": "999", "attempt": "1"})
+    not_ours = settings.MODEL_RUN_WORK_ROOT / "someone-elses"
+    not_ours.mkdir()
+    assert sweep_stuck_submissions.apply().get()["reaped"] >= 1
+    assert not orphan.exists() and live.exists() and not_ours.exists()
+    assert not Submission.objects.get(pk=submission.pk).sandbox_active
+    # Start-up does the same (and never raises).
+    (orphan := create_run_dir(settings.MODEL_RUN_WORK_ROOT, {})).joinpath(OWNER_FILE).write_text(
+        json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "start": -1, "labels": {}}))
+    _reap_at_start_up()
+    assert not orphan.exists() and live.exists()

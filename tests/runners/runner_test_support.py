@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,3 +46,33 @@ def isolated_podman_store() -> Iterator[Path]:
 def private_stores(podman_root: Path) -> list[Path]:
     """The per-run podman stores under ``MODEL_RUNNER_PODMAN_ROOT`` (none once every run has finished)."""
     return sorted(podman_root.glob("ehps-*"))
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RUN_IN_A_CHILD = '''
+import sys
+from pathlib import Path
+from workers.runners import RunLimits, run_model_submission
+from workers.runners.rundirs import create_run_dir
+kind, artifact, input_dir, work_root = sys.argv[1:5]
+work = create_run_dir(Path(work_root), {"submission": "7", "attempt": "1"})
+print(work, flush=True)
+run_model_submission(kind, Path(artifact), Path(input_dir), work / "work", RunLimits(time_s=300, memory_bytes=3 * 1024**3))
+'''
+
+
+def start_doomed_worker(kind: str, artifact: Path, input_dir: Path, work_root: Path) -> subprocess.Popen:
+    """A process running one model, like a worker's pool process (killed by the test, like the OOM killer)."""
+    return subprocess.Popen([sys.executable, "-c", RUN_IN_A_CHILD, kind, str(artifact), str(input_dir), str(work_root)],
+                            cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                            stdout=subprocess.PIPE, text=True)
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise TimeoutError(f"timed out waiting for {what}")

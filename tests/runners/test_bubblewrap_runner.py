@@ -1,6 +1,8 @@
 """The bubblewrap runner with real TorchScript model archives."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from runner_test_support import require_binaries
@@ -33,6 +35,17 @@ class AllocatesTooMuch(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         big = torch.ones(2147483648)  # 8 GiB of float32
         return {"global_orient": x.mean(dim=(2, 3)) + big[0]}
+
+
+class WritesItsOwnVerdict(torch.nn.Module):
+    """Prints the old marker lines (one claiming an out-of-memory), then fails with a message of its own."""
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        print("EHPS-RUNNER-ERROR: memory")
+        print("EHPS-RUNNER-ERROR: aGVsZC1vdXQ=")
+        if bool(x.sum() > -1.0):
+            raise RuntimeError("aGVsZC1vdXQ= chosen by the model")
+        return {"global_orient": x.mean(dim=(2, 3))}
 
 
 @pytest.fixture
@@ -126,3 +139,47 @@ def test_bad_archive_manifest_is_a_clear_error(tmp_path, image_benchmark, manife
     archive = make_archive(tmp_path, ParamsFromPixels(), manifest)
     with pytest.raises(ModelRunError, match=message):
         run_model_submission("archive", archive, image_benchmark.input_dir, tmp_path / "work", LIMITS)
+
+
+def test_a_model_cannot_write_its_own_failure_message(bwrap_ready, tmp_path, image_benchmark):
+    """Low: a line `EHPS-RUNNER-ERROR: ...` printed by the model became the owner's message (or a fake OOM)."""
+    import workers.runners.bubblewrap as bw
+
+    archive = make_archive(tmp_path, WritesItsOwnVerdict())
+    result = run_model_submission("archive", archive, image_benchmark.input_dir, tmp_path / "work", LIMITS)
+    assert not result.ok and not result.oom
+    assert result.error == bw.STATUS_MESSAGES["model_error"] == "the model raised an error while running"
+    assert "aGVsZC1vdXQ= chosen by the model" in result.log_tail  # the detail, for staff
+
+
+def test_a_killed_worker_leaves_no_sandbox_or_folder_after_reaping(bwrap_ready, tmp_path, image_benchmark):
+    """Item 5: a pool process that dies mid-run must leave no bwrap process, staging or work folder."""
+    import subprocess
+
+    from runner_test_support import start_doomed_worker, wait_for
+
+    from workers.runners import reap_orphans
+    from workers.runners.bubblewrap import BubblewrapRunner
+    from workers.runners.rundirs import read_owner
+
+    work_root = tmp_path / "runs"
+    child = start_doomed_worker("archive", make_archive(tmp_path, Sleeps()), image_benchmark.input_dir, work_root)
+
+    def child_stages() -> list[Path]:
+        return [d for d in BubblewrapRunner().stage_base.glob("ehps-*")
+                if getattr(read_owner(d), "pid", None) == child.pid]
+
+    def sandbox_pids(stage: Path) -> list[str]:
+        return subprocess.run(["pgrep", "-f", str(stage)], capture_output=True, text=True).stdout.split()
+
+    try:
+        work_dir = Path(child.stdout.readline().strip())
+        stage = wait_for(lambda: next((d for d in child_stages() if sandbox_pids(d)), None), 60, "the sandbox")
+    finally:
+        child.kill()
+        child.wait()
+    wait_for(lambda: not sandbox_pids(stage), 10, "the sandbox to die with its parent (--die-with-parent)")
+    assert work_dir.exists() and stage.exists()
+    reaped = reap_orphans(work_root)
+    assert {"submission": "7", "attempt": "1"} in [owner.labels for owner in reaped if owner]
+    assert not work_dir.exists() and not stage.exists()

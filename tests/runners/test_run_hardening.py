@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 from model_scripts import SLEEP_FOREVER, model_script
 from oci_images import many_files_layer, zero_file_layer
-from runner_test_support import private_stores
+from runner_test_support import private_stores, start_doomed_worker, wait_for
 
 from workers.runners import ModelRunError, RunHooks, RunLimits, run_model_submission
 from workers.runners.base import CANCELLED_MESSAGE
@@ -28,7 +27,6 @@ pytestmark = [pytest.mark.container]
 
 LIMITS = RunLimits(time_s=60, memory_bytes=256 * 1024**2, output_bytes=4 * 1024**2, log_bytes=64 * 1024,
                    max_files=200)
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 WRITE_TO_VOLUME = '''
 try:
@@ -91,6 +89,21 @@ def test_container_does_not_see_the_stored_images_path(run_image, image_factory,
     assert result.ok, (result.error, result.log_tail)
     assert " /input " in result.log_tail  # the mount table was printed
     assert str(image_benchmark.input_dir.parent) not in result.log_tail
+
+
+def test_the_stored_images_keep_their_private_modes(podman_store, image_factory, image_benchmark, tmp_path):
+    """Low: the runner made the benchmark's images folder world-readable; it now binds a copy."""
+    import shutil
+
+    stored = tmp_path / "private" / "images"
+    shutil.copytree(image_benchmark.input_dir, stored)
+    for path in [stored, *stored.rglob("*")]:
+        os.chmod(path, 0o700 if path.is_dir() else 0o600)
+    work = tmp_path / "work"
+    work.mkdir()
+    result = run_model_submission("oci", image_factory.docker_archive("modes", model_script()), stored, work, LIMITS)
+    assert result.ok, (result.error, result.log_tail)  # the sandbox user read its own copy
+    assert {oct(os.stat(p).st_mode & 0o777) for p in [stored, *stored.rglob("*")]} <= {"0o700", "0o600"}
 
 
 def test_an_external_sigkill_is_not_reported_as_the_memory_limit(run_image, image_factory):
@@ -187,35 +200,6 @@ def test_upload_cannot_retag_an_existing_image(run_image, image_factory, podman_
     assert result.ok and "model: attacker" in result.log_tail, (result.error, result.log_tail)
     assert subprocess.run(inspect, check=True, capture_output=True, text=True).stdout.strip() == victim_id
     assert private_stores(store_base()) == []
-
-
-RUN_IN_A_CHILD = '''
-import sys
-from pathlib import Path
-from workers.runners import RunLimits, run_model_submission
-from workers.runners.rundirs import create_run_dir
-kind, artifact, input_dir, work_root = sys.argv[1:5]
-work = create_run_dir(Path(work_root), {"submission": "7", "attempt": "1"})
-print(work, flush=True)
-run_model_submission(kind, Path(artifact), Path(input_dir), work / "work", RunLimits(time_s=300, memory_bytes=3 * 1024**3))
-'''
-
-
-def start_doomed_worker(kind: str, artifact: Path, input_dir: Path, work_root: Path) -> subprocess.Popen:
-    """A process running one model, like a worker's pool process (killed by the test, like the OOM killer)."""
-    return subprocess.Popen([sys.executable, "-c", RUN_IN_A_CHILD, kind, str(artifact), str(input_dir), str(work_root)],
-                            cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-                            stdout=subprocess.PIPE, text=True)
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise TimeoutError(f"timed out waiting for {what}")
 
 
 def podman(store: Path) -> list[str]:

@@ -34,7 +34,8 @@ class SubmissionAdmin(admin.ModelAdmin):
     exclude = ("upload",)
     readonly_fields = (
         "uuid", "stored_upload", "upload_sha256", "upload_size", "status", "eval_plan", "worker", "log",
-        "progress_done", "progress_total", "attempts", "created_at", "started_at", "finished_at", "heartbeat_at",
+        "progress_done", "progress_total", "attempts", "model_runs", "sandbox_active", "created_at", "started_at",
+        "finished_at", "heartbeat_at",
     )
     actions = ["cancel_selected", "rerun_selected"]
 

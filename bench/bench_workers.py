@@ -110,7 +110,7 @@ def sweeper_scan_cost(messages: int) -> tuple[float, float]:
         for first in range(0, messages, 1000):
             old.update(filter(None, map(broker_queue._message_task_id, client.lrange(queue, first, first + 999))))
         old_elapsed = time.perf_counter() - start
-        assert old == ids
+        assert old == ids, (len(old), len(ids), sorted(old ^ ids)[:3])
     finally:
         client.delete(queue, *client.scan_iter(match=f"{queue}\x06\x16*"))
         app.close()

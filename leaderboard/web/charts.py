@@ -10,6 +10,7 @@ from html import escape
 PART_TITLES = {"all": "Whole body", "body": "Body joints", "hands": "Hands", "face": "Face"}
 BAR_W, GAP, GROUP_GAP, HEIGHT, TOP, BOTTOM, LEFT = 34, 6, 28, 250, 18, 72, 44
 SCALE = 1.3  # drawn size vs. the viewBox: text stays readable, the box still shrinks on narrow screens
+LABEL_SLOT = 48  # viewBox units per compared metric: the widest bar label ("PA-MPJPE", 8.5 px text) plus a gap
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,11 @@ def result_chart_html(metrics: dict[str, float | None], title: str = "") -> str:
 SERIES_CLASSES = ("s0", "s1", "s2", "s3")  # colours of up to four compared methods (site.css)
 
 
+def _clip(label: str, limit: int) -> str:
+    """A legend label cut to ``limit`` characters, with an ellipsis when cut (the full name is in each bar's title)."""
+    return label if len(label) <= limit else label[: limit - 1].rstrip() + "…"
+
+
 def _compared_keys(metrics: list[dict[str, float | None]]) -> tuple[dict[str, list[str]], list[str]]:
     """Aggregate metric keys any compared method has, per part, and the parts in display order."""
     from evaluator.metric_names import METRIC_LABELS
@@ -162,7 +168,8 @@ def compare_chart_svg(labels: list[str], metrics: list[dict[str, float | None]],
     values = [float(m[k]) for m in metrics for ks in keys.values() for k in ks if m.get(k) is not None]
     vmax = _nice_max(max(values))
     bar, inner, n = 12, 10, len(metrics)
-    group_w = n * bar + inner
+    group_w = max(n * bar + inner, LABEL_SLOT)  # two methods' bars alone are narrower than "PA-MPJPE"
+    pad = (group_w - inner - n * bar) / 2  # centres the bars under their label
     width = LEFT + sum(len(keys[p]) * group_w for p in parts) + GROUP_GAP * len(parts) + 10
     height = HEIGHT + 16 * ((n + 1) // 2)
     plot_h = HEIGHT - TOP - BOTTOM
@@ -180,10 +187,10 @@ def compare_chart_svg(labels: list[str], metrics: list[dict[str, float | None]],
                 value = m.get(key)
                 if value is not None:
                     h = plot_h * min(float(value), vmax) / vmax
-                    out.append(f'<rect x="{x + s * bar:.1f}" y="{TOP + plot_h - h:.1f}" width="{bar - 1}" height="{h:.1f}" '
+                    out.append(f'<rect x="{x + pad + s * bar:.1f}" y="{TOP + plot_h - h:.1f}" width="{bar - 1}" height="{h:.1f}" '
                                f'class="bar {SERIES_CLASSES[s]}"><title>{escape(labels[s])}, '
                                f'{escape(METRIC_LABELS[key].label)}: {float(value):.2f} mm</title></rect>')
-            out.append(f'<text x="{x + n * bar / 2:.1f}" y="{HEIGHT - BOTTOM + 13}" class="bar-label" text-anchor="middle">'
+            out.append(f'<text x="{x + pad + n * bar / 2:.1f}" y="{HEIGHT - BOTTOM + 13}" class="bar-label" text-anchor="middle">'
                        f'{escape(short_label(METRIC_LABELS[key].label))}</text>')
             x += group_w
         out.append(f'<text x="{(start + x - inner) / 2:.1f}" y="{HEIGHT - BOTTOM + 31}" class="group" '
@@ -192,7 +199,7 @@ def compare_chart_svg(labels: list[str], metrics: list[dict[str, float | None]],
     for s, label in enumerate(labels):  # legend, two per line
         lx, ly = LEFT + (s % 2) * 220, HEIGHT - 14 + 16 * (s // 2)
         out.append(f'<rect x="{lx}" y="{ly - 9}" width="10" height="10" class="bar {SERIES_CLASSES[s]}"/>')
-        out.append(f'<text x="{lx + 14}" y="{ly}" class="legend">{escape(label[:32])}</text>')
+        out.append(f'<text x="{lx + 14}" y="{ly}" class="legend">{escape(_clip(label, 32))}</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -209,7 +216,7 @@ def compact_compare_chart_svg(labels: list[str], metrics: list[dict[str, float |
     out, y = [], 0
     for s, label in enumerate(labels):  # legend first: which colour is which method
         out.append(f'<rect x="0" y="{y + 4}" width="10" height="10" class="bar {SERIES_CLASSES[s]}"/>'
-                   f'<text x="16" y="{y + 13}" class="label">{escape(label[:40])}</text>')
+                   f'<text x="16" y="{y + 13}" class="label">{escape(_clip(label, 40))}</text>')
         y += 18
     for part in parts:
         y += 6

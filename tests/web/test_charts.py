@@ -31,3 +31,19 @@ def test_compare_chart_has_a_phone_layout_with_one_bar_per_method_and_metric():
     assert f'width="{COMPACT_W}"' in svg
     assert re.findall(r"<title>([^<]+)</title>", svg) == [
         "A, PVE (all): 50.00 mm", "B, PVE (all): 60.00 mm", "A, PA-PVE (all): 30.00 mm"]
+
+
+def test_compare_chart_bar_labels_do_not_overlap_and_long_legend_names_are_marked_as_cut():
+    from leaderboard.web.charts import LABEL_SLOT, compare_chart_svg
+
+    both = {"mpvpe_hand": 30.0, "pa_mpvpe_hand": 13.0, "pa_mpjpe_hand": 14.0}
+    long_name = "SMPLer-X-H32* [3DPW camera fix (2024-03)]"
+    svg = compare_chart_svg(["A", long_name], [both, both])
+    centres = [float(x) for x in re.findall(r'<text x="([\d.]+)" y="[\d.]+" class="bar-label"', svg)]
+    assert len(centres) == 3
+    # "PA-MPJPE" at 8.5 px is about 42 units wide: neighbouring labels need at least that between centres
+    assert min(b - a for a, b in zip(centres, centres[1:])) >= LABEL_SLOT >= 44
+    bars = [float(x) for x in re.findall(r'<rect x="([\d.]+)" y="[\d.]+" width="11"', svg)]
+    assert abs((bars[0] + bars[1] + 11) / 2 - centres[0]) < 1  # the pair of bars sits under its label
+    legend = re.findall(r'class="legend">([^<]+)</text>', svg)
+    assert legend[0] == "A" and legend[1].endswith("…") and long_name.startswith(legend[1][:-1])

@@ -143,3 +143,13 @@ def test_quota_error_in_the_form_is_429(alice, bench, logged_in, tmp_path, setti
     with open(path, "rb") as f:
         response = logged_in(alice).post("/submit/", {"kind": "predictions", "benchmarks": [bench[0].slug], "file": f, "method_name": "x"})
     assert response.status_code == 429 and "in progress (the limit is 0)" in response.content.decode()
+
+
+def test_reported_baseline_page_says_it_was_not_computed_here(alice):
+    """A paper's headline MPE with no per-benchmark figures: no upload kind, progress bar or "hidden splits" text."""
+    s = Submission.objects.create(owner=alice, method_name="Paper method", status=Status.FINISHED, is_public=True,
+                                  mpe=59.7, baseline_source="reported", citation="Cai et al. 2023")
+    html = Client().get(s.get_absolute_url()).content.decode()
+    assert "Reported in a paper (not computed here)" in html and "imported " in html
+    assert "Predictions file" not in html and 'role="progressbar"' not in html
+    assert "hidden splits only" not in html and "the source publishes only the numbers above" in html

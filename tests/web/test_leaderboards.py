@@ -306,3 +306,14 @@ def test_boards_cache_in_redis_when_configured(alice, board_bench, django_assert
         assert ">Cached<" in Client().get(f"/benchmarks/{board_bench.slug}/").content.decode()
         with django_assert_max_num_queries(1):  # the version row; everything else from Redis
             assert ">Cached<" in Client().get(f"/benchmarks/{board_bench.slug}/").content.decode()
+
+
+def test_my_row_link_says_unranked_rather_than_a_dash_when_i_have_no_mpe(board_bench):
+    ranked, me = users(2)
+    entry(ranked, board_bench, "Ranked", 10.0)
+    mine = entry(me, board_bench, "No MPE", 20.0)
+    Submission.objects.filter(pk=mine.pk).update(mpe=None)
+    client = Client()
+    client.force_login(me)
+    html = client.get("/").content.decode()
+    assert "Your row (unranked)" in html and "Your row: #–" not in html

@@ -7,7 +7,7 @@ import io
 import inspect
 
 import numpy as np
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotFound
 from django.shortcuts import get_object_or_404
 
 from evaluator.submission_format import prediction_keys, template_arrays
@@ -55,9 +55,19 @@ def how_to_submit(benchmark: Benchmark) -> dict:
     }
 
 
+def _models_only(benchmark: Benchmark) -> HttpResponse | None:
+    """A plain-text 404 saying why, for a models-only benchmark: its ids stay with the held-out inputs."""
+    if benchmark.accepts_predictions:
+        return None
+    return HttpResponseNotFound(f"Benchmark '{benchmark.slug}' accepts models only; its sample ids are not published.\n",
+                                content_type="text/plain; charset=utf-8")
+
+
 def sample_ids_txt(request: HttpRequest, slug: str) -> HttpResponse:
     """One sample id a line, in ground-truth order (ids only: never a split, a value or a path)."""
     benchmark = get_object_or_404(Benchmark, slug=slug)
+    if refused := _models_only(benchmark):
+        return refused
     ids = _sample_ids(benchmark)
     response = HttpResponse("".join(f"{i}\n" for i in ids.tolist()), content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{benchmark.slug}-sample_ids.txt"'
@@ -67,6 +77,8 @@ def sample_ids_txt(request: HttpRequest, slug: str) -> HttpResponse:
 def template_npz(request: HttpRequest, slug: str) -> HttpResponse:
     """A valid prediction file for this benchmark with every parameter zero, to fill in."""
     benchmark = get_object_or_404(Benchmark, slug=slug)
+    if refused := _models_only(benchmark):
+        return refused
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **template_arrays(_sample_ids(benchmark)))  # zeros compress to almost nothing
     response = HttpResponse(buffer.getvalue(), content_type="application/octet-stream")

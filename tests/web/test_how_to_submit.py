@@ -96,3 +96,17 @@ def test_submit_page_links_how_to_submit_and_shows_quota_left(alice, bench, logg
     assert "In progress: <strong>1 of 3</strong>" in html
     assert re.search(r"<strong>3 of 5</strong>\s+left today", html)
     assert "see the highlighted" not in html and "the API page</a> for the exact keys" not in html
+
+
+def test_models_only_benchmark_explains_model_submission_and_keeps_its_sample_ids(bench):
+    """Models only: the ids stay with the held-out inputs, so no id list, no template, no predictions-file steps."""
+    benchmark = bench[0]
+    benchmark.accepts_predictions = False
+    benchmark.save()
+    html = page(benchmark)
+    how_to = html[html.index('id="how-to-submit"'):]
+    assert "data-models-only" in how_to and "/output/predictions.npz" in how_to and "--kind container" in how_to
+    assert "sample_ids.txt" not in html and "template.npz" not in html and "evaluator check" not in how_to
+    for name in ("sample_ids.txt", "template.npz"):
+        response = Client().get(f"/benchmarks/{benchmark.slug}/{name}")
+        assert response.status_code == 404 and b"accepts models only" in response.content, name

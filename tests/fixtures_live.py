@@ -246,6 +246,10 @@ def celery_pointed_at(broker_url: str, result_url: str) -> Iterator[None]:
         app.conf.update(saved)
 
 
+# Not this test process's own sessions: Playwright runs the test body in another context with its own connection.
+LIVE_APPLICATION_NAME = "ehps-live-stack"
+
+
 def _database_url() -> str:
     from django.db import connection
 
@@ -253,7 +257,9 @@ def _database_url() -> str:
     if connection.vendor != "postgresql":
         pytest.skip("live-stack tests need PostgreSQL (set DATABASE_URL, as scripts/test does)")
     auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    # The live processes connect under their own application_name, so teardown can end exactly their sessions.
+    return (f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+            f"?application_name={LIVE_APPLICATION_NAME}")
 
 
 @pytest.fixture
@@ -285,5 +291,6 @@ def live_stack(transactional_db, tmp_path: Path, request: pytest.FixtureRequest)
         with connections["default"].cursor() as cursor:
             cursor.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND pid <> pg_backend_pid()"
+                "AND application_name = %s AND pid <> pg_backend_pid()",
+                [LIVE_APPLICATION_NAME],
             )

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.e2e.test_browser_journey import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.conftest import needs_chromium
 from tests.fixtures_live import REPO_ROOT, wait_until
 from workers.synthetic import create_benchmark
 
@@ -27,19 +27,8 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.integration,
     pytest.mark.timeout(420),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (apt-get install chromium)"),
+    needs_chromium,
 ]
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # the ORM is used synchronously next to Playwright's loop
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 def ehps(*args: str) -> subprocess.CompletedProcess:
@@ -68,6 +57,7 @@ def has_per_sample_api() -> bool:
 
 def screenshot_everything(browser, base: str, session_cookie: dict, pages: dict[str, str]) -> list[str]:
     """Each page at both widths; returns the pages wider than the 390 px viewport (horizontal scrolling)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
     overflowing = []
     for label, (width, height) in WIDTHS.items():
         context = browser.new_context(viewport={"width": width, "height": height})

@@ -2,7 +2,7 @@
 
 Sources: SMPLer-X README (caizhongang/SMPLer-X @ d3e3c10f) for MPE; the UBody table (SMPLer-X
 Table 6 / SMPLest-X Table IX) comes from third-party transcriptions of the papers and is marked
-``third_party=True`` until checked against the PDFs (see /work/shared/spec/reference_evaluation.md §6).
+``third_party=True`` until checked against the PDFs (see shared/spec/reference_evaluation.md beside the checkout, §6).
 """
 from __future__ import annotations
 

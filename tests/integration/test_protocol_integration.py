@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from leaderboard.benchmarks.demo_data import camera_people, smpl_people
 from leaderboard.benchmarks.services import BenchmarkSpec, import_ground_truth
 from leaderboard.submissions.models import Status, Submission
 from leaderboard.submissions.scores import submission_coverage
+from tests.archives import npz_zip_upload
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -67,15 +67,7 @@ def test_3dpw_and_ubody_submissions_are_scored_by_their_protocols(worker, django
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=owner).key}")
     arrays = {"pw3d": predictions(pw3d_data, 1), "ubody": predictions(ubody_data, 2)}
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as z:
-        for slug, member in arrays.items():
-            data = io.BytesIO()
-            np.savez(data, **member)
-            z.writestr(f"{slug}.npz", data.getvalue())
-    archive.seek(0)
-    archive.name = "predictions.zip"
-    response = client.post("/api/v1/submissions/", {"file": archive, "method_name": "m"}, format="multipart")
+    response = client.post("/api/v1/submissions/", {"file": npz_zip_upload(arrays), "method_name": "m"}, format="multipart")
     assert response.status_code == 201, response.content
     submission_id = Submission.objects.get(uuid=response.json()["id"]).pk
 

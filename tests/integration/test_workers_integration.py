@@ -5,7 +5,6 @@ Shards are made small (many of them) so a worker can be killed while one is runn
 from __future__ import annotations
 
 import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from leaderboard.submissions.models import BenchmarkResult, ShardResult, Status, Submission
+from tests.archives import npz_zip_upload
 from workers import pipeline
 from workers.synthetic import create_benchmark, create_submission, direct_means, noisy_predictions
 
@@ -55,24 +55,11 @@ def finished(submission_id: int, statuses=(Status.FINISHED, Status.FAILED, Statu
     return submission if submission.status in statuses else None
 
 
-def zip_upload(members: dict[str, dict[str, np.ndarray]]) -> io.BytesIO:
-    """A .zip of <benchmark slug>.npz members, as users upload for several benchmarks."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for slug, arrays in members.items():
-            member = io.BytesIO()
-            np.savez(member, **arrays)
-            archive.writestr(f"{slug}.npz", member.getvalue())
-    buffer.seek(0)
-    buffer.name = "predictions.zip"
-    return buffer
-
-
 def test_api_submission_is_evaluated_by_a_real_worker(workers, owner, wait):
     agora = create_benchmark("agora", 200, splits=("dev", "test"), ranking="test")
     pw3d = create_benchmark("pw3d", 70, seed=5, primary_metric="mpjpe_body", counts_toward_hand_mpe=False)
     client = api_client(owner)
-    upload = zip_upload({b.slug: noisy_predictions(b.gt_arrays) for b in (agora, pw3d)})
+    upload = npz_zip_upload({b.slug: noisy_predictions(b.gt_arrays) for b in (agora, pw3d)})
     response = client.post("/api/v1/submissions/", {"file": upload, "method_name": "my-method"}, format="multipart")
     assert response.status_code == 201, response.content
     submission = Submission.objects.get(uuid=response.json()["id"])

@@ -20,7 +20,7 @@ from .metric_names import (  # noqa: F401  (re-exported)
 from .parts import (
     J14_ROWS, LHAND_ROWS, RHAND_ROWS, ROW_LWRIST, ROW_NECK, ROW_PELVIS, ROW_RWRIST, MetricAssets,
 )
-from .procrustes import procrustes_distances
+from .procrustes import point_distances, procrustes_distances, procrustes_distances_points, take_points
 from .metric_sums import QUANTUM, MetricSums, quantize  # noqa: F401  (re-exported)
 
 M_TO_MM = 1000.0
@@ -48,6 +48,12 @@ def masked_mean(dist: Tensor, mask: Tensor | None) -> Tensor:
 
 def _norm(diff: Tensor) -> Tensor:
     return torch.linalg.vector_norm(diff, dim=-1)
+
+
+def coordinate_major(meshes: Meshes) -> Tensor:
+    """(B, 3, V) contiguous local coordinates: free when ``local`` is already a transposed view of
+    such storage (the lean forward and the GT mesh cache produce that), one copy otherwise."""
+    return meshes.local.transpose(1, 2).contiguous()
 
 
 def hand_mean(left: Tensor, right: Tensor, weights: tuple[Tensor, Tensor] | None = None) -> Tensor:
@@ -82,47 +88,53 @@ def compute_metrics(pred: Meshes | Tensor, gt: Meshes | Tensor, assets: MetricAs
         raise ValueError(f"pred and gt must both be (B, V, 3), got {tuple(pred.local.shape)} and {tuple(gt.local.shape)}")
     if hand_joints not in (20, 21):
         raise ValueError("hand_joints must be 21 (SMPLer-X) or 20 (SMPLest-X)")
-    jp_local, jg_local = assets.regress(pred.local), assets.regress(gt.local)  # (B, 60, 3) float32
+    # Per-vertex work runs coordinate-major (B, 3, V): elementwise along contiguous rows of V values
+    # (see evaluator.procrustes). Only the 60 regressed joints stay point-major.
+    P, G = coordinate_major(pred), coordinate_major(gt)
+    jp_local, jg_local = assets.regress_coords(P), assets.regress_coords(G)  # (B, 60, 3) float32
     s = assets.row_sums[None, :, None]
     jp = jp_local.double() + s * pred.origin  # absolute joints, float64
     jg = jg_local.double() + s * gt.origin
     delta = pred.origin - gt.origin
 
     def offset(row: int) -> Tensor:
-        """(M_i - JM_row) - (G_i - JG_row) = (local_i^M - local_i^G) + offset(row), offset small."""
-        return (delta - (jp[:, row: row + 1] - jg[:, row: row + 1])).to(pred.local.dtype)
+        """(M_i - JM_row) - (G_i - JG_row) = (local_i^M - local_i^G) + offset(row), offset small; (B, 3, 1)."""
+        return (delta - (jp[:, row: row + 1] - jg[:, row: row + 1])).to(P.dtype).transpose(1, 2)
+
+    def joint(local: Tensor, row: int) -> Tensor:
+        return local[:, row: row + 1].transpose(1, 2)  # (B, 3, 1)
 
     vmask = masks.vertices if masks is not None else None
-    diff = pred.local - gt.local
+    diff = P - G
     out: dict[str, Tensor] = {}
 
     def part(ids: Tensor, row: int) -> tuple[Tensor, Tensor]:
-        d = torch.index_select(diff, 1, ids).add_(offset(row))
+        d = take_points(diff, ids).add_(offset(row))
         # each subset shifted by its own joint: PA is translation invariant, float32 precision is not
-        p = torch.index_select(pred.local, 1, ids).sub_(jp_local[:, row: row + 1])
-        g = torch.index_select(gt.local, 1, ids).sub_(jg_local[:, row: row + 1])
+        p = take_points(P, ids).sub_(joint(jp_local, row))
+        g = take_points(G, ids).sub_(joint(jg_local, row))
         m = None if vmask is None else torch.index_select(vmask, 1, ids)
-        return masked_mean(_norm(d), m), masked_mean(procrustes_distances(p, g), m)
+        return masked_mean(point_distances(d), m), masked_mean(procrustes_distances(p, g), m)
 
     out["mpvpe_l_hand"], out["pa_mpvpe_l_hand"] = part(assets.left_hand, ROW_LWRIST)
     out["mpvpe_r_hand"], out["pa_mpvpe_r_hand"] = part(assets.right_hand, ROW_RWRIST)
     out["mpvpe_face"], out["pa_mpvpe_face"] = part(assets.face, ROW_NECK)
-    out["mpvpe_all"] = masked_mean(_norm(diff.add_(offset(ROW_PELVIS))), vmask)
+    out["mpvpe_all"] = masked_mean(point_distances(diff.add_(offset(ROW_PELVIS))), vmask)
     del diff
-    out["pa_mpvpe_all"] = masked_mean(procrustes_distances(pred.local, gt.local), vmask)
+    out["pa_mpvpe_all"] = masked_mean(procrustes_distances(P, G), vmask)
 
     jmask = masks.j14 if masks is not None else None
     s14 = assets.row_sums[J14_ROWS][None, :, None]
     # J14 of the pelvis-aligned mesh: J14 (M - c) = J14 M - s14 c, c = JM_pelvis - JG_pelvis
     aligned = jp[:, J14_ROWS] - s14 * (jp[:, ROW_PELVIS: ROW_PELVIS + 1] - jg[:, ROW_PELVIS: ROW_PELVIS + 1])
     out["mpjpe_body"] = masked_mean(_norm(aligned - jg[:, J14_ROWS]), jmask)
-    out["pa_mpjpe_body"] = masked_mean(procrustes_distances(jp[:, J14_ROWS], jg[:, J14_ROWS]), jmask)
+    out["pa_mpjpe_body"] = masked_mean(procrustes_distances_points(jp[:, J14_ROWS], jg[:, J14_ROWS]), jmask)
     first = 21 - hand_joints  # 1 drops the wrist row
     for side, rows, wrist in (("l", LHAND_ROWS, ROW_LWRIST), ("r", RHAND_ROWS, ROW_RWRIST)):
         idx = torch.arange(rows.start + first, rows.stop, device=jp.device)
         hm = None if masks is None else (masks.lhand if side == "l" else masks.rhand)[:, first:]
         hp, hg = jp.index_select(1, idx), jg.index_select(1, idx)
-        out[f"pa_mpjpe_{side}_hand"] = masked_mean(procrustes_distances(hp, hg), hm)
+        out[f"pa_mpjpe_{side}_hand"] = masked_mean(procrustes_distances_points(hp, hg), hm)
         if hand_mpjpe:  # wrist-relative on both sides (see docs/metrics.md for SMPLest-X's variant)
             rel = (hp - jp[:, wrist: wrist + 1]) - (hg - jg[:, wrist: wrist + 1])
             out[f"mpjpe_{side}_hand"] = masked_mean(_norm(rel), hm)

@@ -55,9 +55,18 @@ class MetricAssets:
     def regress(self, vertices: Tensor) -> Tensor:
         """(B, V, 3) -> (B, 60, 3). One GEMM over the few vertices the regressors use; a
         broadcast (60, V) @ (B, V, 3) matmul would run B skinny GEMMs over all V."""
-        B = vertices.shape[0]
-        used = vertices[:, self.columns].permute(1, 0, 2).reshape(len(self.columns), B * 3)
-        return (self.compact @ used).reshape(-1, B, 3).permute(1, 0, 2)
+        return self._regress_used(vertices[:, self.columns].permute(1, 0, 2))
+
+    def regress_coords(self, coords: Tensor) -> Tensor:
+        """Coordinate-major (B, 3, V) -> (B, 60, 3); the same GEMM (and numbers) as ``regress``."""
+        B, _, V = coords.shape
+        used = coords.reshape(B * 3, V).index_select(1, self.columns)  # a 2-D gather: see procrustes.take_points
+        return self._regress_used(used.reshape(B, 3, -1).permute(2, 0, 1))
+
+    def _regress_used(self, used: Tensor) -> Tensor:
+        """``used``: (C, B, 3) coordinates of the regressor columns."""
+        B = used.shape[1]
+        return (self.compact @ used.reshape(len(self.columns), B * 3)).reshape(-1, B, 3).permute(1, 0, 2)
 
     @classmethod
     def build(cls, joint_regressor: np.ndarray, j14_regressor: np.ndarray, left_hand: np.ndarray,

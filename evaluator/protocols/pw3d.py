@@ -47,7 +47,7 @@ class Pw3d(Protocol):
 
         from ..meshes import Meshes, smplx_meshes
         from ..metrics import M_TO_MM
-        from ..procrustes import procrustes_distances
+        from ..procrustes import procrustes_distances_points as procrustes_distances
         from ..smpl import Regressor, smpl_meshes
 
         if models.smpl is None:

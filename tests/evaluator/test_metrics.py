@@ -6,7 +6,7 @@ import torch
 
 import numpy_reference as ref
 from evaluator.metrics import METRIC_LABELS, METRICS, MetricSums, compute_metrics
-from evaluator.procrustes import procrustes_align
+from evaluator.procrustes import procrustes_align_points as procrustes_align
 
 
 def _reference(body_model, pred, gt):

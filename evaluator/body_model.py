@@ -65,6 +65,7 @@ class BodyModel:
         Runs in chunks of ``chunk_size`` so per-vertex temporaries stay bounded. Uses the lean forward
         (evaluator.lean_forward) unless ``reference`` asks for smplx's own ``SMPLX.forward``.
         (Scoring uses ``evaluator.meshes.smplx_meshes``, which keeps ``transl`` apart in float64.)
+        The result is a (B, V, 3) view of coordinate-major (B, 3, V) storage, as the metrics read it.
         """
         missing = [k for k in REQUIRED_PARAMS if k not in params]
         unknown = sorted(set(params) - set(PARAM_SIZES))
@@ -81,15 +82,18 @@ class BodyModel:
             if value.shape != (batch, size):
                 raise ValueError(f"SMPL-X param {key}: expected ({batch}, {size}), got {tuple(value.shape)}")
             flat[key] = value
-        out = torch.empty(batch, self.layer.get_num_verts(), 3, device=self.device, dtype=self.dtype)
         with torch.inference_mode():
+            if batch <= chunk_size and not reference:
+                return self.lean.vertices(**flat)
+            out = torch.empty(batch, 3, self.layer.get_num_verts(), device=self.device, dtype=self.dtype)
             for start in range(0, batch, chunk_size):
                 chunk = {k: v[start: start + chunk_size] for k, v in flat.items()}
                 if reference:
-                    out[start: start + chunk_size] = self.layer(**chunk, return_shaped=False).vertices
+                    verts = self.layer(**chunk, return_shaped=False).vertices
                 else:
-                    out[start: start + chunk_size] = self.lean.vertices(**chunk)
-        return out
+                    verts = self.lean.vertices(**chunk)
+                out[start: start + chunk_size] = verts.transpose(1, 2)
+        return out.transpose(1, 2)
 
 
 _CACHE: dict[tuple[str, str, torch.dtype], BodyModel] = {}

@@ -4,7 +4,8 @@ its own forward pass (issue 14: GT meshes were 37% of every sample's time).
 Layout, beside the GT file ``gt.npz``::
 
     gt.npz.meshes/<key>/meta.json           what the key stands for (model hash, GT hash, sizes)
-    gt.npz.meshes/<key>/shard-000003.npy    float32 (n, V, 3) local vertices of GT rows [3*S, 4*S)
+    gt.npz.meshes/<key>/shard-000003.npy    float32 (n, 3, V) local vertices of GT rows [3*S, 4*S),
+                                            coordinate-major as the forward produces and the metrics read them
 
 ``key`` hashes the body model files, the GT file and the cache format, so replacing either gives a
 new folder (and the old one is removed); nothing is ever served from a stale cache. Shards are built
@@ -33,7 +34,7 @@ from torch import Tensor
 from .assets import resolve_model_dir
 from .formats import SampleSet
 
-CACHE_FORMAT = "1"  # bump when what is stored changes (e.g. the forward's numerics)
+CACHE_FORMAT = "2"  # bump when what is stored changes (the forward's numerics, the layout: 2 = (n, 3, V))
 SHARD_SIZE = 512  # samples per shard file: 21 MB, built in well under a minute on one core
 _HASH_BLOCK = 1 << 20
 
@@ -121,7 +122,7 @@ class GtMeshCache:
         from .meshes import smplx_local_vertices
 
         rows = np.arange(shard * self.shard_size, min((shard + 1) * self.shard_size, len(self.gt)))
-        return smplx_local_vertices(self.body_model, self.gt, rows).cpu().numpy()
+        return smplx_local_vertices(self.body_model, self.gt, rows).transpose(1, 2).contiguous().cpu().numpy()
 
     def build_all(self) -> None:
         """Build every missing shard now (e.g. at import); scoring would build them on first use."""
@@ -129,14 +130,15 @@ class GtMeshCache:
             self._shard(shard)
 
     def local(self, index: np.ndarray) -> Tensor:
-        """(len(index), V, 3) float32 local vertices of GT rows ``index`` on the model's device."""
+        """(len(index), V, 3) float32 local vertices of GT rows ``index`` on the model's device (a view of
+        coordinate-major storage, like the forward's)."""
         index = np.asarray(index, dtype=np.int64)
-        out = np.empty((len(index), self.meta["num_vertices"], 3), dtype=np.float32)
+        out = np.empty((len(index), 3, self.meta["num_vertices"]), dtype=np.float32)
         shards = index // self.shard_size
         for shard in np.unique(shards):
             pick = shards == shard
             out[pick] = self._shard(int(shard))[index[pick] - shard * self.shard_size]
-        return torch.from_numpy(out).to(self.body_model.device, self.body_model.dtype)
+        return torch.from_numpy(out).to(self.body_model.device, self.body_model.dtype).transpose(1, 2)
 
 
 def attach_mesh_cache(body_model, gt: SampleSet, gt_path: str | os.PathLike, model_hash: str | None = None,

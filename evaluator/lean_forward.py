@@ -7,7 +7,8 @@ computing only what the metrics use, the posed mesh:
 - rest joints from the regressor applied to the template and blend directions once, at build time;
 - the kinematic chain composed level by level (one batched 4x4 matmul per tree depth, not per joint);
 - skinning as one GEMM ``W (V, J') @ A (J', B*12)`` over the J' joints that carry any weight, then the
-  per-vertex 3x4 transforms applied with three fused multiply-adds instead of a (B*V) batch of 4x4 matmuls.
+  per-vertex 3x4 transforms applied with three fused multiply-adds instead of a (B*V) batch of 4x4 matmuls;
+- the mesh left coordinate-major, (B, 3, V), as skinning produces it and the metrics consume it.
 
 smplx's landmarks, face contour, extra-joint selection and output joints are skipped. The test
 tests/evaluator/test_lean_forward.py checks it against ``smplx.SMPLX.forward``.
@@ -83,7 +84,11 @@ class LeanSMPLX:
     def vertices(self, global_orient: Tensor, body_pose: Tensor, left_hand_pose: Tensor, right_hand_pose: Tensor,
                  jaw_pose: Tensor, leye_pose: Tensor, reye_pose: Tensor, betas: Tensor, expression: Tensor,
                  transl: Tensor) -> Tensor:
-        """Posed vertices (B, V, 3) in metres; every argument is a flat (B, n) tensor (see PARAM_SIZES)."""
+        """Posed vertices (B, V, 3) in metres; every argument is a flat (B, n) tensor (see PARAM_SIZES).
+
+        The result is a transposed view of (B, 3, V) storage (``.transpose(1, 2)`` is contiguous): the
+        metrics work coordinate-major, so no point-major copy is made here (``.contiguous()`` makes one).
+        """
         batch = global_orient.shape[0]
         full_pose = torch.cat([global_orient, body_pose, jaw_pose, leye_pose, reye_pose, left_hand_pose,
                                right_hand_pose], dim=1) + self.pose_mean  # (B, 165), smplx's joint order
@@ -103,8 +108,8 @@ class LeanSMPLX:
         out = per_vertex[:, 3].clone()  # (B, 3, V)
         for k in range(3):
             out.addcmul_(per_vertex[:, k], posed[:, k: k + 1])
-        result = torch.empty(batch, self.num_verts, 3, dtype=self.dtype, device=self.device)
-        return torch.add(out.transpose(1, 2), transl.unsqueeze(1), out=result)  # transposes while adding
+        out += transl.unsqueeze(-1)
+        return out.transpose(1, 2)  # a (B, V, 3) view of coordinate-major storage, as the metrics read it
 
     def _chain(self, rot: Tensor, joints: Tensor) -> Tensor:
         """World transforms relative to the rest pose, (B, J, 3, 4): [R | t - R j] per joint."""

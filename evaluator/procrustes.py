@@ -52,8 +52,7 @@ def _moments(src: Tensor, dst: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     frame) lose nothing. Large sets (whole meshes, already given in local coordinates) use raw
     moments: plain float32 accumulation over ~10^4 points moves the optimal rotation by up to
     ~1e-4 mm on nearly isotropic subsets, so products are summed in float32 only within blocks of a
-    few hundred points and the block sums in float64. Sizes without a suitable divisor are
-    zero-padded (zero points leave every raw moment unchanged).
+    few hundred points and the block sums in float64.
     """
     B, _, n = src.shape
     if src.dtype == torch.float64 or n <= SMALL_SET:
@@ -61,21 +60,27 @@ def _moments(src: Tensor, dst: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         cs, cd = src.mean(2, keepdim=True), dst.mean(2, keepdim=True)
         src, dst = src - cs, dst - cd
         return cs[..., 0], cd[..., 0], torch.bmm(src, dst.transpose(1, 2)), (src * src).sum((1, 2))
-    blk = _block_size(n)
-    if blk is None:
-        blk = 256
-        src, dst = (torch.nn.functional.pad(x, (0, -n % blk)) for x in (src, dst))
-    nb = src.shape[2] // blk
-    a, b = src.reshape(B, 3, nb, blk), dst.reshape(B, 3, nb, blk)  # views: blocks of points
-    # Elementwise products summed per block, not bmm: a reduction over each block's own points gives
-    # every sample the same bits in any batch, where BLAS changes its kernel with the batch size.
-    cross = torch.stack([(a[:, i: i + 1] * b).sum(-1) for i in range(3)], 1).double().sum(-1)
-    sq = (a * a).sum(-1).double().sum((1, 2))
-    mean_src = a.sum(-1).double().sum(-1) / n
-    mean_dst = b.sum(-1).double().sum(-1) / n
+    blk = _block_size(n) or 256
+    whole = n - n % blk
+    parts = [_block_sums(src[..., :whole], dst[..., :whole], blk)]  # views: no copy
+    if whole < n:  # no divisor (the 5023 FLAME face vertices): the rest is one shorter block
+        parts.append(_block_sums(src[..., whole:], dst[..., whole:], n - whole))
+    cross, sq, sum_src, sum_dst = (sum(x.double().sum(-1) for x in sums) for sums in zip(*parts))
+    mean_src, mean_dst = sum_src / n, sum_dst / n
     cross -= n * mean_src[:, :, None] * mean_dst[:, None, :]
-    var = sq - n * (mean_src * mean_src).sum(-1)
+    var = sq.sum(-1) - n * (mean_src * mean_src).sum(-1)
     return mean_src, mean_dst, cross, var
+
+
+def _block_sums(src: Tensor, dst: Tensor, blk: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """float32 sums over blocks of ``blk`` points of (B, 3, k*blk) sets: cross (B, 3, 3, k), squares
+    (B, 3, k), src and dst (B, 3, k). Elementwise products reduced per block, not bmm: a reduction
+    over each block's own points gives every sample the same bits in any batch, where BLAS changes
+    its kernel with the batch size."""
+    B = src.shape[0]
+    a, b = src.reshape(B, 3, -1, blk), dst.reshape(B, 3, -1, blk)
+    cross = torch.stack([(a[:, i: i + 1] * b).sum(-1) for i in range(3)], 1)
+    return cross, (a * a).sum(-1), a.sum(-1), b.sum(-1)
 
 
 def similarity_transform(src: Tensor, dst: Tensor) -> tuple[Tensor, Tensor]:

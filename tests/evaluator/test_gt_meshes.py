@@ -60,7 +60,7 @@ def test_cached_scores_equal_uncached_bit_for_bit(body_model, demo):
     files = sorted(p.name for p in (cache_root(gt_path)).glob("*/shard-*.npy"))
     assert files == [f"shard-{i:06d}.npy" for i in range(3)]  # 40 samples / 16
     stored = np.load(cache_root(gt_path).glob("*/shard-000000.npy").__next__(), mmap_mode="r")
-    assert stored.dtype == np.float32 and stored.shape == (SHARD, 10475, 3)
+    assert stored.dtype == np.float32 and stored.shape == (SHARD, 3, 10475)  # coordinate-major
 
 
 def test_a_warm_cache_runs_only_the_prediction_forward(body_model, demo, monkeypatch):

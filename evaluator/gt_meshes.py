@@ -10,8 +10,9 @@ Layout, beside the GT file ``gt.npz``::
 ``key`` hashes the body model files, the GT file and the cache format, so replacing either gives a
 new folder (and the old one is removed); nothing is ever served from a stale cache. Shards are built
 lazily, the first time a row in them is scored, and written atomically (temporary file + rename):
-two workers racing on the same shard both write identical bytes. Reads are memory-mapped, so memory
-stays bounded whatever the benchmark size.
+two workers racing on the same shard both write identical bytes. Rows are read with positioned reads
+into each chunk's buffer (not memory-mapped), so memory stays bounded by the chunk whatever the
+benchmark size.
 
 Stored are exactly the float32 ``local`` coordinates ``evaluator.meshes.smplx_meshes`` computes (the
 lean forward without ``transl``; it is chunk-size independent), so cached and uncached scoring agree
@@ -25,6 +26,7 @@ import os
 import shutil
 import tempfile
 import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +79,7 @@ class GtMeshCache:
         key = hashlib.sha256(json.dumps(self.meta, sort_keys=True).encode()).hexdigest()[:24]
         self.root = cache_root(gt_path)
         self.folder = self.root / key
-        self._mapped: dict[int, np.ndarray] = {}
+        self._open: dict[int, _ShardFile] = {}
         self._lock = threading.Lock()
         self._prepare_folder()
 
@@ -107,16 +109,16 @@ class GtMeshCache:
     def shard_path(self, shard: int) -> Path:
         return self.folder / f"shard-{shard:06d}.npy"
 
-    def _shard(self, shard: int) -> np.ndarray:
+    def _shard(self, shard: int) -> "_ShardFile":
         with self._lock:
-            if shard in self._mapped:
-                return self._mapped[shard]
+            if shard in self._open:
+                return self._open[shard]
             path = self.shard_path(shard)
             if not path.exists():
                 local = self._build(shard)
                 self._atomic_write(path, lambda f: np.save(f, local))
-            mapped = self._mapped[shard] = np.load(path, mmap_mode="r")
-            return mapped
+            opened = self._open[shard] = _ShardFile(path, (3, self.meta["num_vertices"]))
+            return opened
 
     def _build(self, shard: int) -> np.ndarray:
         from .meshes import smplx_local_vertices
@@ -124,21 +126,55 @@ class GtMeshCache:
         rows = np.arange(shard * self.shard_size, min((shard + 1) * self.shard_size, len(self.gt)))
         return smplx_local_vertices(self.body_model, self.gt, rows).transpose(1, 2).contiguous().cpu().numpy()
 
-    def build_all(self) -> None:
-        """Build every missing shard now (e.g. at import); scoring would build them on first use."""
-        for shard in range(self.num_shards):
+    def build_all(self, rows: int | None = None) -> None:
+        """Build every missing shard now (e.g. at import), or those holding the first ``rows`` rows;
+        scoring would build them on first use."""
+        last = self.num_shards if rows is None else -(-min(rows, len(self.gt)) // self.shard_size)
+        for shard in range(last):
             self._shard(shard)
 
     def local(self, index: np.ndarray) -> Tensor:
         """(len(index), V, 3) float32 local vertices of GT rows ``index`` on the model's device (a view of
         coordinate-major storage, like the forward's)."""
         index = np.asarray(index, dtype=np.int64)
+        if len(index) and (index.min() < 0 or index.max() >= len(self.gt)):
+            raise IndexError(f"GT rows out of range [0, {len(self.gt)})")
         out = np.empty((len(index), 3, self.meta["num_vertices"]), dtype=np.float32)
         shards = index // self.shard_size
-        for shard in np.unique(shards):
-            pick = shards == shard
-            out[pick] = self._shard(int(shard))[index[pick] - shard * self.shard_size]
+        # runs of consecutive rows within one shard: one positioned read each
+        breaks = (np.flatnonzero((np.diff(index) != 1) | (np.diff(shards) != 0)) + 1).tolist()
+        for start, stop in zip([0, *breaks], [*breaks, len(index)]) if len(index) else ():
+            shard = int(shards[start])
+            self._shard(shard).read(int(index[start]) - shard * self.shard_size, out[start:stop])
         return torch.from_numpy(out).to(self.body_model.device, self.body_model.dtype).transpose(1, 2)
+
+
+class _ShardFile:
+    """One stored shard, read with positioned reads into the caller's buffer. Unlike a memory map, nothing
+    of the file stays mapped into the process, so a worker's resident memory is bounded by its chunk, not by
+    the shards it has touched (a 2048-sample shard maps 258 MB of GT meshes)."""
+
+    def __init__(self, path: Path, row_shape: tuple[int, ...]):
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, fortran_order, dtype = read_header(f)
+            self.offset = f.tell()
+        if dtype != np.float32 or fortran_order or tuple(shape[1:]) != row_shape:
+            raise ValueError(f"{path}: unexpected GT mesh shard layout {shape} {dtype}")
+        self.rows = shape[0]
+        self.fd = os.open(path, os.O_RDONLY)
+        weakref.finalize(self, os.close, self.fd)
+
+    def read(self, first_row: int, out: np.ndarray) -> None:
+        """Rows [first_row, first_row + len(out)) into the C-contiguous ``out``."""
+        if first_row < 0 or first_row + len(out) > self.rows:
+            raise IndexError(f"rows {first_row}..{first_row + len(out)} outside a shard of {self.rows}")
+        view = memoryview(out).cast("B")
+        done = os.preadv(self.fd, [view], self.offset + first_row * (view.nbytes // max(len(out), 1)))
+        if done != view.nbytes:
+            raise OSError(f"short read of a GT mesh shard: {done} of {view.nbytes} bytes")
 
 
 def attach_mesh_cache(body_model, gt: SampleSet, gt_path: str | os.PathLike, model_hash: str | None = None,

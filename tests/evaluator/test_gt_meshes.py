@@ -130,3 +130,20 @@ def test_vertex_gt_needs_no_cache(body_model, demo, tmp_path):
     assert attach_mesh_cache(body_model, vertex_gt, path) is vertex_gt
     with pytest.raises(ValueError, match="params"):
         GtMeshCache(body_model, vertex_gt, path)
+
+
+def test_rows_in_any_order_read_back_exactly(body_model, demo):
+    """Runs of rows across shard boundaries, out of order, repeated and empty: the stored meshes come back
+    as the forward computes them (positioned reads into the chunk's buffer, evaluator.gt_meshes._ShardFile)."""
+    from evaluator.meshes import smplx_local_vertices
+
+    gt_path, gt, _ = demo
+    cache = GtMeshCache(body_model, gt, gt_path, shard_size=SHARD)
+    index = np.array([14, 15, 16, 17, 3, 39, 38, 0, 0, 31, 32, 33])
+    expected = smplx_local_vertices(body_model, gt, index)
+    got = cache.local(index)
+    assert got.shape == (len(index), 10475, 3) and got.transpose(1, 2).is_contiguous()
+    np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    assert cache.local(np.array([], dtype=np.int64)).shape == (0, 10475, 3)
+    with pytest.raises(IndexError):
+        cache.local(np.array([len(gt)]))

@@ -73,8 +73,10 @@ def official_style_loop(model, gt, pred, pred_index, n: int) -> tuple[float, flo
     metrics_s = 0.0
     start = time.perf_counter()
     for i in range(n):
-        G = model.vertices(gt.take(np.array([i])), chunk_size=1, reference=True)[0].double().numpy()
-        M = model.vertices(pred.take(pred_index[i: i + 1]), chunk_size=1, reference=True)[0].double().numpy()
+        # (V, 3) C-ordered float64, as smplx's output.vertices[0] becomes in the official code
+        G = np.ascontiguousarray(model.vertices(gt.take(np.array([i])), chunk_size=1, reference=True)[0].double().numpy())
+        M = np.ascontiguousarray(model.vertices(pred.take(pred_index[i: i + 1]), chunk_size=1, reference=True)[0]
+                                 .double().numpy())
         tick = time.perf_counter()
         ref.evaluate_sample(M, G, J, J14, HR_l, HR_r, *ids)
         metrics_s += time.perf_counter() - tick

@@ -6,7 +6,7 @@ import redis
 from celery import Celery
 
 from leaderboard.submissions.models import Status, Submission
-from workers import broker_queue
+from workers import broker_queue, redis_lists
 from workers.celery_app import EVALUATE_QUEUE
 from workers.tasks import sweep_stuck_submissions
 
@@ -60,13 +60,12 @@ def test_sweeper_leaves_a_queued_backlog_alone_and_requeues_lost_work(
     assert lost.attempts == 2 and lost.status == Status.FINISHED  # its shards were re-sent and ran
 
 
-def test_waiting_task_ids_is_exact_at_any_backlog(redis_app, monkeypatch):
+@pytest.mark.parametrize("count", [333, 320])  # a short last page; whole pages and an empty one after them
+def test_waiting_task_ids_is_exact_at_any_backlog(redis_app, monkeypatch, count):
     """No cap: the oldest messages (the tail of the list, the ones waiting longest) are seen too."""
     monkeypatch.setattr(broker_queue, "PAGE", 40)
-    monkeypatch.setattr(broker_queue, "PAGES_PER_ROUND_TRIP", 2)
-    sent = [f"backlog-{i}" for i in range(333)]  # > 4 round trips of 2 pages
-    for task_id in sent:
-        redis_app.send_task("workers.tasks.evaluate_shard", args=(1, 1, 0, 0, 8), task_id=task_id, queue=EVALUATE_QUEUE)
+    sent = [f"backlog-{i}" for i in range(count)]
+    fill_backlog(redis_app, EVALUATE_QUEUE, sent)
     assert broker_queue.waiting_task_ids(redis_app) == set(sent)
 
 
@@ -75,12 +74,13 @@ def test_task_ids_found_without_decoding_match_full_decoding(redis_app, monkeypa
     for task_id in ids:
         redis_app.send_task("workers.tasks.evaluate_shard", args=({"id": "decoy"},), kwargs={"x": '"id": "decoy"'},
                             task_id=task_id, queue=EVALUATE_QUEUE)
-    raw = redis.Redis.from_url(redis_app.conf.broker_url).lrange(EVALUATE_QUEUE, 0, -1)
+    client = redis.Redis.from_url(redis_app.conf.broker_url)
+    raw, page = client.lrange(EVALUATE_QUEUE, 0, -1), redis_lists.lrange(client, EVALUATE_QUEUE, 0, -1)
     assert set(map(broker_queue._message_task_id, raw)) == set(ids)
-    assert set(broker_queue._page_task_ids(raw)) == set(ids)
+    assert set(broker_queue._page_task_ids(page)) == set(ids)
     # JSON escapes (quotes, non-ASCII) take the full decoding; plain ids never do
     decoded = []
     full = broker_queue._message_task_id
     monkeypatch.setattr(broker_queue, "_message_task_id", lambda m: decoded.append(full(m)) or decoded[-1])
-    assert set(broker_queue._page_task_ids(raw)) == set(ids)
+    assert set(broker_queue._page_task_ids(page)) == set(ids)
     assert sorted(decoded) == sorted(['with "quotes"', "ütf-8 id"])

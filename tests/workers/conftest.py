@@ -22,8 +22,9 @@ def private_redis(tmp_path_factory) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def redis_app(private_redis) -> Iterator[Celery]:
+def redis_app(private_redis, monkeypatch) -> Iterator[Celery]:
     """A Celery app whose broker is the (emptied) private redis-server, which no worker consumes."""
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery would prefer it to the broker given below
     client = redis.Redis.from_url(private_redis.url)
     client.flushall()
     probe = Celery("probe", broker=f"{private_redis.url}/0", set_as_current=False)

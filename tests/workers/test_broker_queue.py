@@ -1,6 +1,8 @@
 """The sweeper tells a submission waiting behind a backlog (messages still queued in Redis) from lost work."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import redis
 from celery import Celery
@@ -78,9 +80,18 @@ def test_task_ids_found_without_decoding_match_full_decoding(redis_app, monkeypa
     raw, page = client.lrange(EVALUATE_QUEUE, 0, -1), redis_lists.lrange(client, EVALUATE_QUEUE, 0, -1)
     assert set(map(broker_queue._message_task_id, raw)) == set(ids)
     assert set(broker_queue._page_task_ids(page)) == set(ids)
-    # JSON escapes (quotes, non-ASCII) take the full decoding; plain ids never do
-    decoded = []
-    full = broker_queue._message_task_id
+    # Plain ids are read by the one regex match; JSON escapes (quotes, non-ASCII) take the full decoding
+    decoded, found = [], []
+    full, find = broker_queue._message_task_id, broker_queue._found_task_id
     monkeypatch.setattr(broker_queue, "_message_task_id", lambda m: decoded.append(full(m)) or decoded[-1])
+    monkeypatch.setattr(broker_queue, "_found_task_id", lambda *a: found.append(find(*a)) or found[-1])
     assert set(broker_queue._page_task_ids(page)) == set(ids)
-    assert sorted(decoded) == sorted(['with "quotes"', "ütf-8 id"])
+    assert sorted(decoded) == sorted(found) == sorted(['with "quotes"', "ütf-8 id"])
+
+
+def test_messages_in_another_layout_are_read_in_full(redis_app):
+    """Not Celery's header order (another producer, a later Celery): still found, by the slower paths."""
+    reordered = json.dumps({"body": "", "headers": {"id": "reordered", "lang": "py", "task": "t"}, "properties": {}})
+    redis.Redis.from_url(redis_app.conf.broker_url).lpush(EVALUATE_QUEUE, reordered, b"not json", b'"headers": {')
+    redis_app.send_task("workers.tasks.evaluate_shard", task_id="celery", queue=EVALUATE_QUEUE)
+    assert broker_queue.waiting_task_ids(redis_app) == {"reordered", "celery"}

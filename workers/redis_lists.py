@@ -47,7 +47,10 @@ def _lrange_raw(client: redis.Redis, key: bytes | str, start: int, stop: int) ->
         sock = getattr(conn, "_sock", None)  # redis-py's own attribute: not every connection class has one
         if sock is None:
             return Elements.joined(conn.read_response())
-        return _read_array(sock)
+        page, read = _read_array(sock)
+        if read < len(page.buffer):  # bytes after the reply (a RESP3 push) belong to redis-py's parser: start afresh
+            conn.disconnect()
+        return page
     except BaseException:
         conn.disconnect()  # a reply read in part leaves the connection out of step
         raise
@@ -55,7 +58,8 @@ def _lrange_raw(client: redis.Redis, key: bytes | str, start: int, stop: int) ->
         pool.release(conn)
 
 
-def _read_array(sock) -> Elements:
+def _read_array(sock) -> tuple[Elements, int]:
+    """The reply's elements, and how many bytes of the buffer the reply took."""
     buffer, chunk = bytearray(), bytearray(_CHUNK)
     view = memoryview(chunk)
 
@@ -82,4 +86,4 @@ def _read_array(sock) -> Elements:
             receive()
         spans.append((start, end))
         pos = end + 2
-    return Elements(buffer, spans)
+    return Elements(buffer, spans), pos

@@ -52,6 +52,20 @@ def test_the_connection_stays_in_step_after_many_replies(client):
     assert client.client_id() == connection  # never dropped and reopened: no reply was left half read
 
 
+def test_bytes_after_the_reply_are_not_dropped_into_the_next_one(client, monkeypatch):
+    read = redis_lists._read_array
+
+    def read_with_a_push_after(sock):
+        page, used = read(sock)
+        page.buffer.extend(b">2\r\n$4\r\npush\r\n")  # as if a RESP3 push had arrived in the same recv
+        return page, used
+
+    monkeypatch.setattr(redis_lists, "_read_array", read_with_a_push_after)
+    connection = client.client_id()
+    assert elements(redis_lists.lrange(client, "list", 0, 1)) == TRICKY[:2]
+    assert client.client_id() != connection  # that connection was closed, not reused with a reply out of step
+
+
 def test_replies_it_cannot_frame_go_to_redis_py(client, monkeypatch):
     def not_framed(_sock):
         raise redis_lists._NotFramed

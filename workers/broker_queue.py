@@ -10,17 +10,25 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
+from functools import partial
+from itertools import starmap
+
+from workers import redis_lists
 
 logger = logging.getLogger(__name__)
 
 QUEUES = ("validate", "evaluate", "finalize")
-PAGE = 2_000  # messages per LRANGE reply
-PAGES_PER_ROUND_TRIP = 8  # LRANGEs pipelined together
+PAGE = 2_000  # messages per LRANGE reply: about 2 MB, about 1 ms of Redis's time
 # The task id of a Celery (protocol 2) message is the first "id" key of its "headers" object, which
 # precedes any nested object there. The body is base64 (no quotes) and quotes inside string values are
-# escaped, so two bytes.find calls locate it; an id holding a backslash (a JSON escape) is decoded in full.
-_HEADERS, _ID = b'"headers": {', b'"id": "'
+# escaped, so three bytes.find calls locate it; an id holding a backslash (a JSON escape) or a non-ASCII
+# byte is decoded in full.
+_HEADERS, _ID, _QUOTE = b'"headers": {', b'"id": "', b'"'
+# Celery writes its headers in a fixed order (lang, task, id): one match per message reads a plain id 2.5x
+# faster than the finds above, which remain for anything else (another order, escapes, non-ASCII bytes).
+_CELERY_HEADERS = re.compile(rb'"headers": \{"lang": "py", "task": "[^"\\]*", "id": "([\x20\x21\x23-\x5b\x5d-\x7e]*)"')
 
 
 def _message_task_id(raw: bytes) -> str | None:
@@ -30,42 +38,30 @@ def _message_task_id(raw: bytes) -> str | None:
         return None
 
 
-def _task_id(raw: bytes) -> str | None:
-    """The task id of one raw message: located with bytes.find (10x cheaper than decoding the JSON)."""
-    start = raw.find(_HEADERS)
-    start = raw.find(_ID, start) if start >= 0 else -1
-    end = raw.find(b'"', start + len(_ID)) if start >= 0 else -1
-    token = raw[start + len(_ID): end] if end >= 0 else b"\\"
-    if b"\\" not in token:
-        try:
-            return token.decode()
-        except UnicodeDecodeError:
-            pass
-    return _message_task_id(raw)
+def _found_task_id(buffer: bytes | bytearray, start: int, end: int) -> str | None:
+    head = buffer.find(_HEADERS, start, end)
+    key = buffer.find(_ID, head, end) if head >= 0 else -1
+    close = buffer.find(_QUOTE, key + len(_ID), end) if key >= 0 else -1
+    token = buffer[key + len(_ID):close] if close >= 0 else b"\\"
+    if b"\\" not in token and token.isascii():
+        return token.decode()
+    return _message_task_id(buffer[start:end])
 
 
-def _page_task_ids(page: list[bytes]) -> Iterable[str]:
-    return filter(None, map(_task_id, page))
+def _task_id(buffer: bytes | bytearray, start: int, end: int) -> str | None:
+    """The task id of the message at buffer[start:end], read in place (5-10x cheaper than decoding the JSON)."""
+    match = _CELERY_HEADERS.search(buffer, start, end)
+    return match[1].decode() if match else _found_task_id(buffer, start, end)
+
+
+def _page_task_ids(page: redis_lists.Elements) -> Iterator[str]:
+    return filter(None, starmap(partial(_task_id, page.buffer), page.spans))
 
 
 def _queue_keys(client, queue: str) -> Iterable[bytes]:
     # kombu keeps priority levels in sibling lists named "<queue>\x06\x16<priority>".
     yield queue.encode()
     yield from client.scan_iter(match=f"{queue}\x06\x16*", count=100)
-
-
-def _pages(client, key: bytes) -> Iterable[list[bytes]]:
-    """The pages of one Redis list, PAGES_PER_ROUND_TRIP pipelined LRANGEs at a time."""
-    start = 0
-    while True:
-        pipe = client.pipeline(transaction=False)
-        for i in range(PAGES_PER_ROUND_TRIP):
-            pipe.lrange(key, start + i * PAGE, start + (i + 1) * PAGE - 1)
-        pages = pipe.execute()
-        yield from pages
-        if len(pages[-1]) < PAGE:
-            return
-        start += PAGES_PER_ROUND_TRIP * PAGE
 
 
 def _list_task_ids(client, key: bytes) -> set[str]:
@@ -76,9 +72,13 @@ def _list_task_ids(client, key: bytes) -> set[str]:
     (read twice, harmless) and a pop only removes the oldest, which are no longer waiting.
     """
     ids: set[str] = set()
-    for page in _pages(client, key):
+    start = 0
+    while True:
+        page = redis_lists.lrange(client, key, start, start + PAGE - 1)
         ids.update(_page_task_ids(page))
-    return ids
+        if len(page.spans) < PAGE:
+            return ids
+        start += PAGE
 
 
 def waiting_task_ids(app, queues: Iterable[str] = QUEUES) -> set[str] | None:

@@ -1,35 +1,21 @@
 """The sweeper tells a submission waiting behind a backlog (messages still queued in Redis) from lost work."""
 from __future__ import annotations
 
-import os
+import json
 
 import pytest
 import redis
 from celery import Celery
 
 from leaderboard.submissions.models import Status, Submission
-from workers import broker_queue
+from workers import broker_queue, redis_lists
 from workers.celery_app import EVALUATE_QUEUE
 from workers.tasks import sweep_stuck_submissions
 
+from tests.backlog import fill_backlog
 from test_worker_sweeper import planned, stall  # plain helpers of the sibling module
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379") + "/7"
-
-
-@pytest.fixture
-def redis_app():
-    """A Celery app on an otherwise unused Redis database that no worker consumes."""
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    client.flushdb()
-    probe = Celery("probe", broker=REDIS_URL, set_as_current=False)
-    yield probe
-    probe.close()
-    client.flushdb()
+OLD_CAP = 100_000  # messages per queue the scan read before 6d00eef: the oldest ones beyond it looked lost
 
 
 def test_waiting_task_ids_lists_queued_messages(redis_app):
@@ -45,8 +31,9 @@ def test_waiting_task_ids_is_unknown_for_brokers_it_cannot_read():
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("newer", [0, OLD_CAP + 1_000], ids=["short queue", "backlog above the old cap"])
 def test_sweeper_leaves_a_queued_backlog_alone_and_requeues_lost_work(
-    redis_app, monkeypatch, eager, make_benchmark, make_submission
+    redis_app, monkeypatch, eager, make_benchmark, make_submission, newer
 ):
     # The sweeper reads the broker queues of our Redis probe app; everything it re-sends runs eagerly.
     read_queues = broker_queue.waiting_task_ids
@@ -56,7 +43,8 @@ def test_sweeper_leaves_a_queued_backlog_alone_and_requeues_lost_work(
     for submission in (waiting, lost):
         planned(submission, 8)  # shard task ids "lost-0", "lost-1"
         stall(submission, Status.QUEUED, attempts=1)
-    # Only the first submission's shard messages are still in the broker queue.
+    # Only the first submission's shard messages are still in the broker queue: the oldest there, at its tail,
+    # next to be delivered, behind ``newer`` messages sent after them.
     Submission.objects.filter(pk=waiting.pk).update(
         eval_plan={**waiting.eval_plan, "shards": [dict(s, task_id=f"queued-{i}")
                                                   for i, s in enumerate(waiting.eval_plan["shards"])]}
@@ -64,6 +52,7 @@ def test_sweeper_leaves_a_queued_backlog_alone_and_requeues_lost_work(
     for i in range(2):
         redis_app.send_task("workers.tasks.evaluate_shard", task_id=f"queued-{i}", queue=EVALUATE_QUEUE,
                             args=(waiting.pk, benchmark.pk, i, 8 * i, 8 * i + 8))
+    fill_backlog(redis_app, EVALUATE_QUEUE, [f"newer-{i}" for i in range(newer)])
 
     report = sweep_stuck_submissions.apply().get()
 
@@ -73,13 +62,12 @@ def test_sweeper_leaves_a_queued_backlog_alone_and_requeues_lost_work(
     assert lost.attempts == 2 and lost.status == Status.FINISHED  # its shards were re-sent and ran
 
 
-def test_waiting_task_ids_is_exact_at_any_backlog(redis_app, monkeypatch):
+@pytest.mark.parametrize("count", [333, 320])  # a short last page; whole pages and an empty one after them
+def test_waiting_task_ids_is_exact_at_any_backlog(redis_app, monkeypatch, count):
     """No cap: the oldest messages (the tail of the list, the ones waiting longest) are seen too."""
     monkeypatch.setattr(broker_queue, "PAGE", 40)
-    monkeypatch.setattr(broker_queue, "PAGES_PER_ROUND_TRIP", 2)
-    sent = [f"backlog-{i}" for i in range(333)]  # > 4 round trips of 2 pages
-    for task_id in sent:
-        redis_app.send_task("workers.tasks.evaluate_shard", args=(1, 1, 0, 0, 8), task_id=task_id, queue=EVALUATE_QUEUE)
+    sent = [f"backlog-{i}" for i in range(count)]
+    fill_backlog(redis_app, EVALUATE_QUEUE, sent)
     assert broker_queue.waiting_task_ids(redis_app) == set(sent)
 
 
@@ -88,12 +76,22 @@ def test_task_ids_found_without_decoding_match_full_decoding(redis_app, monkeypa
     for task_id in ids:
         redis_app.send_task("workers.tasks.evaluate_shard", args=({"id": "decoy"},), kwargs={"x": '"id": "decoy"'},
                             task_id=task_id, queue=EVALUATE_QUEUE)
-    raw = redis.Redis.from_url(REDIS_URL).lrange(EVALUATE_QUEUE, 0, -1)
+    client = redis.Redis.from_url(redis_app.conf.broker_url)
+    raw, page = client.lrange(EVALUATE_QUEUE, 0, -1), redis_lists.lrange(client, EVALUATE_QUEUE, 0, -1)
     assert set(map(broker_queue._message_task_id, raw)) == set(ids)
-    assert set(broker_queue._page_task_ids(raw)) == set(ids)
-    # JSON escapes (quotes, non-ASCII) take the full decoding; plain ids never do
-    decoded = []
-    full = broker_queue._message_task_id
+    assert set(broker_queue._page_task_ids(page)) == set(ids)
+    # Plain ids are read by the one regex match; JSON escapes (quotes, non-ASCII) take the full decoding
+    decoded, found = [], []
+    full, find = broker_queue._message_task_id, broker_queue._found_task_id
     monkeypatch.setattr(broker_queue, "_message_task_id", lambda m: decoded.append(full(m)) or decoded[-1])
-    assert set(broker_queue._page_task_ids(raw)) == set(ids)
-    assert sorted(decoded) == sorted(['with "quotes"', "ütf-8 id"])
+    monkeypatch.setattr(broker_queue, "_found_task_id", lambda *a: found.append(find(*a)) or found[-1])
+    assert set(broker_queue._page_task_ids(page)) == set(ids)
+    assert sorted(decoded) == sorted(found) == sorted(['with "quotes"', "ütf-8 id"])
+
+
+def test_messages_in_another_layout_are_read_in_full(redis_app):
+    """Not Celery's header order (another producer, a later Celery): still found, by the slower paths."""
+    reordered = json.dumps({"body": "", "headers": {"id": "reordered", "lang": "py", "task": "t"}, "properties": {}})
+    redis.Redis.from_url(redis_app.conf.broker_url).lpush(EVALUATE_QUEUE, reordered, b"not json", b'"headers": {')
+    redis_app.send_task("workers.tasks.evaluate_shard", task_id="celery", queue=EVALUATE_QUEUE)
+    assert broker_queue.waiting_task_ids(redis_app) == {"reordered", "celery"}

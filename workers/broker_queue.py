@@ -12,10 +12,6 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from functools import partial
-from itertools import starmap
-
-from workers import redis_lists
 
 logger = logging.getLogger(__name__)
 
@@ -38,24 +34,24 @@ def _message_task_id(raw: bytes) -> str | None:
         return None
 
 
-def _found_task_id(buffer: bytes | bytearray, start: int, end: int) -> str | None:
-    head = buffer.find(_HEADERS, start, end)
-    key = buffer.find(_ID, head, end) if head >= 0 else -1
-    close = buffer.find(_QUOTE, key + len(_ID), end) if key >= 0 else -1
-    token = buffer[key + len(_ID):close] if close >= 0 else b"\\"
+def _found_task_id(raw: bytes) -> str | None:
+    head = raw.find(_HEADERS)
+    key = raw.find(_ID, head) if head >= 0 else -1
+    close = raw.find(_QUOTE, key + len(_ID)) if key >= 0 else -1
+    token = raw[key + len(_ID):close] if close >= 0 else b"\\"
     if b"\\" not in token and token.isascii():
         return token.decode()
-    return _message_task_id(buffer[start:end])
+    return _message_task_id(raw)
 
 
-def _task_id(buffer: bytes | bytearray, start: int, end: int) -> str | None:
-    """The task id of the message at buffer[start:end], read in place (5-10x cheaper than decoding the JSON)."""
-    match = _CELERY_HEADERS.search(buffer, start, end)
-    return match[1].decode() if match else _found_task_id(buffer, start, end)
+def _task_id(raw: bytes) -> str | None:
+    """The task id of one queued message, read in place (5-10x cheaper than decoding the JSON)."""
+    match = _CELERY_HEADERS.search(raw)
+    return match[1].decode() if match else _found_task_id(raw)
 
 
-def _page_task_ids(page: redis_lists.Elements) -> Iterator[str]:
-    return filter(None, starmap(partial(_task_id, page.buffer), page.spans))
+def _page_task_ids(page: list[bytes]) -> Iterator[str]:
+    return filter(None, map(_task_id, page))
 
 
 def _queue_keys(client, queue: str) -> Iterable[bytes]:
@@ -74,9 +70,9 @@ def _list_task_ids(client, key: bytes) -> set[str]:
     ids: set[str] = set()
     start = 0
     while True:
-        page = redis_lists.lrange(client, key, start, start + PAGE - 1)
+        page = client.lrange(key, start, start + PAGE - 1)  # parsed by hiredis (a dependency)
         ids.update(_page_task_ids(page))
-        if len(page.spans) < PAGE:
+        if len(page) < PAGE:
             return ids
         start += PAGE
 

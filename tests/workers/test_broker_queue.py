@@ -8,7 +8,7 @@ import redis
 from celery import Celery
 
 from leaderboard.submissions.models import Status, Submission
-from workers import broker_queue, redis_lists
+from workers import broker_queue
 from workers.celery_app import EVALUATE_QUEUE
 from workers.tasks import sweep_stuck_submissions
 
@@ -77,8 +77,8 @@ def test_task_ids_found_without_decoding_match_full_decoding(redis_app, monkeypa
         redis_app.send_task("workers.tasks.evaluate_shard", args=({"id": "decoy"},), kwargs={"x": '"id": "decoy"'},
                             task_id=task_id, queue=EVALUATE_QUEUE)
     client = redis.Redis.from_url(redis_app.conf.broker_url)
-    raw, page = client.lrange(EVALUATE_QUEUE, 0, -1), redis_lists.lrange(client, EVALUATE_QUEUE, 0, -1)
-    assert set(map(broker_queue._message_task_id, raw)) == set(ids)
+    page = client.lrange(EVALUATE_QUEUE, 0, -1)
+    assert set(map(broker_queue._message_task_id, page)) == set(ids)
     assert set(broker_queue._page_task_ids(page)) == set(ids)
     # Plain ids are read by the one regex match; JSON escapes (quotes, non-ASCII) take the full decoding
     decoded, found = [], []

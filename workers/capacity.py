@@ -3,28 +3,34 @@
 A fixed shard size leaves processes idle (a 2,000-sample benchmark on one of two processes ran 1.6x
 slower than in-process) or unbalanced (10k samples as 3+2 shards on two processes: 1.13x slower than 20
 shards). ``EVAL_WORKER_PROCESSES`` pins the number; 0 asks the running workers (Celery's remote
-control ``stats`` + ``active_queues``, one broadcast, answer cached for ``_TTL_S``).
+control ``stats`` + ``active_queues``, sent together; the answer is kept for ``_TTL_S`` in Django's cache,
+Redis in production, so one pool process asks for all of them instead of each paying the broadcasts' wait).
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
+from django.core.cache import cache
 
 logger = logging.getLogger(__name__)
 
 _TTL_S = 60.0
 _REPLY_TIMEOUT_S = 1.0  # each broadcast waits this long (the number of workers is unknown); 0.5 s missed replies on a loaded host
+_CACHE_KEY = "workers:evaluate-processes:{queue}"
 _lock = threading.Lock()
 _cached: tuple[float, int] | None = None
 
 
 def _ask_workers(app, queue: str) -> int:
-    inspect = app.control.inspect(timeout=_REPLY_TIMEOUT_S)
-    stats = inspect.stats() or {}
-    queues = inspect.active_queues() or {}
+    # Each broadcast waits its whole timeout (how many workers will answer is unknown): send both at once.
+    with ThreadPoolExecutor(2) as pool:
+        stats_reply = pool.submit(lambda: app.control.inspect(timeout=_REPLY_TIMEOUT_S).stats())
+        queues_reply = pool.submit(lambda: app.control.inspect(timeout=_REPLY_TIMEOUT_S).active_queues())
+        stats, queues = stats_reply.result() or {}, queues_reply.result() or {}
     total = 0
     for worker, info in stats.items():
         if any(q.get("name") == queue for q in queues.get(worker, [])):
@@ -44,17 +50,33 @@ def evaluate_processes(app=None, queue: str = "evaluate") -> int:
     with _lock:
         if _cached is not None and time.monotonic() - _cached[0] < _TTL_S:
             return _cached[1]
-    try:
-        count = _ask_workers(app, queue)
-    except Exception:  # planning must never fail a submission; fall back to EVAL_SHARD_SIZE
-        logger.warning("Could not ask the workers how many processes they run", exc_info=True)
-        count = 0
+    count = _shared_answer(queue)
+    if count is None:
+        try:
+            count = _ask_workers(app, queue)
+        except Exception:  # planning must never fail a submission; fall back to EVAL_SHARD_SIZE
+            logger.warning("Could not ask the workers how many processes they run", exc_info=True)
+            count = 0
+        try:
+            cache.set(_CACHE_KEY.format(queue=queue), count, _TTL_S)
+        except Exception:  # a cache outage only costs the next process its own broadcast
+            logger.warning("Could not share the evaluate process count", exc_info=True)
     with _lock:
         _cached = (time.monotonic(), count)
     return count
 
 
-def forget() -> None:
+def _shared_answer(queue: str) -> int | None:
+    """The count another process asked for within ``_TTL_S``, if any."""
+    try:
+        return cache.get(_CACHE_KEY.format(queue=queue))
+    except Exception:
+        return None
+
+
+def forget(queue: str = "evaluate") -> None:
+    """Drop the remembered count, in this process and in the shared cache."""
     global _cached
     with _lock:
         _cached = None
+    cache.delete(_CACHE_KEY.format(queue=queue))

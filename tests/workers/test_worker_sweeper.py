@@ -1,6 +1,7 @@
 """The stuck-submission sweeper, the Celery configuration and the per-process torch set-up."""
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -157,3 +158,42 @@ def test_evaluate_processes_from_settings_or_unknown_when_eager(eager, settings)
     assert evaluate_processes() == 6
     settings.EVAL_WORKER_PROCESSES = 0
     assert evaluate_processes() == 0  # eager: no workers to ask, so EVAL_SHARD_SIZE applies
+
+
+class _FakeInspect:
+    """Celery's inspect API as two workers would answer it; both calls must be in flight together."""
+
+    def __init__(self, calls: list[str], barrier: threading.Barrier):
+        self.calls, self.barrier = calls, barrier
+
+    def stats(self):
+        self.calls.append("stats")
+        self.barrier.wait()  # raises BrokenBarrierError if active_queues is not sent meanwhile
+        return {"w1": {"pool": {"max-concurrency": 2}}, "w2": {"pool": {"max-concurrency": 4}}}
+
+    def active_queues(self):
+        self.calls.append("active_queues")
+        self.barrier.wait()
+        return {"w1": [{"name": "evaluate"}], "w2": [{"name": "validate"}]}
+
+
+def test_worker_count_is_asked_with_both_broadcasts_at_once_and_shared(settings):
+    """One broadcast pair per TTL for every process (Django's cache), the two requests sent concurrently so the
+    answer costs one reply timeout, not two."""
+    from types import SimpleNamespace
+
+    from workers import capacity
+
+    settings.EVAL_WORKER_PROCESSES = 0
+    capacity.forget()
+    calls: list[str] = []
+    barrier = threading.Barrier(2, timeout=10)
+    app = SimpleNamespace(conf=SimpleNamespace(task_always_eager=False),
+                          control=SimpleNamespace(inspect=lambda timeout: _FakeInspect(calls, barrier)))
+    assert capacity.evaluate_processes(app) == 2  # only w1 consumes "evaluate"
+    assert sorted(calls) == ["active_queues", "stats"]
+    with capacity._lock:  # another pool process: nothing remembered locally, the shared answer is used
+        capacity._cached = None
+    refusing = SimpleNamespace(conf=app.conf, control=SimpleNamespace(inspect=lambda timeout: pytest.fail("asked")))
+    assert capacity.evaluate_processes(refusing) == 2
+    capacity.forget()

@@ -13,7 +13,12 @@
 Each side runs at every thread count in ``--threads`` and the ratios use each side's best; every figure is
 the best of ``--repeats`` interleaved rounds.
 
-    .venv/bin/python bench/bench_evaluator.py [--samples 1024] [--loop-samples 48] [--threads 1,2]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 \
+        .venv/bin/python bench/bench_evaluator.py [--samples 1024] [--loop-samples 48] [--threads 1,2]
+
+The environment puts the NumPy loop at its best: some hosts pin OpenBLAS to an older kernel
+(OPENBLAS_CORETYPE), 1.5x slower here, and a second OpenBLAS thread gains nothing on these
+per-sample matrices but stalls whenever another process holds a core. The header prints the values.
 """
 from __future__ import annotations
 
@@ -185,6 +190,8 @@ def main() -> None:
 
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
           f"{n} samples (loop: {n_loop}), chunk {args.chunk_size}, GT mesh cache built in {build_s:.2f} s")
+    blas_env = {k: os.environ.get(k, "unset") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS")}
+    print("NumPy loop's BLAS environment: " + ", ".join(f"{k}={v}" for k, v in blas_env.items()))
     print(f"{'threads':>7} {'cached/s':>9} {'cold/s':>8} {'loop/s':>7} {'metrics/s':>10} {'loop-metrics/s':>15} {'SGEMM GF/s':>11}")
     for r in rows:
         print(f"{r['threads']:>7} {r['cached']:>9,.0f} {r['cold']:>8,.0f} {r['loop']:>7,.1f} {r['metrics']:>10,.0f} "

@@ -30,3 +30,16 @@ def on_starting(server) -> None:
     from leaderboard.upload_temp import remove_stale_uploads
 
     remove_stale_uploads()
+
+
+def post_worker_init(worker) -> None:
+    """After a worker loaded the site: keep the leaderboard version memo fresh off the request path, and move
+    everything loaded so far out of the cyclic garbage collector's reach (it is never garbage; without this a
+    full collection walks all of Django and the cached rows, a pause of tens of ms in the middle of requests)."""
+    import gc
+
+    from leaderboard.submissions.version_refresher import start_version_refresher
+
+    start_version_refresher()
+    gc.collect()
+    gc.freeze()

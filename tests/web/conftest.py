@@ -2,12 +2,21 @@
 import pytest
 from django.test import Client
 
+from leaderboard.benchmarks.models import Benchmark, Split
 from leaderboard.benchmarks.testing import make_benchmark
 
 
 @pytest.fixture
 def bench(db):
     return make_benchmark("bench-w", num_samples=10, seed=2)
+
+
+@pytest.fixture
+def board_bench(db) -> Benchmark:
+    """A benchmark with one revealed ranking split and no GT files (rows are made with test_leaderboards.entry)."""
+    benchmark = Benchmark.objects.create(slug="lb-web", name="LB Web", gt_path="gt/lb-web/gt.npz")
+    Split.objects.create(benchmark=benchmark, name="test", is_ranking=True, is_revealed=True, num_samples=4)
+    return benchmark
 
 
 @pytest.fixture

@@ -290,7 +290,8 @@ def run_config(stack: LiveStack, workers: int, threads: int, urls: dict[str, str
     for path in urls.values():  # warm every gunicorn worker (imports, templates, the cache)
         load(port, path, workers * 4, workers * 16)
     print(f"\ngunicorn {workers} gthread workers x {threads} threads, {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f}, {args.requests} requests per row in {args.rounds} rounds\n")
+          f"{args.load_before:.1f} before the bench started ({os.getloadavg()[0]:.1f} now, the bench's own processes "
+          f"included), {args.requests} requests per row in {args.rounds} rounds\n")
     print("| URL | clients | requests | req/s | p50 ms | p99 ms | CPU ms/request | errors |\n|---|---|---|---|---|---|---|---|")
     results: dict[tuple[str, int], LoadResult] = {}
     for clients in args.clients:
@@ -324,6 +325,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds the requests of each URL are split into")
     parser.add_argument("--clients", type=int, nargs="+", default=[32])
     args = parser.parse_args()
+    args.load_before = os.getloadavg()[0]  # other processes' load; this bench's clients and servers add to it later
 
     with bench_stack("ehps_bench_web") as stack:  # its redis is unused by the pages; the settings want a broker URL
         started = time.perf_counter()

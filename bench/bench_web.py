@@ -7,10 +7,10 @@ Run by hand (PostgreSQL on 127.0.0.1:5432, redis-server installed):
 
 Creates (and drops afterwards) the database ``ehps_bench_web`` and seeds it with ``--submissions`` finished,
 published submissions from ``--users`` users on ``--benchmarks`` synthetic benchmarks (a result on every one);
-for each ``--gunicorn`` WORKERSxTHREADS (default: leaderboard/gunicorn_conf.py's) starts gunicorn on a free
-loopback port and drives each URL with N concurrent clients (threads, one http.client connection per request);
-the requests of a URL are split into ``--rounds`` rounds that alternate with the other URLs', so a burst of
-load from elsewhere on the machine falls on all of them alike. For each URL it prints p50/p99 latency and the
+starts one gunicorn per ``--gunicorn`` WORKERSxTHREADS (default: leaderboard/gunicorn_conf.py's) on free
+loopback ports and drives each URL of each server in turn with N concurrent clients (threads, one http.client
+connection per request); the requests of a URL are split into ``--rounds`` rounds that alternate with the other
+URLs' and servers', so a burst of load from elsewhere on the machine falls on all of them alike. For each URL it prints p50/p99 latency and the
 gunicorn workers' CPU time per request (utime + stime from /proc, all worker processes), and the ratios to the
 static baseline: the JSON of the API's first page written to STATIC_ROOT and served by whitenoise from the same
 gunicorn. Then: the cost of the first request after a change (cache miss), a 304 revalidation, and how long a
@@ -272,46 +272,66 @@ def parse_gunicorn(value: str) -> tuple[int, int]:
     return int(workers), int(threads or 1)
 
 
-def measure(port: int, urls: dict[str, str], clients: int, requests: int, rounds: int,
-            master: int) -> dict[str, LoadResult]:
-    """``requests`` per URL at ``clients``, in ``rounds`` rounds that alternate between the URLs."""
-    results: dict[str, LoadResult] = {}
-    for index in range(rounds):
-        share = requests // rounds + (index < requests % rounds)
-        for label, path in urls.items():
-            result = load(port, path, clients, share, master_pid=master)
-            results[label] = results[label] + result if label in results else result
-    return results
+@dataclass
+class Server:
+    """One running gunicorn configuration."""
+
+    workers: int
+    threads: int
+    port: int
+    master: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.workers}x{self.threads}"
 
 
-def run_config(stack: LiveStack, workers: int, threads: int, urls: dict[str, str], args) -> dict[tuple[str, int], LoadResult]:
+def start_server(stack: LiveStack, workers: int, threads: int, urls: dict[str, str]) -> Server:
     port = gunicorn_port(stack, workers, threads, API_THROTTLE_ANON="100000000/min")
-    master = stack.extra[-1].pid
+    server = Server(workers, threads, port, stack.extra[-1].pid)
     for path in urls.values():  # warm every gunicorn worker (imports, templates, the cache)
         load(port, path, workers * 4, workers * 16)
-    print(f"\ngunicorn {workers} gthread workers x {threads} threads, {os.cpu_count()} CPUs, load average "
-          f"{args.load_before:.1f} before the bench started ({os.getloadavg()[0]:.1f} now, the bench's own processes "
-          f"included), {args.requests} requests per row in {args.rounds} rounds\n")
-    print("| URL | clients | requests | req/s | p50 ms | p99 ms | CPU ms/request | errors |\n|---|---|---|---|---|---|---|---|")
-    results: dict[tuple[str, int], LoadResult] = {}
-    for clients in args.clients:
-        for label, result in measure(port, urls, clients, args.requests, args.rounds, master).items():
-            results[label, clients] = result
-            print(result.row(label, clients), flush=True)
-    baseline_label = next(iter(urls))
-    print("\n| URL | clients | p99 < 50 ms | CPU / static CPU |\n|---|---|---|---|")
-    for (label, clients), result in results.items():
-        if label == baseline_label:
-            continue
-        ratio = result.cpu_s / max(results[baseline_label, clients].cpu_s, 1e-9)
-        print(f"| {label} | {clients} | {'yes' if result.p99 < 50 else 'NO'} ({result.p99:.1f}) | {ratio:.2f}x |")
-    status, headers, _ = get(port, "/")
-    revalidated = get(port, "/", {"If-None-Match": headers["ETag"]})[0]
-    miss_ms, fresh_s = time_change(port, "Newcomer-zz")
-    print(f"\nrevalidation with If-None-Match: {revalidated}; first overall page after a change (cache miss): "
-          f"{miss_ms:.0f} ms; a newly published submission appeared after {fresh_s * 1000:.0f} ms", flush=True)
-    stack.stop_all()
+    return server
+
+
+def measure(servers: list[Server], urls: dict[str, str], clients: int, requests: int,
+            rounds: int) -> dict[tuple[str, str], LoadResult]:
+    """``requests`` per URL and server at ``clients``, in ``rounds`` rounds that alternate between the servers and
+    the URLs; (server label, URL label) -> result. Only one server is under load at a time."""
+    results: dict[tuple[str, str], LoadResult] = {}
+    for index in range(rounds):
+        share = requests // rounds + (index < requests % rounds)
+        for server in servers:
+            for label, path in urls.items():
+                result = load(server.port, path, clients, share, master_pid=server.master)
+                key = server.label, label
+                results[key] = results[key] + result if key in results else result
     return results
+
+
+def report(server: Server, urls: dict[str, str], results: dict[tuple[str, str], LoadResult], clients: int,
+           args) -> None:
+    print(f"\ngunicorn {server.workers} gthread workers x {server.threads} threads, {os.cpu_count()} CPUs, load "
+          f"average {args.load_before:.1f} before the bench started ({os.getloadavg()[0]:.1f} now, the bench's own "
+          f"processes included), {args.requests} requests per row in {args.rounds} rounds\n")
+    print("| URL | clients | requests | req/s | p50 ms | p99 ms | CPU ms/request | errors |\n|---|---|---|---|---|---|---|---|")
+    for label in urls:
+        print(results[server.label, label].row(label, clients))
+    baseline = results[server.label, next(iter(urls))]
+    print("\n| URL | clients | p99 < 50 ms | CPU / static CPU |\n|---|---|---|---|")
+    for label in list(urls)[1:]:
+        result = results[server.label, label]
+        ratio = result.cpu_s / max(baseline.cpu_s, 1e-9)
+        print(f"| {label} | {clients} | {'yes' if result.p99 < 50 else 'NO'} ({result.p99:.1f}) | {ratio:.2f}x |")
+
+
+def check_freshness(server: Server, newcomer: str) -> None:
+    status, headers, _ = get(server.port, "/")
+    revalidated = get(server.port, "/", {"If-None-Match": headers["ETag"]})[0]
+    miss_ms, fresh_s = time_change(server.port, newcomer)
+    print(f"\n{server.label}: revalidation with If-None-Match: {revalidated}; first overall page after a change "
+          f"(cache miss): {miss_ms:.0f} ms; a newly published submission appeared after {fresh_s * 1000:.0f} ms",
+          flush=True)
 
 
 def main() -> None:
@@ -320,7 +340,7 @@ def main() -> None:
     parser.add_argument("--benchmarks", type=int, default=5)
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--gunicorn", nargs="+", default=None, metavar="WORKERSxTHREADS",
-                        help="gunicorn configurations to measure one after the other (default: gunicorn_conf's)")
+                        help="gunicorn configurations, all started at once and loaded in turns (default: gunicorn_conf's)")
     parser.add_argument("--requests", type=int, default=600, help="requests per URL and concurrency level")
     parser.add_argument("--rounds", type=int, default=3, help="rounds the requests of each URL are split into")
     parser.add_argument("--clients", type=int, nargs="+", default=[32])
@@ -349,8 +369,13 @@ def main() -> None:
             f"/api/v1/leaderboard/{slugs[0]}/ (JSON)": f"/api/v1/leaderboard/{slugs[0]}/",
         }
         try:
-            for config in args.gunicorn or [default_gunicorn()]:
-                run_config(stack, *parse_gunicorn(config), urls, args)
+            servers = [start_server(stack, *parse_gunicorn(config), urls) for config in args.gunicorn or [default_gunicorn()]]
+            for clients in args.clients:
+                results = measure(servers, urls, clients, args.requests, args.rounds)
+                for server in servers:
+                    report(server, urls, results, clients, args)
+            for server in servers:
+                check_freshness(server, "Newcomer-zz")
                 set_published(Submission.objects.get(pk=newcomer.pk), False)  # off the board for the next one's check
         finally:
             static.unlink(missing_ok=True)

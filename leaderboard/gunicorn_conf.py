@@ -47,8 +47,8 @@ def on_starting(server) -> None:
 
 def post_worker_init(worker) -> None:
     """After a worker loaded the site: keep the leaderboard version memo fresh off the request path, and move
-    everything loaded so far out of the cyclic garbage collector's reach (it is never garbage; without this a
-    full collection walks all of Django and the cached rows, a pause of tens of ms in the middle of requests)."""
+    everything loaded so far out of the cyclic garbage collector's reach (it is never garbage; without this every
+    full collection walks all of Django again, a pause in the middle of whichever requests are running)."""
     import gc
 
     from leaderboard.submissions.version_refresher import start_version_refresher

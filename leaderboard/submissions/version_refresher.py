@@ -2,10 +2,10 @@
 
 Without it a request whose memo has expired reads the version row itself: one query every
 LEADERBOARD_VERSION_TTL_S per process, each on whichever request thread comes first, and a thread of a gthread
-worker that has not queried yet opens its own database connection for it (a new PostgreSQL backend), which is
-where the slow tail of cached pages came from. With it the row is read every half TTL by one thread with one
-long-lived connection, so a cached page needs no database at all and a change made by another process shows within
-half the TTL. If the thread cannot read (the database is down) the memo expires and requests read the row
+worker that has not queried yet opens its own database connection for it first (a new PostgreSQL backend): a
+slow request now and then among cached ones. With it the row is read every half TTL by one thread over one
+long-lived connection, so a cached page needs no database at all and a change made by another process shows
+within half the TTL. If the thread cannot read (the database is down) the memo expires and requests read the row
 themselves, as before.
 
 ``leaderboard.gunicorn_conf.post_worker_init`` starts it; tests and management commands never do (a thread

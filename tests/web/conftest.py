@@ -26,3 +26,10 @@ def logged_in():
         client.force_login(user)
         return client
     return make
+
+
+@pytest.fixture
+def trusted_memo(settings):
+    """The leaderboard version memo never expires within the test, as in a gunicorn worker whose refresher thread
+    keeps it fresh: only a committed bump makes the process read the row again."""
+    settings.LEADERBOARD_VERSION_TTL_S = 600

@@ -6,7 +6,7 @@ import time
 import pytest
 from django.db import connection
 from django.http import HttpResponse
-from django.test import Client, RequestFactory, override_settings
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
@@ -19,10 +19,9 @@ from leaderboard.web.response_cache import STORE, Entry, ResponseStore, remember
 from tests.web.test_leaderboards import entry
 
 BOARD_URLS = ("/", "/benchmarks/lb-web/", "/api/v1/leaderboard/", "/api/v1/leaderboard/lb-web/")
-TRUSTED_MEMO = override_settings(LEADERBOARD_VERSION_TTL_S=600)  # the memo never expires within a test
 
 
-@TRUSTED_MEMO
+@pytest.mark.usefixtures("trusted_memo")
 @pytest.mark.django_db(transaction=True)  # outside a transaction, as when serving: the version memo is used
 @pytest.mark.parametrize("path", BOARD_URLS)
 def test_a_warm_anonymous_request_runs_no_query_view_or_template(alice, board_bench, path):
@@ -42,7 +41,7 @@ def test_a_warm_anonymous_request_runs_no_query_view_or_template(alice, board_be
     assert stale.status_code == 200 and stale.content == first.content
 
 
-@TRUSTED_MEMO
+@pytest.mark.usefixtures("trusted_memo")
 @pytest.mark.django_db(transaction=True)  # the memo is in use: the commit of each change must forget it
 def test_publish_and_unpublish_reach_the_cached_copies_at_once(alice, bob, board_bench):
     mine = entry(alice, board_bench, "Mine", 40.0)
@@ -58,7 +57,6 @@ def test_publish_and_unpublish_reach_the_cached_copies_at_once(alice, bob, board
         assert b"Mine" not in Client().get(path).content, path
 
 
-@TRUSTED_MEMO
 def test_signed_in_users_get_their_own_page_and_never_leave_it_in_the_store(alice, bob, board_bench):
     entry(alice, board_bench, "Alices", 40.0)
     entry(bob, board_bench, "Bobs", 50.0)
@@ -72,7 +70,6 @@ def test_signed_in_users_get_their_own_page_and_never_leave_it_in_the_store(alic
     assert Client().get("/").content.decode() == anonymous
 
 
-@TRUSTED_MEMO
 def test_hidden_splits_reach_staff_with_a_token_and_never_the_anonymous_copy(alice, board_bench, django_user_model):
     hidden = Split.objects.create(benchmark=board_bench, name="secret", is_revealed=False, num_samples=4)
     shown = entry(alice, board_bench, "Visible", 40.0)

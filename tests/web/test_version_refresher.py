@@ -7,23 +7,22 @@ import time
 
 import pytest
 from django.db import connection, transaction
-from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from leaderboard.submissions import board_cache
 from leaderboard.submissions.models import LeaderboardVersion
 from leaderboard.submissions.version_refresher import start_version_refresher
 
-TRUSTED_MEMO = override_settings(LEADERBOARD_VERSION_TTL_S=600)  # the memo never expires within a test
 
 
+@pytest.mark.usefixtures("trusted_memo")
 @pytest.mark.django_db(transaction=True)
 def test_the_refresher_brings_another_process_change_without_a_request_reading_the_row():
     board_cache.read_version()
     stop = threading.Event()
     thread = start_version_refresher(interval=0.02, stop=stop)
     try:
-        with TRUSTED_MEMO, CaptureQueriesContext(connection) as queries:
+        with CaptureQueriesContext(connection) as queries:
             # A committed change that this process did not make (no forget_version), as from a Celery worker.
             LeaderboardVersion.objects.update_or_create(pk=board_cache.VERSION_PK, defaults={
                 "token": "from-elsewhere", "changed_at": "2026-12-02T00:00:00Z"})
@@ -39,7 +38,7 @@ def test_the_refresher_brings_another_process_change_without_a_request_reading_t
     assert not thread.is_alive()
 
 
-@TRUSTED_MEMO
+@pytest.mark.usefixtures("trusted_memo")
 @pytest.mark.django_db(transaction=True)
 def test_another_thread_sees_a_new_token_only_once_its_rows_are_committed():
     """Before the commit, another thread of the process must get the old token (it can only see the old rows, and

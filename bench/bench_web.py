@@ -3,12 +3,14 @@
 Run by hand (PostgreSQL on 127.0.0.1:5432, redis-server installed):
 
     .venv/bin/python bench/bench_web.py [--submissions 5000] [--benchmarks 5] [--users 1000] [--requests 600]
-                                        [--clients 32] [--gunicorn-workers 4]
+                                        [--clients 32] [--gunicorn 3x4 4x8 ...] [--rounds 3]
 
 Creates (and drops afterwards) the database ``ehps_bench_web`` and seeds it with ``--submissions`` finished,
 published submissions from ``--users`` users on ``--benchmarks`` synthetic benchmarks (a result on every one);
-starts gunicorn (leaderboard/gunicorn_conf.py) on a free loopback port and drives each URL with N concurrent
-clients (threads, one http.client connection per request). For each URL it prints p50/p99 latency and the
+starts one gunicorn per ``--gunicorn`` WORKERSxTHREADS (default: leaderboard/gunicorn_conf.py's) on free
+loopback ports and drives each URL of each server in turn with N concurrent clients (threads, one http.client
+connection per request); the requests of a URL are split into ``--rounds`` rounds that alternate with the other
+URLs' and servers', so a burst of load from elsewhere on the machine falls on all of them alike. For each URL it prints p50/p99 latency and the
 gunicorn workers' CPU time per request (utime + stime from /proc, all worker processes), and the ratios to the
 static baseline: the JSON of the API's first page written to STATIC_ROOT and served by whitenoise from the same
 gunicorn. Then: the cost of the first request after a change (cache miss), a 304 revalidation, and how long a
@@ -86,9 +88,10 @@ def bench_stack(db_name: str, env_overrides: dict[str, str] | None = None) -> It
         drop_database(db_name)
 
 
-def gunicorn_port(stack: LiveStack, workers: int, **env: str) -> int:
-    """Start gunicorn on the stack and return its loopback port."""
-    return int(stack.start_gunicorn(workers=workers, **env).rsplit(":", 1)[1])
+def gunicorn_port(stack: LiveStack, workers: int, threads: int | None = None, **env: str) -> int:
+    """Start gunicorn on the stack (``threads`` per worker, else gunicorn_conf's) and return its loopback port."""
+    args = ("--threads", str(threads)) if threads else ()
+    return int(stack.start_gunicorn(workers=workers, args=args, **env).rsplit(":", 1)[1])
 
 
 def seed_finished_submissions(count: int, num_benchmarks: int, num_users: int) -> list[str]:
@@ -149,6 +152,10 @@ class LoadResult:
     @property
     def cpu_ms_per_request(self) -> float:
         return 1000 * self.cpu_s / self.requests
+
+    def __add__(self, other: LoadResult) -> LoadResult:
+        return LoadResult(self.requests + other.requests, self.errors + other.errors, self.seconds + other.seconds,
+                          self.latencies_ms + other.latencies_ms, self.cpu_s + other.cpu_s)
 
     def row(self, label: str, clients: int) -> str:
         return (f"| {label} | {clients} | {self.requests} | {self.requests / self.seconds:.0f} | "
@@ -254,60 +261,126 @@ def time_change(port: int, slug_of_new: str) -> tuple[float, float]:
     return miss_ms, time.perf_counter() - published
 
 
+def default_gunicorn() -> str:
+    from leaderboard import gunicorn_conf
+
+    return f"{gunicorn_conf.workers}x{gunicorn_conf.threads}"
+
+
+def parse_gunicorn(value: str) -> tuple[int, int]:
+    workers, _, threads = value.partition("x")
+    return int(workers), int(threads or 1)
+
+
+@dataclass
+class Server:
+    """One running gunicorn configuration."""
+
+    workers: int
+    threads: int
+    port: int
+    master: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.workers}x{self.threads}"
+
+
+def start_server(stack: LiveStack, workers: int, threads: int, urls: dict[str, str]) -> Server:
+    port = gunicorn_port(stack, workers, threads, API_THROTTLE_ANON="100000000/min")
+    server = Server(workers, threads, port, stack.extra[-1].pid)
+    for path in urls.values():  # warm every gunicorn worker (imports, templates, the cache)
+        load(port, path, workers * 4, workers * 16)
+    return server
+
+
+def measure(servers: list[Server], urls: dict[str, str], clients: int, requests: int,
+            rounds: int) -> dict[tuple[str, str], LoadResult]:
+    """``requests`` per URL and server at ``clients``, in ``rounds`` rounds that alternate between the servers and
+    the URLs; (server label, URL label) -> result. Only one server is under load at a time."""
+    results: dict[tuple[str, str], LoadResult] = {}
+    for index in range(rounds):
+        share = requests // rounds + (index < requests % rounds)
+        for server in servers:
+            for label, path in urls.items():
+                result = load(server.port, path, clients, share, master_pid=server.master)
+                key = server.label, label
+                results[key] = results[key] + result if key in results else result
+    return results
+
+
+def report(server: Server, urls: dict[str, str], results: dict[tuple[str, str], LoadResult], clients: int,
+           args) -> None:
+    print(f"\ngunicorn {server.workers} gthread workers x {server.threads} threads, {os.cpu_count()} CPUs, load "
+          f"average {args.load_before:.1f} before the bench started ({os.getloadavg()[0]:.1f} now, the bench's own "
+          f"processes included), {args.requests} requests per row in {args.rounds} rounds\n")
+    print("| URL | clients | requests | req/s | p50 ms | p99 ms | CPU ms/request | errors |\n|---|---|---|---|---|---|---|---|")
+    for label in urls:
+        print(results[server.label, label].row(label, clients))
+    baseline = results[server.label, next(iter(urls))]
+    print("\n| URL | clients | p99 < 50 ms | CPU / static CPU |\n|---|---|---|---|")
+    for label in list(urls)[1:]:
+        result = results[server.label, label]
+        ratio = result.cpu_s / max(baseline.cpu_s, 1e-9)
+        print(f"| {label} | {clients} | {'yes' if result.p99 < 50 else 'NO'} ({result.p99:.1f}) | {ratio:.2f}x |")
+
+
+def revalidates(server: Server) -> int:
+    """The status of a request for the overall page with the ETag it was just served with (304 expected)."""
+    _, headers, _ = get(server.port, "/")
+    return get(server.port, "/", {"If-None-Match": headers["ETag"]})[0]
+
+
+def check_freshness(server: Server, newcomer: str) -> None:
+    miss_ms, fresh_s = time_change(server.port, newcomer)
+    print(f"{server.label}: first overall page after a change (cache miss): {miss_ms:.0f} ms; a newly published "
+          f"submission appeared after {fresh_s * 1000:.0f} ms", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--submissions", type=int, default=5000)
     parser.add_argument("--benchmarks", type=int, default=5)
     parser.add_argument("--users", type=int, default=1000)
-    parser.add_argument("--gunicorn-workers", type=int, default=4)
+    parser.add_argument("--gunicorn", nargs="+", default=None, metavar="WORKERSxTHREADS",
+                        help="gunicorn configurations, all started at once and loaded in turns (default: gunicorn_conf's)")
     parser.add_argument("--requests", type=int, default=600, help="requests per URL and concurrency level")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds the requests of each URL are split into")
     parser.add_argument("--clients", type=int, nargs="+", default=[32])
     args = parser.parse_args()
+    args.load_before = os.getloadavg()[0]  # other processes' load; this bench's clients and servers add to it later
 
     with bench_stack("ehps_bench_web") as stack:  # its redis is unused by the pages; the settings want a broker URL
         started = time.perf_counter()
         slugs = seed_finished_submissions(args.submissions, args.benchmarks, args.users)
         from django.contrib.auth.models import User
 
+        from leaderboard.submissions.actions import set_published
         from leaderboard.submissions.models import Status, Submission
 
         peer = Submission.objects.first()  # same coverage as the others, so it ranks first in their section
-        Submission.objects.create(owner=User.objects.first(), method_name="Newcomer-zz", status=Status.FINISHED, mpe=1.0,
-                                  score_coverage=peer.score_coverage, mpe_coverage_key=peer.mpe_coverage_key)
+        newcomer = Submission.objects.create(owner=User.objects.first(), method_name="Newcomer-zz", status=Status.FINISHED,
+                                             mpe=1.0, score_coverage=peer.score_coverage, mpe_coverage_key=peer.mpe_coverage_key)
         print(f"seeded {args.submissions} finished submissions of {args.users} users on {len(slugs)} benchmarks "
               f"in {time.perf_counter() - started:.1f} s")
         static = write_static_copy("/api/v1/leaderboard/")
+        urls = {
+            "static JSON (whitenoise, same rows)": "/static/bench/leaderboard.json",
+            "/ (overall page)": "/",
+            f"/benchmarks/{slugs[0]}/ (benchmark page)": f"/benchmarks/{slugs[0]}/",
+            "/api/v1/leaderboard/ (JSON, 50 rows)": "/api/v1/leaderboard/",
+            f"/api/v1/leaderboard/{slugs[0]}/ (JSON)": f"/api/v1/leaderboard/{slugs[0]}/",
+        }
         try:
-            port = gunicorn_port(stack, args.gunicorn_workers, API_THROTTLE_ANON="100000000/min")
-            master = stack.extra[-1].pid
-            urls = {
-                "static JSON (whitenoise, same rows)": "/static/bench/leaderboard.json",
-                "/ (overall page)": "/",
-                f"/benchmarks/{slugs[0]}/ (benchmark page)": f"/benchmarks/{slugs[0]}/",
-                "/api/v1/leaderboard/ (JSON, 50 rows)": "/api/v1/leaderboard/",
-                f"/api/v1/leaderboard/{slugs[0]}/ (JSON)": f"/api/v1/leaderboard/{slugs[0]}/",
-            }
-            for path in urls.values():  # warm every gunicorn worker (imports, templates, the cache)
-                load(port, path, args.gunicorn_workers * 4, args.gunicorn_workers * 16)
-            print(f"\ngunicorn {args.gunicorn_workers} gthread workers, {os.cpu_count()} CPUs, {args.requests} requests per row\n")
-            print("| URL | clients | requests | req/s | p50 ms | p99 ms | CPU ms/request | errors |\n|---|---|---|---|---|---|---|---|")
-            results: dict[tuple[str, int], LoadResult] = {}
+            servers = [start_server(stack, *parse_gunicorn(config), urls) for config in args.gunicorn or [default_gunicorn()]]
             for clients in args.clients:
-                for label, path in urls.items():
-                    results[label, clients] = result = load(port, path, clients, args.requests, master_pid=master)
-                    print(result.row(label, clients), flush=True)
-            baseline_label = next(iter(urls))
-            print("\n| URL | clients | p99 < 50 ms | CPU / static CPU |\n|---|---|---|---|")
-            for (label, clients), result in results.items():
-                if label == baseline_label:
-                    continue
-                ratio = result.cpu_s / max(results[baseline_label, clients].cpu_s, 1e-9)
-                print(f"| {label} | {clients} | {'yes' if result.p99 < 50 else 'NO'} ({result.p99:.1f}) | {ratio:.2f}x |")
-            status, headers, _ = get(port, "/")
-            revalidated = get(port, "/", {"If-None-Match": headers["ETag"]})[0]
-            miss_ms, fresh_s = time_change(port, "Newcomer-zz")
-            print(f"\nrevalidation with If-None-Match: {revalidated}; first overall page after a change (cache miss): "
-                  f"{miss_ms:.0f} ms; a newly published submission appeared after {fresh_s * 1000:.0f} ms")
+                results = measure(servers, urls, clients, args.requests, args.rounds)
+                for server in servers:
+                    report(server, urls, results, clients, args)
+            print("\nrevalidation with If-None-Match: " + ", ".join(f"{server.label} {revalidates(server)}" for server in servers))
+            for server in servers:  # each changes the boards: after every revalidation check
+                check_freshness(server, "Newcomer-zz")
+                set_published(Submission.objects.get(pk=newcomer.pk), False)  # off the board for the next one's check
         finally:
             static.unlink(missing_ok=True)
 

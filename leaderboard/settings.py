@@ -54,6 +54,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Warm anonymous board requests are answered here, before sessions, auth and the views (leaderboard/web/response_cache.py).
+    "leaderboard.web.response_cache.AnonymousBoardCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Authentication before the upload guard, the guard before CSRF: CSRF reads the body of every POST.
@@ -251,6 +253,8 @@ LEADERBOARD_PAGE_SIZE = env_int("LEADERBOARD_PAGE_SIZE", 50)
 # How long a process trusts its last read of the leaderboard version (changes made in other processes show after it).
 LEADERBOARD_VERSION_TTL_S = float(os.environ.get("LEADERBOARD_VERSION_TTL_S", "0.25"))
 LEADERBOARD_API_MAX_LIMIT = env_int("LEADERBOARD_API_MAX_LIMIT", 500)
+# Whole anonymous board responses each web process keeps in memory (bodies ~40-60 KB a page: ~300 pages).
+LEADERBOARD_RESPONSE_CACHE_BYTES = env_int("LEADERBOARD_RESPONSE_CACHE_BYTES", 16 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

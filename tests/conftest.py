@@ -94,8 +94,10 @@ def _empty_cache():
         from django.core.cache.backends.locmem import LocMemCache
 
         from leaderboard.submissions import board_cache
+        from leaderboard.web import response_cache
 
-        board_cache._seen = None  # this process's memo of the version row
+        board_cache.forget_version()  # this process's memo of the version row
+        response_cache.STORE.clear()  # whole anonymous responses, keyed by that token
         if isinstance(caches["default"], LocMemCache):
             caches["default"].clear()
     except Exception:  # Django absent or not configured (evaluator-only runs)

@@ -38,6 +38,7 @@ from leaderboard.submissions.visibility import owned_submissions, visible_submis
 from leaderboard.web.boards import (
     BadParameter, active_benchmarks, board_query, cached_benchmark, not_modified, positive_int, stamp, validators, wants_all,
 )
+from leaderboard.web.response_cache import share
 
 
 def error_response(exc: UploadError | QuotaExceeded) -> Response:
@@ -226,7 +227,8 @@ class BoardView(APIView):
 
         body = cached(version, f"api:{base}:{board.key}:{offset}:{limit}", payload)
         if isinstance(request.accepted_renderer, JSONRenderer):  # the cached bytes as they are
-            return stamp(request, HttpResponse(body, content_type="application/json"), etag, last_modified)
+            response = stamp(request, HttpResponse(body, content_type="application/json"), etag, last_modified)
+            return response if request.user.is_authenticated else share(response, version)
         return stamp(request, Response(json.loads(body)), etag, last_modified)  # browsable API
 
 

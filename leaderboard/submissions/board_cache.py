@@ -6,6 +6,10 @@ reader sees the new token exactly when it can see the new rows; a reader that co
 under the old token, which nobody asks for any more. That makes it race-free with any cache backend, including
 a per-process LocMemCache, since the token itself is read from the database.
 
+Each process remembers the last committed token it read for LEADERBOARD_VERSION_TTL_S (never one read inside
+a transaction, and a committed bump forgets it); a gunicorn worker keeps that memo fresh from a background
+thread (``leaderboard.submissions.version_refresher``), so its requests read no row.
+
 What bumps it: finalize of a submission that is public or a baseline, publish/unpublish, score recompute, and
 (through ``leaderboard.submissions.signals``) saves and deletes of submissions on a board, their results,
 benchmarks, splits, teams and user names.
@@ -13,6 +17,7 @@ benchmarks, splits, teams and user names.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -23,6 +28,7 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection, transaction
 from django.utils import timezone
 
 from leaderboard.submissions.models import LeaderboardVersion
@@ -60,26 +66,55 @@ class Version:
 
 
 _seen: tuple[float, Version] | None = None  # (monotonic time read, version): this process's last read
+_generation = 0  # counts forget_version() calls: a read that started before one must not be remembered
+_memo_lock = threading.Lock()
 
 
 def current_version() -> Version:
     """The version token, read from the database at most every LEADERBOARD_VERSION_TTL_S per process.
 
-    A change made in this process is seen at once (``bump_version`` updates the memo); one made elsewhere (a
-    Celery worker, another gunicorn process) within that time, well inside the 1 s freshness target.
+    A change committed in this process is seen at once (``bump_version`` forgets the memo on commit); one made
+    elsewhere (a Celery worker, another gunicorn process) within that time, or within the version refresher's
+    interval where it runs, well inside the 1 s freshness target. Inside a transaction the row is always read:
+    the memo is shared by the process's threads and holds committed tokens only, while the transaction may
+    have bumped the version itself.
     """
+    seen = _seen
+    if seen is not None and time.monotonic() - seen[0] < settings.LEADERBOARD_VERSION_TTL_S \
+            and not connection.in_atomic_block:
+        return seen[1]
+    return read_version()
+
+
+def read_version() -> Version:
+    """Read the token from the database; remember it unless it may not be committed (read in a transaction) or
+    a bump committed while it was read."""
     global _seen
-    now = time.monotonic()
-    if _seen is not None and now - _seen[0] < settings.LEADERBOARD_VERSION_TTL_S:
-        return _seen[1]
+    generation, now = _generation, time.monotonic()
     row = LeaderboardVersion.objects.filter(pk=VERSION_PK).values_list("token", "changed_at").first()
     version = Version(*row) if row else Version(INITIAL_TOKEN, None)
-    _seen = (now, version)
+    if not connection.in_atomic_block:
+        with _memo_lock:
+            if generation == _generation:
+                _seen = (now, version)
     return version
 
 
+def forget_version() -> None:
+    """Drop this process's memo: the next ``current_version()`` reads the row."""
+    global _seen, _generation
+    with _memo_lock:
+        _seen = None
+        _generation += 1
+
+
 def bump_version() -> None:
-    """Invalidate every cached leaderboard. Call it last in the transaction that changed the data."""
+    """Invalidate every cached leaderboard. Call it last in the transaction that changed the data.
+
+    The new token reaches the memo only after the commit (other threads of this process can see the new rows
+    only then; remembering it earlier would let them cache the old rows under it); the transaction itself reads
+    its own new token from the database meanwhile.
+    """
     now = timezone.now()
     token = uuid.uuid4().hex
     if not LeaderboardVersion.objects.filter(pk=VERSION_PK).update(token=token, changed_at=now):
@@ -88,8 +123,7 @@ def bump_version() -> None:
             [LeaderboardVersion(pk=VERSION_PK, token=token, changed_at=now)], ignore_conflicts=True
         )
         LeaderboardVersion.objects.filter(pk=VERSION_PK).update(token=token, changed_at=now)
-    global _seen
-    _seen = (time.monotonic(), Version(token, now))
+    transaction.on_commit(forget_version)  # at once outside a transaction
 
 
 def _full_key(version: Version, key: str) -> str:

@@ -19,6 +19,7 @@ from leaderboard.web.boards import (
     BadParameter, Pager, active_benchmarks, board_query, cached_benchmark, my_position, not_modified, page_of,
     positive_int, row_link, stamp, validators, wants_all,
 )
+from leaderboard.web.response_cache import share
 
 SCORE_LABELS = {"mpe": "MPE", "hand_mpe": "Hand MPE", "pa_hand_mpe": "Hand PA-MPE"}
 
@@ -84,8 +85,9 @@ def _shared_page(request: HttpRequest, response: HttpResponse) -> bool:
 def _conditional(view):
     """Wraps a board view: 400 on bad parameters, 304 when unchanged, validators on every answer.
 
-    Anonymous visitors (most of the traffic) get the whole page from the cache; signed-in users get the cached
-    table inside a page rendered for them (their name, their row).
+    Anonymous visitors (most of the traffic) get the whole page from the cache (and, once this process has
+    served it, from ``response_cache`` before any view runs); signed-in users get the cached table inside a page
+    rendered for them (their name, their row).
     """
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         version = board_cache.current_version()
@@ -98,13 +100,14 @@ def _conditional(view):
         if anonymous and request.GET.get("format") is None:
             body = board_cache.peek(version, page_key)
             if body is not None:
-                return stamp(request, HttpResponse(body), etag, last_modified)
+                return share(stamp(request, HttpResponse(body), etag, last_modified), version)
         try:
             response = view(request, version, *args, **kwargs)
         except BadParameter as exc:
             return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
         if anonymous and _shared_page(request, response):
             board_cache.store(version, page_key, response.content)
+            share(response, version)
         return stamp(request, response, etag, last_modified)
 
     wrapped.__name__ = view.__name__

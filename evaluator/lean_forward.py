@@ -116,7 +116,8 @@ class LeanSMPLX:
             part.copy_(per_vertex[:, 3])
             for k in range(3):
                 part.addcmul_(per_vertex[:, k], posed[start: stop, k: k + 1])
-        out += transl.unsqueeze(-1)
+        if transl.any():  # scoring passes zeros (transl is kept apart in float64): skip a pass over the mesh
+            out += transl.unsqueeze(-1)
         return out.transpose(1, 2)  # a (B, V, 3) view of coordinate-major storage, as the metrics read it
 
     def _chain(self, rot: Tensor, joints: Tensor) -> Tensor:

@@ -163,7 +163,7 @@ class _ShardFile:
             self.offset = f.tell()
         if dtype != np.float32 or fortran_order or tuple(shape[1:]) != row_shape:
             raise ValueError(f"{path}: unexpected GT mesh shard layout {shape} {dtype}")
-        self.rows = shape[0]
+        self.rows, self.row_bytes = shape[0], int(np.prod(row_shape)) * dtype.itemsize
         self.fd = os.open(path, os.O_RDONLY)
         weakref.finalize(self, os.close, self.fd)
 
@@ -172,7 +172,7 @@ class _ShardFile:
         if first_row < 0 or first_row + len(out) > self.rows:
             raise IndexError(f"rows {first_row}..{first_row + len(out)} outside a shard of {self.rows}")
         view = memoryview(out).cast("B")
-        done = os.preadv(self.fd, [view], self.offset + first_row * (view.nbytes // max(len(out), 1)))
+        done = os.preadv(self.fd, [view], self.offset + first_row * self.row_bytes)
         if done != view.nbytes:
             raise OSError(f"short read of a GT mesh shard: {done} of {view.nbytes} bytes")
 

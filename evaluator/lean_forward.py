@@ -7,7 +7,8 @@ computing only what the metrics use, the posed mesh:
 - rest joints from the regressor applied to the template and blend directions once, at build time;
 - the kinematic chain composed level by level (one batched 4x4 matmul per tree depth, not per joint);
 - skinning as GEMMs ``W (V, J') @ A (J', b*12)`` over the J' joints that carry any weight (a few samples at a
-  time, so the per-vertex transforms stay in cache), then the per-vertex 3x4 transforms applied with three fused multiply-adds instead of a (B*V) batch of 4x4 matmuls;
+  time, so the per-vertex transforms stay in cache), then the per-vertex 3x4 transforms applied with three
+  fused multiply-adds instead of a (B*V) batch of 4x4 matmuls;
 - the mesh left coordinate-major, (B, 3, V), as skinning produces it and the metrics consume it.
 
 smplx's landmarks, face contour, extra-joint selection and output joints are skipped. The test

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .procrustes import take_points
 from .skeleton import HAND_CHAINS, HAND_TIP_VERTICES, LEFT_WRIST, NECK, PELVIS, RIGHT_WRIST
 
 NUM_HAND_JOINTS = 21
@@ -59,9 +60,7 @@ class MetricAssets:
 
     def regress_coords(self, coords: Tensor) -> Tensor:
         """Coordinate-major (B, 3, V) -> (B, 60, 3); the same GEMM (and numbers) as ``regress``."""
-        B, _, V = coords.shape
-        used = coords.reshape(B * 3, V).index_select(1, self.columns)  # a 2-D gather: see procrustes.take_points
-        return self._regress_used(used.reshape(B, 3, -1).permute(2, 0, 1))
+        return self._regress_used(take_points(coords, self.columns).permute(2, 0, 1))
 
     def _regress_used(self, used: Tensor) -> Tensor:
         """``used``: (C, B, 3) coordinates of the regressor columns."""

@@ -22,7 +22,7 @@ _TTL_S = 60.0
 _REPLY_TIMEOUT_S = 1.0  # each broadcast waits this long (the number of workers is unknown); 0.5 s missed replies on a loaded host
 _CACHE_KEY = "workers:evaluate-processes:{queue}"
 _lock = threading.Lock()
-_cached: tuple[float, int] | None = None
+_cached: dict[str, tuple[float, int]] = {}  # queue -> (monotonic time, count): kept through a cache outage
 
 
 def _ask_workers(app, queue: str) -> int:
@@ -40,7 +40,6 @@ def _ask_workers(app, queue: str) -> int:
 
 def evaluate_processes(app=None, queue: str = "evaluate") -> int:
     """Pool processes serving ``queue`` (0 = unknown: eager mode, no worker answered, broker down)."""
-    global _cached
     if settings.EVAL_WORKER_PROCESSES > 0:
         return settings.EVAL_WORKER_PROCESSES
     if app is None:
@@ -48,8 +47,9 @@ def evaluate_processes(app=None, queue: str = "evaluate") -> int:
     if app.conf.task_always_eager:
         return 0
     with _lock:
-        if _cached is not None and time.monotonic() - _cached[0] < _TTL_S:
-            return _cached[1]
+        seen = _cached.get(queue)
+        if seen is not None and time.monotonic() - seen[0] < _TTL_S:
+            return seen[1]
     count = _shared_answer(queue)
     if count is None:
         try:
@@ -62,7 +62,7 @@ def evaluate_processes(app=None, queue: str = "evaluate") -> int:
         except Exception:  # a cache outage only costs the next process its own broadcast
             logger.warning("Could not share the evaluate process count", exc_info=True)
     with _lock:
-        _cached = (time.monotonic(), count)
+        _cached[queue] = (time.monotonic(), count)
     return count
 
 
@@ -76,7 +76,6 @@ def _shared_answer(queue: str) -> int | None:
 
 def forget(queue: str = "evaluate") -> None:
     """Drop the remembered count, in this process and in the shared cache."""
-    global _cached
     with _lock:
-        _cached = None
+        _cached.pop(queue, None)
     cache.delete(_CACHE_KEY.format(queue=queue))

@@ -193,7 +193,7 @@ def test_worker_count_is_asked_with_both_broadcasts_at_once_and_shared(settings)
     assert capacity.evaluate_processes(app) == 2  # only w1 consumes "evaluate"
     assert sorted(calls) == ["active_queues", "stats"]
     with capacity._lock:  # another pool process: nothing remembered locally, the shared answer is used
-        capacity._cached = None
+        capacity._cached.clear()
     refusing = SimpleNamespace(conf=app.conf, control=SimpleNamespace(inspect=lambda timeout: pytest.fail("asked")))
     assert capacity.evaluate_processes(refusing) == 2
     capacity.forget()

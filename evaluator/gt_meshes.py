@@ -36,7 +36,7 @@ from torch import Tensor
 from .assets import resolve_model_dir
 from .formats import SampleSet
 
-CACHE_FORMAT = "2"  # bump when what is stored changes (the forward's numerics, the layout: 2 = (n, 3, V))
+CACHE_FORMAT = "3"  # bump when what is stored changes (the forward's numerics, the layout): 2 = (n, 3, V), 3 = block skinning
 SHARD_SIZE = 512  # samples per shard file: 21 MB, built in well under a minute on one core
 _HASH_BLOCK = 1 << 20
 

@@ -6,9 +6,10 @@ computing only what the metrics use, the posed mesh:
 - shape and pose blend shapes in one GEMM (``[betas, expression, pose feature] @ [shapedirs; posedirs]``);
 - rest joints from the regressor applied to the template and blend directions once, at build time;
 - the kinematic chain composed level by level (one batched 4x4 matmul per tree depth, not per joint);
-- skinning as GEMMs ``W (V, J') @ A (J', b*12)`` over the J' joints that carry any weight (a few samples at a
-  time, so the per-vertex transforms stay in cache), then the per-vertex 3x4 transforms applied with three
-  fused multiply-adds instead of a (B*V) batch of 4x4 matmuls;
+- skinning over blocks of vertices that share a few joints (evaluator.block_skinning: one batched GEMM over the
+  blocks, a few samples at a time so the per-vertex transforms stay in cache), then the per-vertex 3x4
+  transforms applied with three fused multiply-adds instead of a (B*V) batch of 4x4 matmuls; the blend
+  shapes are laid out in the blocks' vertex order, and the result is put back in the model's order;
 - the mesh left coordinate-major, (B, 3, V), as skinning produces it and the metrics consume it.
 
 smplx's landmarks, face contour, extra-joint selection and output joints are skipped. The test
@@ -21,6 +22,8 @@ import smplx
 import torch
 from smplx.lbs import batch_rodrigues
 from torch import Tensor
+
+from .block_skinning import BlockSkinning
 
 NUM_POSE_JOINTS = 55  # root, 21 body, jaw, 2 eyes, 2 x 15 fingers (smplx's full_pose order)
 # Samples skinned per GEMM. Their per-vertex transforms (12 x V floats each, 4 MB for 8) stay in cache until
@@ -62,13 +65,18 @@ class LeanSMPLX:
         v_template = layer.v_template.to(**f64)  # (V, 3)
         shapedirs = torch.cat([layer.shapedirs, layer.expr_dirs], dim=-1).to(**f64)  # (V, 3, S)
         num_verts, num_shape = v_template.shape[0], shapedirs.shape[-1]
+        self.num_shape, self.num_verts = num_shape, num_verts
         posedirs = layer.posedirs.to(**f64)  # (P, V*3)
         j_reg = layer.J_regressor.to(**f64)  # (J, V)
-        # One (S + P, 3*V) matrix for both blend-shape GEMMs, columns coordinate-major so that the
-        # result is (B, 3, V): vertices innermost for the skinning below.
-        blend_dirs = torch.cat([shapedirs.permute(2, 0, 1), posedirs.reshape(-1, num_verts, 3)])
-        self.blend_dirs = blend_dirs.transpose(1, 2).reshape(blend_dirs.shape[0], -1).contiguous().to(dtype)
-        self.v_template = v_template.t().reshape(1, -1).to(dtype)
+        weights = layer.lbs_weights.to(dtype)  # (V, J)
+        carrying = torch.nonzero(weights.abs().sum(0) > 0).flatten()
+        self.skin_joints = carrying  # joints with any skinning weight
+        self.skinning = BlockSkinning.build(weights[:, carrying].double().cpu().numpy(), dtype, dev)
+        # One (S + P, blocks*3*block) matrix for both blend-shape GEMMs, its columns in the skinning's block
+        # order, coordinate-major within each block: the result is what BlockSkinning.skin takes.
+        blend_dirs = torch.cat([shapedirs.permute(2, 0, 1), posedirs.reshape(-1, num_verts, 3)])  # (K, V, 3)
+        self.blend_dirs = self._block_rows(blend_dirs).to(dtype)
+        self.v_template = self._block_rows(v_template[None]).to(dtype)
         # Rest joints are linear in the shape coefficients: J = J_reg @ (T + S b) = J_T + (J_reg S) b.
         self.joint_template = (j_reg @ v_template).to(dtype)  # (J, 3)
         self.joint_dirs = torch.einsum("jv,vcs->sjc", j_reg, shapedirs).reshape(num_shape, -1).to(dtype)
@@ -77,13 +85,15 @@ class LeanSMPLX:
         self.parents = torch.as_tensor(parents, device=dev)
         self.levels = [(torch.as_tensor(ids, device=dev), torch.as_tensor(par, device=dev))
                        for ids, par in _depth_levels(parents)]
-        weights = layer.lbs_weights.to(dtype)  # (V, J)
-        carrying = torch.nonzero(weights.abs().sum(0) > 0).flatten()
-        self.skin_joints = carrying  # joints with any skinning weight
-        self.skin_weights_t = weights[:, carrying].t().contiguous()  # (J', V)
-        self.num_shape, self.num_verts = num_shape, num_verts
         self.num_betas = layer.shapedirs.shape[-1]
         self.device, self.dtype = dev, dtype
+
+    def _block_rows(self, per_vertex: Tensor) -> Tensor:
+        """(K, V, 3) per-vertex rows -> (K, blocks*3*block) contiguous, in block order (zeros at padding)."""
+        K = per_vertex.shape[0]
+        cols = self.skinning.block_columns(per_vertex.permute(1, 2, 0).reshape(self.num_verts, -1).cpu().numpy())
+        cols = torch.as_tensor(cols, device=per_vertex.device).reshape(-1, 3, K, self.skinning.block)
+        return cols.permute(2, 0, 1, 3).reshape(K, -1).contiguous()
 
     @torch.inference_mode()
     def vertices(self, global_orient: Tensor, body_pose: Tensor, left_hand_pose: Tensor, right_hand_pose: Tensor,
@@ -101,22 +111,18 @@ class LeanSMPLX:
         shape = torch.cat([betas, expression], dim=1)  # (B, S)
         eye = torch.eye(3, dtype=self.dtype, device=self.device)
         features = torch.cat([shape, (rot[:, 1:] - eye).reshape(batch, -1)], dim=1)
-        posed = _batch_addmm(self.v_template, features, self.blend_dirs).reshape(batch, 3, self.num_verts)
+        posed = _batch_addmm(self.v_template, features, self.blend_dirs).reshape(
+            batch, self.skinning.num_blocks, 3, self.skinning.block)
         joints = _batch_addmm(self.joint_template.reshape(1, -1), shape, self.joint_dirs).reshape(batch, -1, 3)
         rel_transforms = self._chain(rot, joints)  # (B, J, 3, 4)
 
-        # Skinning: GEMMs A (b*12, J') @ W^T (J', V) over SKIN_CHUNK samples at a time; the result, laid out
-        # (b, column k, row i, V), is applied as out_i = A_i3 + sum_k A_ik x_k along contiguous vertex rows.
-        # The batch is the GEMMs' outer dimension, so a sample's vertices do not depend on the chunk size.
+        # Skinning (evaluator.block_skinning) SKIN_CHUNK samples at a time, so their per-vertex transforms
+        # stay in cache until applied; transforms laid out (b, column k * 3 + row i, joint).
         a = rel_transforms[:, self.skin_joints].permute(0, 3, 2, 1).reshape(batch, 12, -1)
         out = torch.empty(batch, 3, self.num_verts, dtype=self.dtype, device=self.device)
         for start in range(0, batch, SKIN_CHUNK):
             stop = min(start + SKIN_CHUNK, batch)
-            per_vertex = (a[start: stop].reshape(-1, a.shape[-1]) @ self.skin_weights_t).reshape(-1, 4, 3, self.num_verts)
-            part = out[start: stop]
-            part.copy_(per_vertex[:, 3])
-            for k in range(3):
-                part.addcmul_(per_vertex[:, k], posed[start: stop, k: k + 1])
+            self.skinning.skin(a[start: stop], posed[start: stop], out=out[start: stop])
         if transl.any():  # scoring passes zeros (transl is kept apart in float64): skip a pass over the mesh
             out += transl.unsqueeze(-1)
         return out.transpose(1, 2)  # a (B, V, 3) view of coordinate-major storage, as the metrics read it

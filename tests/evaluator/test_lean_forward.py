@@ -7,6 +7,7 @@ import smplx
 import torch
 
 from evaluator.body_model import PARAM_SIZES
+from evaluator.block_skinning import BlockSkinning
 from evaluator.lean_forward import LeanSMPLX, _depth_levels
 
 TOLERANCE_M = 1e-6
@@ -46,7 +47,7 @@ def test_matches_smplx_with_dense_skinning_weights(smplx_model_dir):
     weights[:, 23] = 0.0  # a joint without any weight (the lean forward skips it)
     layer.lbs_weights.copy_(weights / weights.sum(1, keepdim=True))
     lean = LeanSMPLX(layer)
-    assert len(lean.skin_joints) == 54
+    assert len(lean.skin_joints) == 54 and lean.skinning.num_blocks == 1  # too dense for blocks
     for _ in range(2):
         assert max_error(layer, lean, random_params(16, gen)) <= TOLERANCE_M
 
@@ -77,3 +78,42 @@ def test_a_samples_mesh_does_not_depend_on_its_batch(body_model):
     for batch in range(1, 21):
         part = body_model.lean.vertices(**{k: v[:batch] for k, v in params.items()})
         assert torch.equal(part, whole[:batch]), f"batch of {batch} differs"
+
+
+def test_synthetic_weights_are_skinned_in_sparse_blocks(body_model):
+    """Blocks of 128 vertices use at most 8 of the 55 joints, and hold exactly the model's weights."""
+    skinning = body_model.lean.skinning
+    weights = body_model.layer.lbs_weights[:, body_model.lean.skin_joints].double().numpy()
+    assert skinning.num_blocks == -(-weights.shape[0] // 128) and skinning.joints.shape[1] <= 8
+    rebuilt = np.zeros((len(skinning.order), weights.shape[1]))
+    blocks = skinning.order.reshape(skinning.num_blocks, -1)
+    for b, ids in enumerate(blocks):
+        for slot, joint in enumerate(skinning.joints[b].tolist()):
+            rebuilt[b * blocks.shape[1] + np.arange(blocks.shape[1]), joint] += skinning.weights[b, slot].double().numpy()
+    real = skinning.order >= 0
+    assert np.array_equal(rebuilt[real][np.argsort(skinning.order[real])], weights.astype(np.float32).astype(np.float64))
+    assert not rebuilt[~real].any()  # padding positions carry no weight
+
+
+def test_dense_weights_fall_back_to_one_block():
+    weights = np.random.default_rng(0).random((1000, 20))
+    skinning = BlockSkinning.build(weights, torch.float32)
+    assert skinning.num_blocks == 1 and skinning.joints.shape == (1, 20)
+    assert np.array_equal(skinning.order, np.arange(1000))
+
+
+def test_matches_smplx_with_four_joints_per_vertex(smplx_model_dir):
+    """Wider but still local weights (each vertex: its joints plus two of the next ones, as real SMPL-X
+    blends across neighbouring joints) are skinned in blocks, and match smplx's forward."""
+    layer = smplx.create(str(smplx_model_dir), "smplx", gender="neutral", use_pca=False, use_face_contour=True,
+                         flat_hand_mean=False, num_betas=10, num_expression_coeffs=10, ext="npz")
+    gen = torch.Generator().manual_seed(12)
+    weights = layer.lbs_weights.clone()
+    owner = weights.argmax(1)
+    for step in (1, 2):
+        weights[torch.arange(len(owner)), (owner + step) % weights.shape[1]] += 0.2 * torch.rand(len(owner), generator=gen)
+    layer.lbs_weights.copy_(weights / weights.sum(1, keepdim=True))
+    lean = LeanSMPLX(layer)
+    assert 1 < lean.skinning.num_blocks and lean.skinning.joints.shape[1] < 20
+    for batch in (1, 9):
+        assert max_error(layer, lean, random_params(batch, gen)) <= TOLERANCE_M

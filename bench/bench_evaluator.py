@@ -11,7 +11,9 @@
 - peak memory of a worker scoring one shard of benchmarks of 10k, 50k and 100k samples (fresh process each).
 
 Each side runs at every thread count in ``--threads`` and the ratios use each side's best; every figure is
-the best of ``--repeats`` interleaved rounds.
+the best of ``--repeats`` interleaved rounds. The batched side runs each count t > 1 two ways: as torch's
+intra-op threads ("t torch") and as t chunks scored at a time, torch on one thread each ("t chunks",
+evaluator.chunk_threads, the CLI's default); the per-sample loop has no chunks and runs as "t torch" only.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 \
         .venv/bin/python bench/bench_evaluator.py [--samples 1024] [--loop-samples 48] [--threads 1,2]
@@ -41,6 +43,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "evaluator")]
 import numpy_reference as ref  # noqa: E402
 
 from evaluator.body_model import load_body_model  # noqa: E402
+from evaluator.chunk_threads import map_chunks  # noqa: E402
 from evaluator.formats import load_sample_set, match_samples  # noqa: E402
 from evaluator.gt_meshes import GtMeshCache  # noqa: E402
 from evaluator.meshes import smplx_meshes  # noqa: E402
@@ -88,17 +91,22 @@ def official_style_loop(model, gt, pred, pred_index, n: int) -> tuple[float, flo
     return (time.perf_counter() - start) / n, metrics_s / n
 
 
-def batched_metrics_only(model, gt, pred, pred_index, chunk_size: int) -> float:
-    """Seconds per sample of the batched metrics alone, meshes built beforehand (outside the timer)."""
-    total, n = 0.0, len(gt)
+def batched_metrics_only(model, gt, pred, pred_index, chunk_size: int, chunk_threads: int) -> float:
+    """Seconds per sample of the batched metrics alone on meshes built beforehand (outside the timer), the
+    chunks run as in scoring: one after the other, or ``chunk_threads`` at a time (evaluator.chunk_threads)."""
+    n = len(gt)
     with torch.inference_mode():
-        for start in range(0, n, chunk_size):
-            index = np.arange(start, min(start + chunk_size, n))
-            G, M = smplx_meshes(model, gt, index), smplx_meshes(model, pred, pred_index[index])
-            tick = time.perf_counter()
-            compute_metrics(M, G, model.assets, inplace=True)
-            total += time.perf_counter() - tick
-    return total / n
+        chunks = [(smplx_meshes(model, pred, pred_index[index]), smplx_meshes(model, gt, index))
+                  for index in (np.arange(start, min(start + chunk_size, n)) for start in range(0, n, chunk_size))]
+
+    def metrics(pair) -> None:
+        with torch.inference_mode():
+            compute_metrics(*pair, model.assets, inplace=True)
+
+    tick = time.perf_counter()
+    for _ in map_chunks(metrics, chunks, chunk_threads):
+        pass
+    return (time.perf_counter() - tick) / n
 
 
 def write_benchmark(folder: Path, n: int) -> tuple[Path, Path]:
@@ -158,22 +166,32 @@ def main() -> None:
         gt_cached = gt.with_mesh_cache(cache)
         n, n_loop = args.samples, min(args.loop_samples, args.samples)
         rows = []
-        for t in threads:
-            torch.set_num_threads(t)
+        # Each thread count t runs as torch's intra-op threads ("t torch") and, for t > 1, as t chunks
+        # scored at a time with torch on one thread each ("t chunks", how python -m evaluator runs).
+        configs = [(t, mode) for t in threads for mode in (("torch", "chunks") if t > 1 else ("torch",))]
+        gflops: dict[int, float] = {}
+        for t, mode in configs:
+            torch.set_num_threads(t if mode == "torch" else 1)
+            chunk_threads = t if mode == "chunks" else 1
             PROTOCOL.score(model, gt, pred, np.arange(64), pred_index[:64], chunk_size=args.chunk_size)  # warm-up
-            row = {"threads": t, "cold": 0.0, "cached": 0.0, "loop": 0.0, "metrics": 0.0, "loop_metrics": 0.0,
-                   "gflops": 0.0}
+            row = {"threads": t, "mode": mode, "cold": 0.0, "cached": 0.0, "loop": 0.0, "metrics": 0.0,
+                   "loop_metrics": 0.0}
             # Best of --repeats rounds, the sides interleaved within each round, so a burst of other work on
-            # the machine slows one round of every side rather than one side's only measurement.
+            # the machine slows one round of every side rather than one side's only measurement. The
+            # per-sample loop has no chunks: it runs in the torch rows only.
             for _ in range(args.repeats):
-                cold = timed(lambda: PROTOCOL.score(model, gt, pred, None, pred_index, args.chunk_size))
-                cached = timed(lambda: PROTOCOL.score(model, gt_cached, pred, None, pred_index, args.chunk_size))
-                loop, loop_metrics = official_style_loop(model, gt, pred, pred_index, n_loop)
-                metrics = batched_metrics_only(model, gt, pred, pred_index, args.chunk_size)
+                cold = timed(lambda: PROTOCOL.score(model, gt, pred, None, pred_index, args.chunk_size,
+                                                    threads=chunk_threads))
+                cached = timed(lambda: PROTOCOL.score(model, gt_cached, pred, None, pred_index, args.chunk_size,
+                                                      threads=chunk_threads))
+                loop, loop_metrics = (official_style_loop(model, gt, pred, pred_index, n_loop) if mode == "torch"
+                                      else (float("inf"), float("inf")))
+                metrics = batched_metrics_only(model, gt, pred, pred_index, args.chunk_size, chunk_threads)
                 for key, value in (("cold", n / cold), ("cached", n / cached), ("loop", 1 / loop),
-                                   ("metrics", 1 / metrics), ("loop_metrics", 1 / loop_metrics),
-                                   ("gflops", sgemm_gflops())):
+                                   ("metrics", 1 / metrics), ("loop_metrics", 1 / loop_metrics)):
                     row[key] = max(row[key], value)
+                if mode == "torch":
+                    gflops[t] = max(gflops.get(t, 0.0), sgemm_gflops())
             rows.append(row)
         memory = []
         for size in [int(s) for s in args.memory_sizes.split(",") if s]:
@@ -192,16 +210,18 @@ def main() -> None:
           f"{n} samples (loop: {n_loop}), chunk {args.chunk_size}, GT mesh cache built in {build_s:.2f} s")
     blas_env = {k: os.environ.get(k, "unset") for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS")}
     print("NumPy loop's BLAS environment: " + ", ".join(f"{k}={v}" for k, v in blas_env.items()))
-    print(f"{'threads':>7} {'cached/s':>9} {'cold/s':>8} {'loop/s':>7} {'metrics/s':>10} {'loop-metrics/s':>15} {'SGEMM GF/s':>11}")
+    print(f"{'threads':>10} {'cached/s':>9} {'cold/s':>8} {'loop/s':>7} {'metrics/s':>10} {'loop-metrics/s':>15} {'SGEMM GF/s':>11}")
     for r in rows:
-        print(f"{r['threads']:>7} {r['cached']:>9,.0f} {r['cold']:>8,.0f} {r['loop']:>7,.1f} {r['metrics']:>10,.0f} "
-              f"{r['loop_metrics']:>15,.0f} {r['gflops']:>11,.0f}")
+        loop = (f"{r['loop']:>7,.1f}", f"{r['loop_metrics']:>15,.0f}") if r["mode"] == "torch" else (f"{'-':>7}", f"{'-':>15}")
+        print(f"{str(r['threads']) + ' ' + r['mode']:>10} {r['cached']:>9,.0f} {r['cold']:>8,.0f} {loop[0]} "
+              f"{r['metrics']:>10,.0f} {loop[1]} {gflops[r['threads']]:>11,.0f}")
     best = {key: max(rows, key=lambda r: r[key]) for key in ("cached", "cold", "loop", "metrics", "loop_metrics")}
-    floor = {r["threads"]: r["gflops"] * 1e3 / FLOOR_MFLOP_PER_SAMPLE for r in rows}
+    floor = {t: rate * 1e3 / FLOOR_MFLOP_PER_SAMPLE for t, rate in gflops.items()}
 
     def share(key: str) -> str:
         r = best[key]
-        return f"{r[key] / floor[r['threads']]:.0%} of the floor ({floor[r['threads']]:,.0f} samples/s at {r['threads']} thread(s))"
+        return (f"{r[key] / floor[r['threads']]:.0%} of the floor ({floor[r['threads']]:,.0f} samples/s on "
+                f"{r['threads']} core(s), {r['threads']} {r['mode']})")
 
     print("ratios, each side at its best thread count:")
     print(f"  full suite (GT meshes cached) vs official-style loop: {best['cached']['cached'] / best['loop']['loop']:6.1f}x  (target >= 30x)")

@@ -24,6 +24,13 @@ def _parse_options(items: list[str]) -> dict:
     return options
 
 
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def _write_per_sample(path: Path, rows: dict) -> None:
     import numpy as np
 
@@ -44,17 +51,19 @@ def _score(args: argparse.Namespace) -> int:
         gt = protocol.load_gt(args.gt)
         pred = load_sample_set(args.pred, role="pred")
         models = load_protocol_models(protocol, args.model_dir, device=args.device)
+        threads = args.threads or (1 if args.device != "cpu" else len(os.sched_getaffinity(0)))
         with tqdm(total=len(gt), unit="sample", disable=args.quiet) as bar:
             progress = lambda done, total: bar.update(done - bar.n)  # noqa: E731
             if args.per_sample:
-                rows = protocol.per_sample(models, gt, pred, chunk_size=args.chunk_size, progress=progress)
+                rows = protocol.per_sample(models, gt, pred, chunk_size=args.chunk_size, progress=progress,
+                                           threads=threads)
                 sums: dict[str, MetricSums] = {}
                 for split in sorted(set(rows["split"].tolist())):
                     mask = rows["split"] == split
                     sums[split] = MetricSums.empty(protocol.metrics).add({k: rows[k][mask] for k in protocol.metrics})
                 _write_per_sample(args.per_sample, rows)
             else:
-                sums = protocol.score(models, gt, pred, chunk_size=args.chunk_size, progress=progress)
+                sums = protocol.score(models, gt, pred, chunk_size=args.chunk_size, progress=progress, threads=threads)
     except (FormatError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -129,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="protocol option, repeatable")
     p.add_argument("--chunk-size", type=int, default=256)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--threads", type=_non_negative, default=0,
+                   help="chunks scored at a time, torch on one thread each (default 0: one per usable CPU; 1 on cuda)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_score)
     p = sub.add_parser("check", help="validate a predictions file offline (no ground truth needed)")

@@ -109,10 +109,11 @@ def compute_metrics(pred: Meshes | Tensor, gt: Meshes | Tensor, assets: MetricAs
     out: dict[str, Tensor] = {}
 
     def part(ids: Tensor, row: int) -> tuple[Tensor, Tensor]:
-        d = take_points(diff, ids).add_(offset(row))
+        p, g = take_points(P, ids), take_points(G, ids)
+        d = torch.sub(p, g).add_(offset(row))  # the same bits as gathering diff, one gather fewer
         # each subset shifted by its own joint: PA is translation invariant, float32 precision is not
-        p = take_points(P, ids).sub_(joint(jp_local, row))
-        g = take_points(G, ids).sub_(joint(jg_local, row))
+        p.sub_(joint(jp_local, row))
+        g.sub_(joint(jg_local, row))
         m = None if vmask is None else torch.index_select(vmask, 1, ids)
         return masked_mean(point_distances(d), m), masked_mean(procrustes_distances(p, g), m)
 

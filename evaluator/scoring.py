@@ -17,7 +17,7 @@ Progress = Callable[[int, int], None]
 
 def score_samples(body_model, gt: SampleSet, pred: SampleSet, gt_index: np.ndarray | None = None,
                   pred_index: np.ndarray | None = None, chunk_size: int = 256,
-                  progress: Progress | None = None) -> dict[str, MetricSums]:
+                  progress: Progress | None = None, threads: int = 1) -> dict[str, MetricSums]:
     """Metric sums per GT split for the GT rows ``gt_index`` (default: all), generic recipe.
 
     ``body_model`` is a BodyModel (or a ProtocolModels). ``pred_index[i]`` is the prediction row
@@ -26,4 +26,4 @@ def score_samples(body_model, gt: SampleSet, pred: SampleSet, gt_index: np.ndarr
     """
     from .protocols import get_protocol
 
-    return get_protocol("smplx-generic").score(body_model, gt, pred, gt_index, pred_index, chunk_size, progress)
+    return get_protocol("smplx-generic").score(body_model, gt, pred, gt_index, pred_index, chunk_size, progress, threads)

@@ -97,8 +97,10 @@ class Protocol:
         raise NotImplementedError
 
     def _chunks(self, models: Any, gt: SampleSet, pred: SampleSet, gt_index, pred_index, chunk_size: int,
-                progress: Progress | None) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+                progress: Progress | None, threads: int = 1) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
         import torch
+
+        from ..chunk_threads import map_chunks
 
         if gt.schema != self.gt_schema:
             raise ValueError(f"protocol {self.name!r} needs GT in the {self.gt_schema!r} layout, got {gt.schema!r}")
@@ -112,30 +114,36 @@ class Protocol:
         if chunk_size < 1:
             raise ValueError("chunk_size must be >= 1")
         total = len(gt_index)
-        with torch.inference_mode():
-            for start in range(0, total, chunk_size):
-                gi, pi = gt_index[start: start + chunk_size], pred_index[start: start + chunk_size]
+
+        def chunk(start: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+            gi, pi = gt_index[start: start + chunk_size], pred_index[start: start + chunk_size]
+            with torch.inference_mode():  # per thread: the mode is thread-local
                 values = self.chunk_values(models, gt, pred, gi, pi)
-                missing = set(self.metrics) - set(values)
-                if missing:
-                    raise RuntimeError(f"protocol {self.name!r} produced no {sorted(missing)}")
-                arrays = {k: np.asarray(values[k].detach().cpu().double().numpy() if hasattr(values[k], "detach")
-                                        else values[k], dtype=np.float64) for k in self.metrics}
-                yield gi, arrays
-                if progress is not None:
-                    progress(min(start + chunk_size, total), total)
+            missing = set(self.metrics) - set(values)
+            if missing:
+                raise RuntimeError(f"protocol {self.name!r} produced no {sorted(missing)}")
+            return gi, {k: np.asarray(values[k].detach().cpu().double().numpy() if hasattr(values[k], "detach")
+                                      else values[k], dtype=np.float64) for k in self.metrics}
+
+        done = 0
+        for gi, arrays in map_chunks(chunk, range(0, total, chunk_size), threads):
+            done += len(gi)
+            yield gi, arrays
+            if progress is not None:
+                progress(done, total)
 
     def score(self, models: Any, gt: SampleSet, pred: SampleSet, gt_index: np.ndarray | None = None,
               pred_index: np.ndarray | None = None, chunk_size: int = 256,
-              progress: Progress | None = None) -> dict[str, MetricSums]:
+              progress: Progress | None = None, threads: int = 1) -> dict[str, MetricSums]:
         """Metric sums per GT split for GT rows ``gt_index`` (default all).
 
         ``pred_index[i]`` is the prediction row for GT row ``gt_index[i]``; by default it comes from
         ``match_samples`` (FormatError on missing/unknown ids). ``progress(done, total)`` is
-        called after every chunk.
+        called after every chunk. ``threads`` > 1 scores that many chunks at a time, torch on one thread
+        each (evaluator.chunk_threads); the results are the same.
         """
         sums: dict[str, MetricSums] = {}
-        for gi, values in self._chunks(models, gt, pred, gt_index, pred_index, chunk_size, progress):
+        for gi, values in self._chunks(models, gt, pred, gt_index, pred_index, chunk_size, progress, threads):
             splits = gt.splits[gi]
             for split in np.unique(splits):
                 mask = splits == split
@@ -144,10 +152,10 @@ class Protocol:
 
     def per_sample(self, models: Any, gt: SampleSet, pred: SampleSet, gt_index: np.ndarray | None = None,
                    pred_index: np.ndarray | None = None, chunk_size: int = 256,
-                   progress: Progress | None = None) -> dict[str, np.ndarray]:
+                   progress: Progress | None = None, threads: int = 1) -> dict[str, np.ndarray]:
         """Every metric per sample (float64 mm, NaN = no value) plus "sample_id" and "split"."""
         rows, parts = [], []
-        for gi, values in self._chunks(models, gt, pred, gt_index, pred_index, chunk_size, progress):
+        for gi, values in self._chunks(models, gt, pred, gt_index, pred_index, chunk_size, progress, threads):
             rows.append(gi)
             parts.append(values)
         index = np.concatenate(rows) if rows else np.zeros(0, np.int64)

@@ -75,8 +75,9 @@ class LeanSMPLX:
         # One (S + P, blocks*3*block) matrix for both blend-shape GEMMs, its columns in the skinning's block
         # order, coordinate-major within each block: the result is what BlockSkinning.skin takes.
         blend_dirs = torch.cat([shapedirs.permute(2, 0, 1), posedirs.reshape(-1, num_verts, 3)])  # (K, V, 3)
-        self.blend_dirs = self._block_rows(blend_dirs).to(dtype)
-        self.v_template = self._block_rows(v_template[None]).to(dtype)
+        self.blend_dirs = self._block_rows(blend_dirs.to(dtype))  # reordered in the model dtype: half the copies
+        del blend_dirs
+        self.v_template = self._block_rows(v_template[None].to(dtype))
         # Rest joints are linear in the shape coefficients: J = J_reg @ (T + S b) = J_T + (J_reg S) b.
         self.joint_template = (j_reg @ v_template).to(dtype)  # (J, 3)
         self.joint_dirs = torch.einsum("jv,vcs->sjc", j_reg, shapedirs).reshape(num_shape, -1).to(dtype)

@@ -117,3 +117,25 @@ def test_match_samples(tmp_path):
     msg = str(exc.value)
     assert "missing predictions for sample ids 'img_1', 'img_2', 'img_3' (3 in total)" in msg
     assert "unknown sample ids 'x0', 'x1', 'x2', 'x3', 'x4', ... (10 in total)" in msg and msg.startswith("o.npz")
+
+
+def _file_backed_rss_mb() -> float:
+    """Resident file-backed memory of this process (Linux /proc/self/status RssFile), MB."""
+    for line in open("/proc/self/status"):
+        if line.startswith("RssFile:"):
+            return int(line.split()[1]) / 1024
+    pytest.skip("no RssFile in /proc/self/status")
+
+
+def test_checking_and_reading_rows_keep_a_mapped_file_out_of_resident_memory(tmp_path):
+    """A 63 MB vertex file is checked row block by row block and read a chunk at a time: its pages do not
+    stay resident (a worker's memory stays bounded by its chunk, whatever the benchmark size)."""
+    n = 500
+    vertices = np.random.default_rng(0).normal(0, 0.3, (n, 10475, 3)).astype(np.float32)
+    np.savez(tmp_path / "pred.npz", sample_ids=np.array([f"s{i}" for i in range(n)]), vertices=vertices)
+    before = _file_backed_rss_mb()
+    samples = load_sample_set(tmp_path / "pred.npz")
+    assert _file_backed_rss_mb() - before < 16  # the checks read all 63 MB
+    rows = np.arange(200, 264)
+    assert np.array_equal(samples.take(rows)["vertices"], vertices[rows])
+    assert _file_backed_rss_mb() - before < 16

@@ -6,8 +6,9 @@ Creates a scratch database ``<name>_bench`` (dropped at the end), a synthetic SM
 temporary folder, starts a private redis-server (the machine's shared Redis is left alone), and prints, side by side
 in one run, each block with the load average (as ``uptime`` prints it):
 
-- samples/s of the evaluator in this process (1 and 2 torch threads) and on one worker with 1 pool process x 1
-  thread, 1 x 2 threads and 2 x 1 thread (shards planned for the processes), end to end (start_evaluation ->
+- samples/s of the evaluator in this process (1 and 2 torch threads, 2 chunk threads x 1 torch thread) and on one
+  worker with 1 pool process x 1 thread, 1 x 2 threads, 1 x 1 thread scoring 2 chunks at a time
+  (EVAL_SCORING_THREADS=2) and 2 x 1 thread (shards planned for the processes), end to end (start_evaluation ->
   finished, validation included) and scoring only (first shard started -> finished), each on the machine as it
   is ("quiet") and with one extra busy loop beside it ("loaded");
 - upload -> finished latency of a small submission through the API, split per stage (upload, validation, queue
@@ -40,17 +41,19 @@ sys.path[:0] = [str(REPO), str(REPO / "bench")]
 from contention import busy_loop, load_average  # noqa: E402
 from tests.fixtures_live import RedisServer, free_port  # noqa: E402
 
-WORKER_SETUPS = ((1, 1), (1, 2), (2, 1))  # (pool processes, torch threads each)
+# (pool processes, torch threads each, chunks scored at a time each: EVAL_SCORING_THREADS)
+WORKER_SETUPS = ((1, 1, 1), (1, 2, 1), (1, 1, 2), (2, 1, 1))
 
 
 @contextmanager
-def worker(env: dict[str, str], log: Path, processes: int, threads: int):
+def worker(env: dict[str, str], log: Path, processes: int, threads: int, scoring_threads: int = 1):
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "validate,evaluate,finalize",
-             "--concurrency", str(processes), "--hostname", f"bench{processes}x{threads}@%h", "--loglevel", "INFO",
+             "--concurrency", str(processes), "--hostname", f"bench{processes}x{threads}x{scoring_threads}@%h", "--loglevel", "INFO",
              "--without-gossip", "--without-mingle"],
-            cwd=REPO, env={**env, "EVAL_TORCH_THREADS": str(threads)}, start_new_session=True, stdout=out,
+            cwd=REPO, env={**env, "EVAL_TORCH_THREADS": str(threads), "EVAL_SCORING_THREADS": str(scoring_threads)},
+            start_new_session=True, stdout=out,
             stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 120
@@ -168,26 +171,29 @@ def measure(args: argparse.Namespace, env: dict[str, str], outer_env: dict[str, 
     gt_path, pred_path = private_path(benchmark.gt_path), private_path(reference.predictions_name(benchmark.slug))
     protocol = benchmark.get_protocol()
 
-    def in_process() -> dict:
+    def in_process(chunk_threads: int) -> dict:
         """What one shard task does, over the whole benchmark (stored GT meshes included)."""
-        scores = evaluation.score_range(protocol, gt_path, pred_path, 0, args.samples, settings.EVAL_CHUNK_SIZE)
+        scores = evaluation.score_range(protocol, gt_path, pred_path, 0, args.samples, settings.EVAL_CHUNK_SIZE,
+                                        threads=chunk_threads)
         return {split: s.means() for split, s in scores.sums.items()}
 
     direct = None
     for loaded in loads:
         machine = "loaded" if loaded else "quiet"
         with busy_loop(loaded):
-            for threads in (1, 2):
+            for threads, chunk_threads in ((1, 1), (2, 1), (1, 2)):
                 torch.set_num_threads(threads)
-                in_process()  # warm-up (and the GT meshes get stored)
+                in_process(chunk_threads)  # warm-up (and the GT meshes get stored)
                 started = time.perf_counter()
-                direct = in_process()
-                label = f"in-process, {threads} thread(s)"
+                direct = in_process(chunk_threads)
+                label = (f"in-process, {threads} thread(s)" if chunk_threads == 1 else
+                         f"in-process, {chunk_threads} chunk threads x 1")
                 rates[(label, loaded)] = args.samples / (time.perf_counter() - started)
                 print(f"  {machine}: {label}: {rates[(label, loaded)]:,.0f} samples/s ({load_average()})", flush=True)
-            for processes, threads in WORKER_SETUPS:
-                with worker(env, tmp / f"worker-{processes}x{threads}-{int(loaded)}.log", processes, threads):
-                    submission = create_submission(user, [benchmark], method_name=f"{processes}x{threads}")
+            for processes, threads, scoring_threads in WORKER_SETUPS:
+                name = f"{processes}x{threads}" + (f"x{scoring_threads}chunks" if scoring_threads > 1 else "")
+                with worker(env, tmp / f"worker-{name}-{int(loaded)}.log", processes, threads, scoring_threads):
+                    submission = create_submission(user, [benchmark], method_name=name)
                     started = time.perf_counter()
                     start_evaluation(submission.pk)
                     wait_final(submission.pk)
@@ -197,7 +203,8 @@ def measure(args: argparse.Namespace, env: dict[str, str], outer_env: dict[str, 
                 stored = {r.split: {k: v for k, v in r.metrics.items() if k in direct[r.split]}
                           for r in submission.results.all()}
                 same = stored == {split: {k: v for k, v in m.items() if v is not None} for split, m in direct.items()}
-                label = f"worker {processes} process(es) x {threads} thread(s)"
+                label = f"worker {processes} process(es) x {threads} thread(s)" + (
+                    f" x {scoring_threads} chunks" if scoring_threads > 1 else "")
                 # End to end includes validation (GT hash, the worker-count broadcast); scoring is first shard to finished.
                 scoring = (submission.finished_at - submission.started_at).total_seconds()
                 rates[(label, loaded)] = args.samples / elapsed

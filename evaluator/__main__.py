@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="write every metric per sample (sample_ids, splits, one float64 array per metric; NaN = no value)")
     p.add_argument("--protocol", default="smplx-generic", help="evaluation protocol (see docs/metrics.md)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="protocol option, repeatable")
-    p.add_argument("--chunk-size", type=int, default=256)
+    p.add_argument("--chunk-size", type=int, default=64, help="samples per chunk (64: fastest on CPU in bench/bench_evaluator.py)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--threads", type=_non_negative, default=0,
                    help="chunks scored at a time, torch on one thread each (default 0: one per usable CPU; 1 on cuda)")

@@ -159,7 +159,10 @@ EVAL_STUCK_AFTER_S = env_int("EVAL_STUCK_AFTER_S", 15 * 60)  # no heartbeat for 
 EVAL_MAX_ATTEMPTS = env_int("EVAL_MAX_ATTEMPTS", 3)
 EVAL_FINALIZE_GRACE_S = env_int("EVAL_FINALIZE_GRACE_S", 120)  # all shards done but not finished this long = lost chord
 EVAL_SWEEP_INTERVAL_S = env_int("EVAL_SWEEP_INTERVAL_S", 60)
-EVAL_TORCH_THREADS = env_int("EVAL_TORCH_THREADS", 0)  # 0 = cores / worker concurrency
+EVAL_TORCH_THREADS = env_int("EVAL_TORCH_THREADS", 0)  # torch threads per pool process; 0 = one
+# Chunks a pool process scores at a time, torch on one thread each (evaluator.chunk_threads): with fewer
+# processes than cores (less memory: one body model each) this keeps every core busy and degrades gracefully.
+EVAL_SCORING_THREADS = env_int("EVAL_SCORING_THREADS", 1)
 EVAL_TASK_MAX_RETRIES = env_int("EVAL_TASK_MAX_RETRIES", 6)  # transient DB/broker errors, exponential backoff
 # Soft limit raises inside the task (it fails the submission cleanly); the hard limit kills the process.
 EVAL_SHARD_SOFT_TIME_LIMIT_S = env_int("EVAL_SHARD_SOFT_TIME_LIMIT_S", 30 * 60)

@@ -200,17 +200,19 @@ def score_range(
     stop: int,
     chunk_size: int,
     on_chunk: Callable[..., Any] | None = None,
+    threads: int = 1,
 ) -> ShardScores:
     """Per-sample values and metric sums per split over GT samples ``[start, stop)`` under ``protocol``.
 
     One pass: the sums are added from the per-sample values, which the owner can download later (revealed splits).
-    ``on_chunk`` runs after every chunk.
+    ``on_chunk`` runs after every chunk, on the calling thread; ``threads`` chunks are scored at a time.
     """
     gt = gt_with_meshes(gt_path, protocol.gt_schema)
     pred = sample_set(pred_path, "pred")
     pred_index = matched_indices(gt_path, pred_path, protocol.gt_schema)
     gt_index = np.arange(start, stop)
-    values = protocol.per_sample(protocol_models(protocol), gt, pred, gt_index, pred_index[start:stop], chunk_size, on_chunk)
+    values = protocol.per_sample(protocol_models(protocol), gt, pred, gt_index, pred_index[start:stop], chunk_size, on_chunk,
+                                threads)
     return ShardScores(sums_by_split(values, protocol.metrics), values)
 
 

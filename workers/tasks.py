@@ -257,7 +257,8 @@ def evaluate_shard(self: Task, submission_id: int, benchmark_id: int, shard_inde
                 raise ShardAborted
 
     try:
-        scores = evaluation.score_range(protocol, gt_path, pred_path, start, stop, settings.EVAL_CHUNK_SIZE, on_chunk)
+        scores = evaluation.score_range(protocol, gt_path, pred_path, start, stop, settings.EVAL_CHUNK_SIZE, on_chunk,
+                                        max(1, settings.EVAL_SCORING_THREADS))
     except ShardAborted:
         return {"skipped": "final"}
     per_sample.store_shard(submission, benchmark.slug, shard_index, scores.per_sample)

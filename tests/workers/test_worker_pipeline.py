@@ -69,6 +69,9 @@ def test_metrics_do_not_depend_on_the_shard_size(eager, settings, make_benchmark
     assert seen[0] == seen[1] == seen[2]  # bit-identical: the sums are exact whatever the sharding
     direct = direct_means(submission, benchmark, chunk_size=4)
     assert seen[0][0] == {("egobody", split): means for split, means in direct.items()}
+    settings.EVAL_SCORING_THREADS = 2  # chunks side by side on two threads: the same bits
+    submission = run(make_submission([benchmark]))
+    assert (results(submission), submission.mpe, submission.hand_mpe) == seen[0]
 
 
 def test_shard_plan_covers_every_sample_once():

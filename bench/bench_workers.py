@@ -80,15 +80,19 @@ def wait_final(submission_id: int, poll_s: float = 0.02) -> dict[str, float]:
 
 
 def stages(submission, posted: float, answered: float, seen: dict[str, float]) -> dict[str, float]:
-    """Seconds per stage of one submission, from the upload's POST to its owner seeing it finished."""
+    """Seconds per stage of one submission, from the upload's POST to its owner seeing it finished.
+
+    The upload ends when its row is stored (``created_at``): validation is queued on that commit and may start
+    before the HTTP answer reaches the client, so the answer's time would make the stages overlap."""
     from leaderboard.submissions.models import ShardResult, Status
 
+    stored = submission.created_at.timestamp()
     polled = seen.get(Status.QUEUED, answered)  # polled every 20 ms; the other stamps are the rows'
     started = submission.started_at.timestamp() if submission.started_at else polled
-    queued = min(polled, started)
+    queued = max(stored, min(polled, started))
     last_shard = max(ShardResult.objects.filter(submission=submission).values_list("completed_at", flat=True))
     finished = submission.finished_at.timestamp()
-    return {"upload": answered - posted, "validation": queued - answered, "queue wait": started - queued,
+    return {"upload": stored - posted, "validation": queued - stored, "queue wait": started - queued,
             "shards": last_shard.timestamp() - started, "finalize": finished - last_shard.timestamp(),
             "poll lag": seen[Status.FINISHED] - finished}
 
@@ -246,7 +250,8 @@ def measure(args: argparse.Namespace, env: dict[str, str], outer_env: dict[str, 
             split = stages(submission, posted, answered, seen)
             print(f"\nupload -> finished, {args.small} samples, {attempt}: {seen[Status.FINISHED] - posted:.2f} s = "
                   + " + ".join(f"{name} {seconds:.2f}" for name, seconds in split.items())
-                  + f" s ({submission.progress_total} shards; {load_average()})")
+                  + f" s; the API answered after {answered - posted:.2f} s ({submission.progress_total} shards; "
+                  f"{load_average()})")
 
     print(f"\nsweeper queue scan, {args.queue_messages:,} queued messages (bench/bench_queue_scan.py):", flush=True)
     subprocess.run([sys.executable, str(REPO / "bench" / "bench_queue_scan.py"), "--counts", str(args.queue_messages),

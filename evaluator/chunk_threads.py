@@ -4,10 +4,10 @@ torch's own intra-op threads split every op of a chunk and meet at a barrier aft
 ops of the metrics then scale poorly (1.3x from 1 to 2 threads on the 2-core development machine) and one
 descheduled thread stalls the whole process. Chunks are independent, so running whole chunks side by side,
 each op on its calling thread, keeps every core busy between the ops as well (torch releases the GIL inside
-its kernels). Measured in one run on that machine (bench/bench_evaluator.py, full suite with stored GT
-meshes): 1,764 samples/s with 2 chunk threads against 1,364 with 2 torch threads. Every chunk is computed
-exactly as on one thread, so the results are bit-identical (see the chunk-size invariance of the lean
-forward and the metrics).
+its kernels). Measured on that machine (bench/bench_evaluator.py, full suite with stored GT meshes, 2026-12-02):
+1,909-2,208 samples/s with 2 chunk threads against 1,650-1,857 with 2 torch threads, and with one busy loop
+beside it 1,544 against 554 (docs/performance.md). Every chunk is computed exactly as on one thread, so the
+results are bit-identical (see the chunk-size invariance of the lean forward and the metrics).
 """
 from __future__ import annotations
 

@@ -96,6 +96,8 @@ def test_sandbox_has_no_network_and_no_secrets(bwrap_ready, tmp_path, image_benc
     """Run a probe in the very sandbox the runner builds, by swapping the entry script for a probe script."""
     import workers.runners.bubblewrap as bw
 
+    repo = Path(__file__).resolve().parents[2]  # this checkout, wherever it lies
+    hidden = ["/etc/shadow", "/etc/passwd", str(repo / "leaderboard"), str(repo / "var"), "/home"]
     probe = tmp_path / "probe.py"
     probe.write_text(
         "import os, socket\n"
@@ -103,7 +105,7 @@ def test_sandbox_has_no_network_and_no_secrets(bwrap_ready, tmp_path, image_benc
         "for target in [('127.0.0.1', 6379), ('127.0.0.1', 5432), ('1.1.1.1', 53)]:\n"
         "    s = socket.socket(); s.settimeout(2)\n"
         "    print('connect', target, s.connect_ex(target), flush=True)\n"
-        "for path in ['/etc/shadow', '/etc/passwd', '/work/main/leaderboard', '/work/main/var', '/home']:\n"
+        f"for path in {hidden!r}:\n"
         "    print('visible', path, os.path.exists(path), flush=True)\n"
         "print('root holds', os.listdir('/root'), flush=True)\n"
         "try:\n    open('/input/x', 'w')\nexcept OSError as e:\n    print('input', e.strerror, flush=True)\n"
@@ -119,7 +121,7 @@ def test_sandbox_has_no_network_and_no_secrets(bwrap_ready, tmp_path, image_benc
         line = next(ln for ln in log.splitlines() if f"'127.0.0.1', {port}" in ln)
         assert not line.endswith(" 0"), line  # connect_ex == 0 would mean connected
     # Only the bound paths exist: the Python install and venv, not the project, /etc or /home.
-    for path in ("/etc/shadow", "/etc/passwd", "/work/main/leaderboard", "/work/main/var", "/home"):
+    for path in hidden:
         assert f"visible {path} False" in log
     assert "root holds []" in log or "root holds ['.pyenv']" in log
     assert "input Read-only file system" in log

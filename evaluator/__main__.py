@@ -41,6 +41,7 @@ def _write_per_sample(path: Path, rows: dict) -> None:
 def _score(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from .chunk_threads import usable_cpus
     from .formats import FormatError, load_sample_set
     from .metric_names import ALL_METRIC_LABELS
     from .metric_sums import MetricSums
@@ -51,7 +52,7 @@ def _score(args: argparse.Namespace) -> int:
         gt = protocol.load_gt(args.gt)
         pred = load_sample_set(args.pred, role="pred")
         models = load_protocol_models(protocol, args.model_dir, device=args.device)
-        threads = args.threads or (1 if args.device != "cpu" else len(os.sched_getaffinity(0)))
+        threads = args.threads or (1 if args.device != "cpu" else usable_cpus())
         with tqdm(total=len(gt), unit="sample", disable=args.quiet) as bar:
             progress = lambda done, total: bar.update(done - bar.n)  # noqa: E731
             if args.per_sample:

@@ -11,6 +11,7 @@ results are bit-identical (see the chunk-size invariance of the lean forward and
 """
 from __future__ import annotations
 
+import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -20,6 +21,11 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 LOOKAHEAD = 2  # chunks queued per thread beyond the running ones: enough to never idle, bounded memory
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, which a container's cpuset narrows)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @contextmanager

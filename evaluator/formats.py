@@ -111,8 +111,8 @@ class SampleSet:
         return sorted(set(self.splits.tolist()))
 
     def take(self, index: np.ndarray | slice, dtype: np.dtype | type | None = np.float32) -> dict[str, np.ndarray]:
-        """Arrays of the selected samples (reads only those rows from memmaps); ``dtype=None``
-        keeps each array's stored float type."""
+        """Arrays of the selected samples (reads only those rows from file-mapped arrays, then releases their
+        pages: see ``release_pages``); ``dtype=None`` keeps each array's stored float type."""
         out = {k: np.ascontiguousarray(v[index], dtype=dtype) for k, v in self.arrays.items()}
         for v in self.arrays.values():
             release_pages(v)

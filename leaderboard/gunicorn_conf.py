@@ -15,10 +15,7 @@ p99. Set WEB_CONCURRENCY when the CPUs this process may use are not the machine'
 """
 import os
 
-
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask, which a container's cpuset narrows)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+from evaluator.chunk_threads import usable_cpus  # stdlib only at import (torch is imported where it is used)
 
 
 wsgi_app = "leaderboard.wsgi:application"

@@ -40,6 +40,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from evaluator.chunk_threads import usable_cpus
 from workers.runners import rundirs
 from workers.runners.base import (
     MANIFEST_NAME,
@@ -254,7 +255,7 @@ class BubblewrapRunner(ModelRunner):
         status_read, status_write = os.pipe()
         try:
             os.chmod(stage, 0o755)
-            threads = len(os.sched_getaffinity(0))
+            threads = usable_cpus()
             if limits.cpus:
                 threads = max(1, min(threads, math.floor(limits.cpus)))
             payload = self.payload(limits, manifest.batch_size, threads, status_write)

@@ -11,6 +11,7 @@ COPY leaderboard leaderboard
 COPY evaluator evaluator
 COPY workers workers
 COPY reference_models reference_models
+COPY client client
 COPY manage.py ./
 RUN if [ -n "$TORCH_INDEX" ]; then pip install --index-url "$TORCH_INDEX" torch==2.13.0; fi \
     && pip install . && python manage.py collectstatic --noinput

@@ -26,7 +26,8 @@ from leaderboard.api.serializers import (
 )
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.submissions.actions import cancel_submission, create_submission, set_published
-from leaderboard.submissions.board_cache import Version, board_slice, cached, current_version
+from leaderboard.submissions.board_cache import Version, cached, current_version
+from leaderboard.submissions.cached_boards import board_slice
 from leaderboard.submissions.leaderboard import Board, benchmark_board, display_split, overall_board
 from leaderboard.submissions.models import InvalidTransition, Submission
 from leaderboard.submissions.per_sample import DOWNLOAD_FORMATS as PER_SAMPLE_FORMATS

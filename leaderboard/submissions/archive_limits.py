@@ -25,10 +25,11 @@ class ArchiveTooLarge(ValueError):
     """An archive over a member-count or size cap; the message is written for the submitter."""
 
 
-def _format_size(n: int) -> str:
-    from leaderboard.submissions.uploads import format_size
-
-    return format_size(n)
+def format_size(n: int) -> str:
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} bytes"
 
 
 def zip_directory_size(path: Path) -> tuple[int, int] | None:
@@ -62,7 +63,7 @@ def check_zip_members(path: Path, label: str) -> None:
     cap = settings.MAX_ARCHIVE_MEMBERS
     if entries > cap or directory_bytes > cap * MAX_DIRECTORY_BYTES_PER_ENTRY:
         raise ArchiveTooLarge(
-            f"{label}: the archive lists {entries} members ({_format_size(directory_bytes)} of directory); "
+            f"{label}: the archive lists {entries} members ({format_size(directory_bytes)} of directory); "
             f"the limit is {cap} members."
         )
 
@@ -79,7 +80,7 @@ def tar_member_names(path: Path, label: str) -> set[str]:
             declared += member.size
             if declared > byte_cap:
                 raise ArchiveTooLarge(
-                    f"{label}: the tar's members add up to more than {_format_size(byte_cap)} (the limit)."
+                    f"{label}: the tar's members add up to more than {format_size(byte_cap)} (the limit)."
                 )
             names.add(member.name.lstrip("./"))
     return names

@@ -13,6 +13,9 @@ thread (``leaderboard.submissions.version_refresher``), so its requests read no 
 What bumps it: finalize of a submission that is public or a baseline, publish/unpublish, score recompute, and
 (through ``leaderboard.submissions.signals``) saves and deletes of submissions on a board, their results,
 benchmarks, splits, teams and user names.
+
+This module knows nothing of how a board is built, so every module that changes scores can bump the version
+without an import circle; the cached board reads themselves live in ``leaderboard.submissions.cached_boards``.
 """
 from __future__ import annotations
 
@@ -146,30 +149,3 @@ def cached(version: Version, key: str, compute: Callable[[], T]) -> T:
         value = compute()
         store(version, key, value)
     return value
-
-
-# ------------------------------------------------------------------------------------------ cached slices
-
-@dataclass(frozen=True)
-class Slice:
-    count: int
-    offset: int
-    limit: int
-    rows: list  # list[leaderboard.Row]
-
-
-def board_slice(version: Version, board, offset: int, limit: int) -> Slice:
-    """Rows ``offset`` .. ``offset + limit`` of ``board`` (a ``leaderboard.Board``) and the total, cached."""
-    from leaderboard.submissions.leaderboard import board_count, board_rows
-
-    def compute() -> Slice:
-        return Slice(board_count(board), offset, limit, board_rows(board, offset, limit))
-
-    return cached(version, f"slice:{board.key}:{offset}:{limit}", compute)
-
-
-def board_positions(version: Version, board):
-    """(by submission id, by owner id) -> ``leaderboard.Position``, cached: finds "my row" and a submission's row."""
-    from leaderboard.submissions import leaderboard
-
-    return cached(version, f"positions:{board.key}", lambda: leaderboard.board_positions(board))

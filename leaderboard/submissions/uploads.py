@@ -27,7 +27,7 @@ import numpy as np
 from django.conf import settings
 
 from leaderboard.benchmarks.models import Benchmark
-from leaderboard.submissions.archive_limits import ArchiveTooLarge, check_zip_members, tar_member_names
+from leaderboard.submissions.archive_limits import ArchiveTooLarge, check_zip_members, format_size, tar_member_names
 from leaderboard.benchmarks.services import public_sample_ids
 from leaderboard.storage import make_private, private_root
 from leaderboard.submissions.models import SubmissionKind
@@ -52,13 +52,6 @@ class UploadError(ValueError):
 
 class UploadTooLarge(UploadError):
     status_code = 413
-
-
-def format_size(n: int) -> str:
-    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} bytes"
 
 
 def check_declared_size(size: int | None) -> None:

@@ -15,7 +15,7 @@ from django.utils.cache import get_conditional_response, patch_cache_control, pa
 from django.utils.http import http_date
 
 from leaderboard.benchmarks.models import Benchmark, Split
-from leaderboard.submissions import board_cache
+from leaderboard.submissions import board_cache, cached_boards
 from leaderboard.submissions.board_cache import Version
 from leaderboard.submissions.leaderboard import Board, Position
 
@@ -100,13 +100,13 @@ def my_position(version: Version, board: Board, user) -> Position | None:
     """The first row on ``board`` submitted by ``user`` (their own or for a team), if any."""
     if not user.is_authenticated or board.is_empty:
         return None
-    return board_cache.board_positions(version, board)[1].get(user.pk)
+    return cached_boards.board_positions(version, board)[1].get(user.pk)
 
 
 def submission_position(version: Version, board: Board, submission_id: int) -> Position | None:
     if board.is_empty:
         return None
-    return board_cache.board_positions(version, board)[0].get(submission_id)
+    return cached_boards.board_positions(version, board)[0].get(submission_id)
 
 
 def cached_benchmark(version: Version, slug: str) -> tuple[Benchmark, list[Split]] | None:

@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
 from leaderboard.api.exports import board_csv, board_json
-from leaderboard.submissions import board_cache
+from leaderboard.submissions import board_cache, cached_boards
 from leaderboard.submissions.leaderboard import OVERALL_SCORES, Board, benchmark_board, display_split, overall_board
 from leaderboard.web.boards import (
     BadParameter, Pager, active_benchmarks, board_query, cached_benchmark, my_position, not_modified, page_of,
@@ -55,11 +55,11 @@ def _board_page(request: HttpRequest, version, board: Board, template: str, tabl
         return board_csv(board)
     if fmt == "json":
         return board_json(board)
-    count = board_cache.board_slice(version, board, 0, settings.LEADERBOARD_PAGE_SIZE).count
+    count = cached_boards.board_slice(version, board, 0, settings.LEADERBOARD_PAGE_SIZE).count
     pager = _pager(request, count)
 
     def table() -> str:
-        rows = board_cache.board_slice(version, board, pager.offset, pager.size).rows
+        rows = cached_boards.board_slice(version, board, pager.offset, pager.size).rows
         return render_to_string(table_template, {**context, "board": board, "rows": rows, "pager": pager})
 
     mine = my_position(version, board, request.user)

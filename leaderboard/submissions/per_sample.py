@@ -5,7 +5,10 @@ Files live in private storage next to the submission's upload (never mapped to a
     uploads/<uuid>/per_sample/<benchmark slug>/<shard index>.npz   {"sample_id", "split", <metric>: (n,) float64 mm}
 
 ``revealed_per_sample`` is the only reader: it drops every row whose split is not revealed (a split with no Split
-row counts as hidden here), so a hidden split's per-sample values are never served, to anyone.
+row counts as hidden here), so a hidden split's per-sample values are never served, to anyone. It serves nothing for
+a model run (a model submission, or any submission on a models-only benchmark): its per-sample values are numbers the
+model chose, one per held-out image, so they could carry the images out (docs/security.md, "Leak budget"); model runs
+report aggregates only.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import numpy as np
 
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.storage import private_path
-from leaderboard.submissions.models import ShardResult, Submission
+from leaderboard.submissions.models import ShardResult, Submission, SubmissionKind
 
 DOWNLOAD_FORMATS = ("csv", "npz")
 
@@ -46,6 +49,11 @@ def store_shard(submission: Submission, benchmark_slug: str, shard_index: int, v
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def serves_per_sample(submission: Submission, benchmark: Benchmark) -> bool:
+    """Per-sample rows exist for predictions files on benchmarks with public inputs, never for a model's run."""
+    return submission.kind == SubmissionKind.PREDICTIONS and benchmark.accepts_predictions
 
 
 def revealed_splits(benchmark: Benchmark) -> set[str]:
@@ -82,8 +90,11 @@ class PerSampleTable:
 def revealed_per_sample(submission: Submission, benchmark: Benchmark) -> PerSampleTable:
     """The submission's per-sample values on ``benchmark``, revealed splits only, in GT order.
 
-    Raises PerSampleUnavailable when no split of the benchmark is revealed or nothing was stored.
+    Raises PerSampleUnavailable for a model run, when no split of the benchmark is revealed or nothing was stored.
     """
+    if not serves_per_sample(submission, benchmark):
+        raise PerSampleUnavailable("Model runs on held-out images report aggregate results only: per-sample values "
+                                   "are not served for them.")
     revealed = revealed_splits(benchmark)
     if not revealed:
         raise PerSampleUnavailable(f"No split of benchmark {benchmark.slug!r} is revealed yet.")

@@ -123,10 +123,14 @@ def board_links(submission: Submission, results) -> list[dict]:
 
 
 def per_sample_benchmarks(user, submission: Submission) -> list[Benchmark]:
-    """Benchmarks whose per-sample errors the user may download here: owner/staff, finished, a revealed split."""
+    """Benchmarks whose per-sample errors the user may download here: owner/staff, finished, a revealed split, not a
+    model run (``serves_per_sample``: those report aggregates only)."""
+    from leaderboard.submissions.per_sample import serves_per_sample
+
     if not can_manage(user, submission) or submission.status != "finished" or submission.is_baseline:
         return []
-    return list(submission.benchmarks.filter(splits__is_revealed=True).distinct())
+    benchmarks = submission.benchmarks.filter(splits__is_revealed=True).distinct()
+    return [b for b in benchmarks if serves_per_sample(submission, b)]
 
 
 def submission_status(request: HttpRequest, uuid) -> JsonResponse:

@@ -99,3 +99,26 @@ def test_only_the_owner_and_bad_requests_get_clear_errors(evaluated, bob):
     response = api(owner, submission, benchmark="mixed", file_format="xlsx")
     assert response.status_code == 404 and "xlsx" in response.json()["detail"]
     assert owner.get(web_url(submission, "mixed", "xlsx")).status_code == 404
+
+
+@pytest.mark.parametrize("model_run", ["model submission", "models-only benchmark"])
+def test_model_runs_on_held_out_images_report_aggregates_only(evaluated, alice, model_run):
+    """Issue 24 High 1: a model's per-sample rows are values it controls on held-out images (a channel out of them)."""
+    from leaderboard.benchmarks.models import Benchmark
+    from leaderboard.submissions.models import SubmissionKind
+
+    submission, mixed, _ = evaluated
+    if model_run == "model submission":
+        Submission.objects.filter(pk=submission.pk).update(kind=SubmissionKind.MODEL_ARCHIVE)
+    else:
+        Benchmark.objects.filter(pk=mixed.pk).update(accepts_predictions=False)
+    owner = Client()
+    owner.force_login(alice)
+    for response in (owner.get(web_url(submission, "mixed")), owner.get(web_url(submission, "mixed", "npz")),
+                     api(owner, submission, benchmark="mixed"), api(owner, submission, benchmark="mixed", file_format="npz")):
+        body = response.content.decode()
+        assert response.status_code == 404 and not any(str(i) in body for i in mixed.gt_arrays["sample_ids"])
+        assert "aggregate" in body or "/api/" not in response.request["PATH_INFO"]  # the API says why
+    page = owner.get(submission.get_absolute_url()).content.decode()
+    assert "/per-sample/" not in page and "Per-sample errors" not in page
+    assert "mpvpe_all" in submission.results.get(benchmark=mixed, split="dev").metrics  # the aggregates stay

@@ -90,23 +90,13 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .check import DEFAULT_SERVER, check_predictions, fetch_sample_ids, read_sample_ids
+    """The light client's checker (``ehps check``, ehps_client.check): one implementation for both commands."""
+    from ehps_client.check import run_check
+    from ehps_client.config import DEFAULT_URL
 
-    try:
-        ids = (read_sample_ids(args.sample_ids) if args.sample_ids is not None else
-               fetch_sample_ids(args.benchmark, args.server or os.environ.get("EHPS_SERVER") or DEFAULT_SERVER)
-               if args.benchmark else None)
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    report = check_predictions(args.pred, ids)
-    if not report.ok:
-        for problem in report.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        return 1
-    against = f", all {len(ids)} benchmark ids present" if ids is not None else " (ids not checked: no --benchmark/--sample-ids)"
-    print(f"OK: {args.pred} holds {report.num_samples} samples as {report.layout}{against}")
-    return 0
+    server = args.server or os.environ.get("EHPS_SERVER") or os.environ.get("EHPS_URL") or DEFAULT_URL
+    return run_check(args.pred, [args.benchmark] if args.benchmark else [], args.sample_ids, server,
+                     say=print, complain=lambda line: print(line, file=sys.stderr))
 
 
 def _make_model(args: argparse.Namespace) -> int:
@@ -143,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="chunks scored at a time, torch on one thread each (default 0: one per usable CPU; 1 on cuda)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_score)
-    p = sub.add_parser("check", help="validate a predictions file offline (no ground truth needed)")
+    p = sub.add_parser("check", help="validate a predictions .npz or .zip offline (no ground truth needed; `ehps check`)")
     p.add_argument("pred", type=Path)
     group = p.add_mutually_exclusive_group()
     group.add_argument("--benchmark", metavar="SLUG", help="check ids against this benchmark's public sample-id list "

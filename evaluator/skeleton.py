@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ehps_client.layouts import NUM_SMPLX_VERTICES as NUM_VERTICES
+
 NUM_JOINTS = 55
-NUM_VERTICES = 10475
 NUM_FACES = 20908
 
 PELVIS, NECK, HEAD, JAW, LEFT_EYE, RIGHT_EYE = 0, 12, 15, 22, 23, 24

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from . import config
 from .api import FINAL, ApiClient, ApiError, NotOffered
+from .check import run_check
 
 app = typer.Typer(name="ehps", help="Submit to the EHPS Leaderboard and read its results.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -95,6 +96,21 @@ def login(url: UrlOpt = None, token: TokenOpt = None,
         api.list(limit=1)  # proves the token works before it is saved
     path = config.write_config(settings.url, token)
     err.print(f"logged in to {settings.url}; token saved to {path} (mode 600)", markup=False)
+
+
+@app.command()
+def check(
+    file: Annotated[Path, typer.Argument(help="predictions .npz, or a .zip of <benchmark>.npz (as uploaded)")],
+    benchmark: Annotated[list[str], typer.Option("--benchmark", "-b", help="benchmark slug: its ids come from "
+                         "./SLUG-sample_ids.txt when present, else from the server (a .zip names its own)")] = [],
+    sample_ids: Annotated[Optional[Path], typer.Option("--sample-ids", help="one expected sample id a line")] = None,
+    url: UrlOpt = None,
+) -> None:
+    """The site's upload checks, offline: keys, shapes, dtypes, NaN, ids (no ground truth, no token needed)."""
+    server = config.resolve(url or _globals["url"], None).url
+    code = run_check(file, benchmark, sample_ids, server, say=lambda line: out.print(line, markup=False, soft_wrap=True),
+                     complain=lambda line: err.print(line, markup=False, soft_wrap=True))
+    raise typer.Exit(code)
 
 
 @app.command()

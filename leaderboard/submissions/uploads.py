@@ -13,7 +13,6 @@ header is read to refuse object arrays (never unpickled) and shapes that do not 
 from __future__ import annotations
 
 import hashlib
-import re
 import shutil
 import tarfile
 import tempfile
@@ -34,7 +33,6 @@ from leaderboard.submissions.models import SubmissionKind
 
 COPY_CHUNK = 1024 * 1024
 PREDICTIONS_DIR = "predictions"
-MEMBER_NAME = re.compile(r"^(?P<slug>[-a-zA-Z0-9_]+)\.npz$")
 # Members that make a tar one of the container forms (workers.runners.image_archive reads the same forms).
 CONTAINER_MARKERS = frozenset({"index.json", "manifest.json", "oci-layout", "entrypoint"})
 MODEL_FILE_NAMES = {SubmissionKind.CONTAINER: "model-image.tar", SubmissionKind.MODEL_ARCHIVE: "model-archive.zip"}
@@ -213,6 +211,8 @@ def validate_predictions(path: Path, benchmark: Benchmark, label: str) -> int:
 
 def extract_bundle(path: Path, destination: Path, label: str, allowed: dict[str, Benchmark]) -> list[Benchmark]:
     """Extract ``<slug>.npz`` members of a zip into ``destination`` in a streaming way; return their benchmarks."""
+    from evaluator.formats import FormatError, bundle_slugs
+
     try:
         archive = open_zip(path, label)
     except zipfile.BadZipFile as exc:
@@ -220,22 +220,14 @@ def extract_bundle(path: Path, destination: Path, label: str, allowed: dict[str,
     limit = settings.MAX_UNCOMPRESSED_BYTES
     with archive:
         infos = archive.infolist()
-        if not infos:
-            raise UploadError(f"{label}: the zip archive is empty; it should hold one <benchmark>.npz per benchmark.")
+        try:  # the member rules of the light client's checker (ehps check): one implementation
+            slugs = bundle_slugs([info.filename for info in infos], label)
+        except FormatError as exc:
+            raise UploadError(f"{exc}; active benchmarks: {', '.join(sorted(allowed))}.") from None
         seen: dict[str, Benchmark] = {}
-        for info in infos:
-            name = info.filename
-            match = MEMBER_NAME.match(name)
-            if info.is_dir() or "/" in name or "\\" in name or ".." in name or match is None:
-                raise UploadError(
-                    f"{label}: unexpected member '{name}'. The zip may hold only <benchmark slug>.npz files at its top "
-                    f"level (no folders); active benchmarks: {', '.join(sorted(allowed))}."
-                )
-            slug = match["slug"]
+        for slug in slugs:
             if slug not in allowed:
-                raise UploadError(f"{label}: member '{name}' does not name an active benchmark ({', '.join(sorted(allowed))}).")
-            if slug in seen:
-                raise UploadError(f"{label}: member '{name}' appears twice.")
+                raise UploadError(f"{label}: member '{slug}.npz' does not name an active benchmark ({', '.join(sorted(allowed))}).")
             seen[slug] = allowed[slug]
         declared = sum(info.file_size for info in infos)
         if declared > limit:

@@ -52,4 +52,5 @@ def parse_agora(source: str | os.PathLike, data_root: str | os.PathLike | None =
         ids.append(str(ann["id"]))
         verts.append(v)
     arrays = {"vertices": np.stack(verts) if verts else np.zeros((0, NUM_VERTICES, 3))}
-    return ImportedGT(np.array(ids, dtype=str), arrays, schema="smplx", protocol="agora-val", skipped=skipped)
+    return ImportedGT(np.array(ids, dtype=str), arrays, schema="smplx", protocol="agora-val", skipped=skipped,
+                      rows_read=len(anns))

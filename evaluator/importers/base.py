@@ -19,7 +19,10 @@ class GroundTruthImportError(ValueError):
 class ImportedGT:
     """Parsed GT in our layout: ``arrays`` (params or ``vertices``) and ``meta`` (camera, gender,
     flags) per sample, for ``schema`` (evaluator.formats.SCHEMAS) and a default ``protocol``.
-    ``skipped`` counts the rows the official filtering dropped, by reason."""
+    ``skipped`` counts the rows the official filtering dropped, by reason; ``adjusted`` the samples whose
+    values the official GT step replaced (e.g. large betas zeroed), by reason; ``filled`` the samples
+    given a default for a key the source lacks, by key (the import report prints all three);
+    ``rows_read`` how many rows the source had (None: not counted)."""
 
     sample_ids: np.ndarray
     arrays: dict[str, np.ndarray]
@@ -28,6 +31,10 @@ class ImportedGT:
     meta: dict[str, np.ndarray] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     splits: np.ndarray | None = None
+    adjusted: dict[str, int] = field(default_factory=dict)
+    filled: dict[str, int] = field(default_factory=dict)
+    rows_read: int | None = None
+    notes: list[str] = field(default_factory=list)  # official steps that could not run, said in the report
 
     def __len__(self) -> int:
         return len(self.sample_ids)
@@ -45,8 +52,9 @@ class ImportedGT:
         return out
 
 
-def count(skipped: dict[str, int], reason: str) -> None:
-    skipped[reason] = skipped.get(reason, 0) + 1
+def count(counts: dict[str, int], reason: str, n: int = 1) -> None:
+    if n:
+        counts[reason] = counts.get(reason, 0) + n
 
 
 def rodrigues(axis_angle) -> np.ndarray:

@@ -32,4 +32,4 @@ def parse_ehf(source: str | os.PathLike) -> ImportedGT:
             raise GroundTruthImportError(f"{path.name}: {len(v)} vertices, expected {NUM_VERTICES} (SMPL-X topology)")
         verts.append(v @ R.T)
         ids.append(path.name.split("_")[0])
-    return ImportedGT(np.array(ids), {"vertices": np.stack(verts)}, schema="smplx", protocol="ehf")
+    return ImportedGT(np.array(ids), {"vertices": np.stack(verts)}, schema="smplx", protocol="ehf", rows_read=len(files))

@@ -5,14 +5,22 @@ them needs ``allow_pickle=True``. That is acceptable ONLY here: an operator runs
 they downloaded from the dataset authors; user uploads never reach this code (they go through
 evaluator.formats with ``allow_pickle=False``).
 
-Preprocessing (reference_evaluation.md §3-4):
+Preprocessing (SMPLest-X ``datasets/humandata.py`` ``HumanDataset.load_data``, SMPLer-X
+``data/humandata.py`` and ``preprocessing.process_human_model_output``; reference_evaluation.md §3-4):
 - rows flagged off by the dataset (``meta.annot_valid`` false, AGORA; ``meta.valid_label`` 0,
   ``iscrowd`` or ``num_keypoints`` 0, UBody/COCO) are dropped, then every ``sample_interval``-th
-  row index is kept (SMPLest-X ``load_data``; ARCTIC uses 10, UBody 100);
+  row index is kept (ARCTIC uses 10, UBody 100); then a row whose ``bbox_xywh`` vanishes under
+  ``process_bbox`` in its ``meta.height``/``meta.width`` image is dropped, and a row with
+  ``betas_extra`` != 0 (an AGORA kid, SMPLest-X only) is dropped. Each drop is counted by reason;
+  without ``bbox_xywh`` or image sizes the box filter cannot run and the report says so;
+- ``global_orient``, ``body_pose``, ``betas`` (or ``betas_neutral``, which wins) and ``transl`` are
+  required: a file without one is refused unless ``fill_missing`` names it (zeros, reported);
 - ``betas_neutral``, when present, replaces ``betas``; only 10 are kept;
 - ``zero_large_betas`` (default, SMPLer-X ``process_human_model_output``): a sample with any
-  |beta| > 3 gets all-zero betas; ``False`` keeps them (SMPLest-X builds its GT mesh first);
-- missing hand poses, jaw or expression become zeros; eye poses are always zero;
+  |beta| > 3 (float32) gets all-zero betas; ``False`` keeps them (SMPLest-X scores its GT mesh
+  ``mesh_cam_orig``, built before that step);
+- a missing hand pose becomes zeros; a missing jaw pose or expression zeroes both (the reference
+  gates the face on both keys); eye poses are always zero; each is counted in ``filled``;
 - ``misc.flat_hand_mean`` true: the MANO hand mean is subtracted (our layer adds it back);
 - a file with ``smpl`` and no ``smplx`` (SMPLest-X's 3DPW test) gives SMPL GT with ``meta.gender``.
 Sample id = ``<image_path>#<row>``, unique even with several people per image.
@@ -24,12 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import GroundTruthImportError, ImportedGT
+from .base import GroundTruthImportError, ImportedGT, count, sanitize_bbox
 
 BETAS_LIMIT = 3.0
 NUM_BETAS = NUM_EXPRESSION = 10
 POSE_KEYS = {"global_orient": 3, "body_pose": 63, "left_hand_pose": 45, "right_hand_pose": 45, "jaw_pose": 3}
 SMPL_POSE_KEYS = {"global_orient": 3, "body_pose": 69}
+REQUIRED_KEYS = ("global_orient", "body_pose", "betas", "transl")  # the reference reads them unconditionally
 
 
 def _dict_item(data, key: str) -> dict:
@@ -48,23 +57,55 @@ def hand_means(model_dir: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
                 np.asarray(model["hands_meanr"], np.float64).reshape(45))
 
 
-def _kept_rows(meta: dict, n: int, interval: int) -> np.ndarray:
+def filtered_rows(meta: dict, n: int, interval: int, skipped: dict[str, int] | None = None) -> np.ndarray:
+    """Row indices SMPLest-X ``load_data`` keeps before its box check, counting each drop in ``skipped``."""
+    skipped = {} if skipped is None else skipped
     keep = np.ones(n, bool)
+
+    def drop(reason: str, mask) -> None:
+        nonlocal keep
+        mask = np.asarray(mask).reshape(n)
+        count(skipped, reason, int((keep & mask).sum()))
+        keep &= ~mask
+
     if "annot_valid" in meta:
-        keep &= np.asarray(meta["annot_valid"]).astype(bool).reshape(n)
+        drop("meta.annot_valid false", ~np.asarray(meta["annot_valid"]).astype(bool))
     if "valid_label" in meta:
-        keep &= np.asarray(meta["valid_label"]).reshape(n) != 0
-    for key in ("iscrowd",):
-        if key in meta:
-            keep &= ~np.asarray(meta[key]).astype(bool).reshape(n)
+        drop("meta.valid_label 0", np.asarray(meta["valid_label"]) == 0)
+    if "iscrowd" in meta:
+        drop("meta.iscrowd", np.asarray(meta["iscrowd"]).astype(bool))
     if "num_keypoints" in meta:
-        keep &= np.asarray(meta["num_keypoints"]).reshape(n) != 0
-    keep &= np.arange(n) % max(1, interval) == 0
+        drop("meta.num_keypoints 0", np.asarray(meta["num_keypoints"]) == 0)
+    drop(f"off the sampling interval (every {interval})", np.arange(n) % max(1, interval) != 0)
     return np.flatnonzero(keep)
 
 
+def _kept_rows(meta: dict, n: int, interval: int) -> np.ndarray:
+    return filtered_rows(meta, n, interval)
+
+
+def _box_and_kid_filter(data, meta: dict, params: dict, rows: np.ndarray, skipped: dict[str, int],
+                        notes: list[str]) -> np.ndarray:
+    """Drop rows whose person box vanishes (``process_bbox`` is None iff ``sanitize_bbox`` is) and AGORA kids."""
+    n = len(np.asarray(data["image_path"]))
+    if "bbox_xywh" in data.files and "height" in meta and "width" in meta:
+        boxes = np.asarray(data["bbox_xywh"], np.float64).reshape(n, -1)
+        heights, widths = np.asarray(meta["height"]).reshape(n), np.asarray(meta["width"]).reshape(n)
+        ok = np.array([sanitize_bbox(boxes[i, :4], widths[i], heights[i]) is not None for i in rows], bool)
+        count(skipped, "bbox outside the image", int((~ok).sum()))
+        rows = rows[ok]
+    else:
+        notes.append("box filter not applied: the file has no bbox_xywh or no meta.height/width")
+    if "betas_extra" in params:
+        kid = np.asarray(params["betas_extra"], np.float64).reshape(n, -1)[rows].any(axis=1)
+        count(skipped, "betas_extra != 0 (a kid, SMPLest-X)", int(kid.sum()))
+        rows = rows[~kid]
+    return rows
+
+
 def parse_humandata(source: str | os.PathLike, model_dir: str | os.PathLike | None = None,
-                    sample_interval: int = 1, zero_large_betas: bool = True) -> ImportedGT:
+                    sample_interval: int = 1, zero_large_betas: bool = True,
+                    fill_missing: list[str] | str | None = None) -> ImportedGT:
     source = Path(source)
     try:
         data = np.load(source, allow_pickle=True)  # trusted operator file, see module docstring
@@ -78,12 +119,22 @@ def parse_humandata(source: str | os.PathLike, model_dir: str | os.PathLike | No
             raise GroundTruthImportError(f"{source.name}: no 'smplx' (or 'smpl') parameter dict (keys: {sorted(data.files)}).")
         meta, misc = _dict_item(data, "meta"), _dict_item(data, "misc")
         image_paths = np.asarray(data["image_path"]).astype(str)
-    n = len(image_paths)
-    rows = _kept_rows(meta, n, sample_interval)
-    params = smplx or smpl
+        params = smplx or smpl
+        n = len(image_paths)
+        skipped, filled, adjusted, notes = {}, {}, {}, []
+        rows = _box_and_kid_filter(data, meta, params, filtered_rows(meta, n, sample_interval, skipped), skipped, notes)
+    fill = {fill_missing} if isinstance(fill_missing, str) else set(fill_missing or ())
+    if fill - set(REQUIRED_KEYS):
+        raise GroundTruthImportError(f"fill_missing takes {list(REQUIRED_KEYS)}, not {sorted(fill - set(REQUIRED_KEYS))}")
+    present = set(params) | ({"betas"} if "betas_neutral" in params else set())
+    missing = [key for key in REQUIRED_KEYS if key not in present and key not in fill]
+    if missing:
+        raise GroundTruthImportError(f"{source.name}: no {missing} in its parameter dict (keys: {sorted(params)}); "
+                                     "pass fill_missing (--fill-missing KEY) to use zeros instead")
 
     def param(key: str, size: int) -> np.ndarray:
         if key not in params:
+            count(filled, f"{key} (zeros)", len(rows))
             return np.zeros((len(rows), size))
         value = np.asarray(params[key], dtype=np.float64).reshape(n, -1)
         if value.shape[1] < size:
@@ -94,10 +145,16 @@ def parse_humandata(source: str | os.PathLike, model_dir: str | os.PathLike | No
     out = {key: param(key, size) for key, size in keys.items()}
     betas = param("betas_neutral" if "betas_neutral" in params else "betas", NUM_BETAS)
     if zero_large_betas:
-        betas[(np.abs(betas) > BETAS_LIMIT).any(axis=1)] = 0.0
+        large = (np.abs(betas.astype(np.float32)) > BETAS_LIMIT).any(axis=1)
+        betas[large] = 0.0
+        count(adjusted, f"betas zeroed (|beta| > {BETAS_LIMIT:g})", int(large.sum()))
     out["betas"] = betas
     if smplx:
         out["expression"] = param("expression", NUM_EXPRESSION)
+        if "jaw_pose" not in params or "expression" not in params:  # the reference's face gate needs both keys
+            nonzero = out["jaw_pose"].any(axis=1) | out["expression"].any(axis=1)
+            count(adjusted, "jaw_pose/expression zeroed (the other is missing)", int(nonzero.sum()))
+            out["jaw_pose"][:], out["expression"][:] = 0.0, 0.0
     out["transl"] = param("transl", 3)
     if smplx and bool(misc.get("flat_hand_mean", False)):
         if model_dir is None:
@@ -116,8 +173,10 @@ def parse_humandata(source: str | os.PathLike, model_dir: str | os.PathLike | No
         genders = np.char.lower(np.where(np.isin(np.char.lower(genders), ["m", "f"]),
                                          np.where(np.char.lower(genders) == "m", "male", "female"), genders))
         out["body_pose"] = out["body_pose"].reshape(-1, 23, 3)
-        return ImportedGT(ids, out, schema="smpl", protocol="3dpw", meta={"gender": genders})
+        return ImportedGT(ids, out, schema="smpl", protocol="3dpw", meta={"gender": genders}, skipped=skipped,
+                          adjusted=adjusted, filled=filled, rows_read=n, notes=notes)
     out["body_pose"] = out["body_pose"].reshape(-1, 21, 3)
     out["left_hand_pose"] = out["left_hand_pose"].reshape(-1, 15, 3)
     out["right_hand_pose"] = out["right_hand_pose"].reshape(-1, 15, 3)
-    return ImportedGT(ids, out, schema="smplx", protocol="smplx-generic")
+    return ImportedGT(ids, out, schema="smplx", protocol="smplx-generic", skipped=skipped, adjusted=adjusted,
+                      filled=filled, rows_read=n, notes=notes)

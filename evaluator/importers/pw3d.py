@@ -3,7 +3,9 @@
 Each annotation carries ``smpl_param`` {``pose`` (72 = root 3 + 23 x 3), ``shape`` (10),
 ``trans`` (3), ``gender``} in the camera frame and a ``bbox``; the image record gives width and
 height. Official filtering: ``process_bbox`` (ratio 1.25) vanishing -> dropped. Every annotation
-is kept otherwise (the test split has no sampling interval). Sample id = the annotation id.
+is kept otherwise (the test split has no sampling interval). GT step: none; the reference scores
+``smpl_mesh_cam_orig``, the mesh built before ``process_human_model_output`` zeroes |beta| > 3, so
+betas stay as annotated. Sample id = the annotation id.
 """
 from __future__ import annotations
 
@@ -32,6 +34,9 @@ def parse_3dpw(source: str | os.PathLike, bbox_ratio: float = 1.25) -> ImportedG
         if process_bbox(ann["bbox"], img["width"], img["height"], bbox_ratio) is None:
             count(skipped, "bbox outside the image")
             continue
+        if "R" in img.get("cam_param", {}):  # the reference would rotate the root (process_human_model_output)
+            raise GroundTruthImportError(f"{source.name}: image {img['id']} has a camera rotation 'R'; this importer "
+                                         "reads SMPL params already in the camera frame")
         p = ann["smpl_param"]
         pose = np.asarray(p["pose"], dtype=np.float64).reshape(-1)
         if pose.size != 72:
@@ -46,4 +51,4 @@ def parse_3dpw(source: str | os.PathLike, bbox_ratio: float = 1.25) -> ImportedG
         "transl": np.array([r[2] for r in rows]).reshape(-1, 3),
     }
     return ImportedGT(np.array(ids, dtype=str), arrays, schema="smpl", protocol="3dpw",
-                      meta={"gender": np.array(genders, dtype=str)}, skipped=skipped)
+                      meta={"gender": np.array(genders, dtype=str)}, skipped=skipped, rows_read=len(anns))

@@ -13,6 +13,15 @@ list, it is not crowd, has keypoints, ``valid_label`` is not 0, it has SMPL-X pa
 survives ``process_bbox``. (The reference also drops annotations whose image file is missing:
 pass ``images_root`` to apply that check.) Sample id = ``<scene>/<ann_id>``.
 
+GT step (SMPLer-X ``preprocessing.process_human_model_output`` on the test sample, whose outputs
+``SMPLer_X.generate_mesh_gt`` builds the GT mesh from): validity flags are the fit's own
+``lhand_valid``/``rhand_valid``/``face_valid`` when it has them, else the annotation's
+``lefthand_valid``/``righthand_valid``/``face_valid`` (``UBody_Part.load_data``); an invalid or
+missing hand pose becomes zeros, an invalid face (or a missing jaw or expression) zeroes both jaw
+and expression, and betas with any |beta| > 3 (compared in float32, as the reference's torch
+tensor) become all zeros. ``ImportedGT.adjusted`` counts each of these; a fit without
+``root_pose``, ``body_pose``, ``shape`` or ``trans`` is refused (the reference raises KeyError).
+
 Camera: the reference decides visibility by projecting the GT mesh with its virtual crop camera
 (focal 5000 px and principal point (96, 128) in the 192x256 body crop) mapped back to the image
 through the box, i.e. a pinhole with fx = 5000 w / 192, fy = 5000 h / 256, (cx, cy) = box centre;
@@ -31,9 +40,14 @@ from .base import GroundTruthImportError, ImportedGT, count, process_bbox
 
 TEST_SAMPLE_INTERVAL = 100
 VIRTUAL_FOCAL, BODY_CROP = 5000.0, (192.0, 256.0)  # SMPLer-X cfg.focal, input_body_shape (w, h)
+BETAS_LIMIT = 3.0  # SMPLer-X process_human_model_output: "change to mean shape if beta is too far from it"
 _PARAMS = {"root_pose": ("global_orient", 3), "body_pose": ("body_pose", 63), "lhand_pose": ("left_hand_pose", 45),
            "rhand_pose": ("right_hand_pose", 45), "jaw_pose": ("jaw_pose", 3), "shape": ("betas", 10),
            "expr": ("expression", 10), "trans": ("transl", 3)}
+_REQUIRED = ("root_pose", "body_pose", "shape", "trans")
+# (fit flag, annotation flag, fit keys the flag gates: all must be present)
+_GATES = (("lhand_valid", "lefthand_valid", ("lhand_pose",)), ("rhand_valid", "righthand_valid", ("rhand_pose",)),
+          ("face_valid", "face_valid", ("jaw_pose", "expr")))
 
 
 def video_name(file_name: str) -> str:
@@ -45,6 +59,28 @@ def official_camera(box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x, y, w, h = (float(v) for v in box)
     return (np.array([VIRTUAL_FOCAL * w / BODY_CROP[0], VIRTUAL_FOCAL * h / BODY_CROP[1]]),
             np.array([x + w / 2, y + h / 2]))
+
+
+def official_params(p: dict, ann: dict, adjusted: dict[str, int], where: str) -> dict[str, np.ndarray]:
+    """The GT parameters of one fit after the reference's GT step (see the module docstring)."""
+    missing = [key for key in _REQUIRED if key not in p]
+    if missing:
+        raise GroundTruthImportError(f"{where}: the SMPL-X fit has no {missing} (the reference needs them)")
+    flags = p if "lhand_valid" in p else ann
+    out = {ours: np.asarray(p[theirs], np.float64).reshape(-1)[:n] if theirs in p else np.zeros(n)
+           for theirs, (ours, n) in _PARAMS.items()}
+    for fit_flag, ann_flag, keys in _GATES:
+        flag = fit_flag if flags is p else ann_flag
+        if flag not in flags:
+            raise GroundTruthImportError(f"{where}: no {flag!r} flag (the reference reads it)")
+        if not (flags[flag] and all(k in p for k in keys)):
+            for key in keys:
+                out[_PARAMS[key][0]] = np.zeros(_PARAMS[key][1])
+            count(adjusted, f"{'/'.join(_PARAMS[k][0] for k in keys)} zeroed ({flag} false or missing)")
+    if (np.abs(np.asarray(p["shape"], np.float32)) > BETAS_LIMIT).any():  # every beta the fit has, not only 10
+        out["betas"] = np.zeros_like(out["betas"])
+        count(adjusted, f"betas zeroed (|beta| > {BETAS_LIMIT:g})")
+    return out
 
 
 def _load_json(path: Path):
@@ -66,13 +102,15 @@ def parse_ubody(source: str | os.PathLike, sample_interval: int = TEST_SAMPLE_IN
     scenes = sorted(p.parent for p in (root / "annotations").glob("*/keypoint_annotation.json"))
     if not scenes:
         raise GroundTruthImportError(f"{root}: no annotations/<scene>/keypoint_annotation.json")
-    ids, params, focal, princpt, size, skipped = [], [], [], [], [], {}
+    ids, params, focal, princpt, size, skipped, adjusted, read = [], [], [], [], [], {}, {}, 0
     for scene_dir in scenes:
         db = _load_json(scene_dir / "keypoint_annotation.json")
         smplx = _load_json(scene_dir / "smplx_annotation.json")
         images = {img["id"]: img for img in db["images"]}
+        read += len(db["annotations"])
         for i, ann in enumerate(db["annotations"], start=1):
             if i % max(1, sample_interval):
+                count(skipped, f"off the sampling interval (every {sample_interval})")
                 continue
             img = images[ann["image_id"]]
             if video_name(img["file_name"]) not in test_videos:
@@ -92,9 +130,10 @@ def parse_ubody(source: str | os.PathLike, sample_interval: int = TEST_SAMPLE_IN
             if box is None:
                 count(skipped, "bbox outside the image")
                 continue
-            p = entry["smplx_param"]
-            params.append({ours: np.asarray(p.get(theirs, np.zeros(n)), np.float64).reshape(-1)[:n]
-                           for theirs, (ours, n) in _PARAMS.items()})
+            if "R" in entry.get("cam_param", {}):  # the reference would rotate the root pose; never seen in UBody
+                raise GroundTruthImportError(f"{scene_dir.name}/{ann['id']}: cam_param has a rotation 'R'; "
+                                             "this importer does not apply camera extrinsics")
+            params.append(official_params(entry["smplx_param"], ann, adjusted, f"{scene_dir.name}/{ann['id']}"))
             if camera == "official":
                 f, c = official_camera(box)
             else:
@@ -111,4 +150,4 @@ def parse_ubody(source: str | os.PathLike, sample_interval: int = TEST_SAMPLE_IN
     meta = {"focal": np.array(focal).reshape(-1, 2), "princpt": np.array(princpt).reshape(-1, 2),
             "image_size": np.array(size).reshape(-1, 2)}
     return ImportedGT(np.array(ids, dtype=str), arrays, schema="smplx-camera", protocol="ubody", meta=meta,
-                      skipped=skipped)
+                      skipped=skipped, adjusted=adjusted, rows_read=read)

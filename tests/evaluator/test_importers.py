@@ -118,7 +118,7 @@ def _ubody_root(root, rng):
         video = "TalkShow_01_Trim2" if i != 200 else "TalkShow_99"
         images.append({"id": i, "file_name": f"/videos/{video}/{i:06d}.jpg", "width": 1280, "height": 720})
         anns.append({"id": 5000 + i, "image_id": i, "iscrowd": int(i == 300), "num_keypoints": 17, "valid_label": 1,
-                     "bbox": [500, 100, 200, 500]})
+                     "bbox": [500, 100, 200, 500], "lefthand_valid": True, "righthand_valid": True, "face_valid": True})
         smplx[str(5000 + i)] = {"smplx_param": {"root_pose": [np.pi, 0, 0], "body_pose": rng.normal(0, 0.1, 63).tolist(),
                                                 "lhand_pose": [0.0] * 45, "rhand_pose": [0.0] * 45, "jaw_pose": [0, 0, 0],
                                                 "shape": [0.0] * 10, "expr": [0.0] * 10, "trans": [0.0, 0.3, 5.0]},
@@ -132,7 +132,8 @@ def test_ubody_samples_every_100th_test_annotation_with_the_official_camera(tmp_
     gt = import_ground_truth("ubody", tmp_path / "UBody", tmp_path / "gt.npz")
     # i = 100, 200 (not a test video), 300 (crowd), 400 -> two samples
     assert list(gt.sample_ids) == ["TalkShow/5100", "TalkShow/5400"]
-    assert gt.skipped == {"not a test video": 1, "crowd or no keypoints": 1}
+    assert gt.skipped == {"not a test video": 1, "crowd or no keypoints": 1, "off the sampling interval (every 100)": 396}
+    assert gt.rows_read == 400 and gt.adjusted == {}
     box = process_bbox([500, 100, 200, 500], 1280, 720)
     focal, princpt = official_camera(box)
     np.testing.assert_allclose(gt.meta["focal"][0], [5000 * box[2] / 192, 5000 * box[3] / 256])
@@ -193,3 +194,44 @@ def test_ehf_import_scored_end_to_end(tmp_path, body_model):
                                           load_sample_set(tmp_path / "raw.npz"))
     assert np.abs(rows["pa_mpvpe_all"]).max() < 1e-2 and np.abs(rows["pa_mpjpe_body"]).max() < 1e-2
     assert rows["mpvpe_all"].min() > 100  # a ~171 degree rotation about the pelvis is far from aligned
+
+
+def _smplx_humandata(path, n=6, drop=(), **extra):
+    rng = np.random.default_rng(8)
+    smplx = {"global_orient": rng.normal(size=(n, 3)), "body_pose": rng.normal(size=(n, 21, 3)),
+             "left_hand_pose": rng.normal(size=(n, 15, 3)), "right_hand_pose": rng.normal(size=(n, 15, 3)),
+             "expression": rng.normal(size=(n, 10)), "betas": rng.normal(size=(n, 10)), "transl": rng.normal(size=(n, 3)),
+             **extra}
+    for key in drop:
+        smplx.pop(key)
+    meta = {"height": np.full(n, 720), "width": np.full(n, 1280), "valid_label": np.array([1, 0, 1, 1, 1, 1]),
+            "iscrowd": np.zeros(n), "num_keypoints": np.full(n, 17)}
+    boxes = np.tile([100.0, 100.0, 200.0, 400.0, 1.0], (n, 1))
+    boxes[3] = [2000.0, 100.0, 200.0, 400.0, 1.0]  # right of a 1280-wide image: process_bbox gives None
+    np.savez(path, image_path=np.array([f"v/{i}.jpg" for i in range(n)]), bbox_xywh=boxes,
+             smplx=np.array(smplx, dtype=object), meta=np.array(meta, dtype=object))
+    return smplx
+
+
+def test_humandata_counts_every_official_drop_and_refuses_missing_required_keys(tmp_path):
+    """SMPLest-X datasets/humandata.py HumanDataset.load_data: valid_label/iscrowd/num_keypoints skips, the
+    row-index interval, then process_bbox None and betas_extra != 0 (kids) drop rows; the reference reads
+    global_orient/body_pose/betas/transl unconditionally, and gates jaw+expression on both keys
+    (process_human_model_output)."""
+    _smplx_humandata(tmp_path / "hd.npz", drop=("transl",), betas_extra=np.array([[0.0], [0], [0], [0], [0], [0.4]]))
+    with pytest.raises(GroundTruthImportError, match=r"no \['transl'\].*--fill-missing"):
+        parse_ground_truth("humandata", tmp_path / "hd.npz")
+    with pytest.raises(GroundTruthImportError, match="fill_missing takes"):
+        parse_ground_truth("humandata", tmp_path / "hd.npz", fill_missing=["expression"])
+    gt = parse_ground_truth("humandata", tmp_path / "hd.npz", fill_missing=["transl"])
+    assert list(gt.sample_ids) == ["v/0.jpg#0", "v/2.jpg#2", "v/4.jpg#4"] and gt.rows_read == 6
+    assert gt.skipped == {"meta.valid_label 0": 1, "bbox outside the image": 1, "betas_extra != 0 (a kid, SMPLest-X)": 1}
+    assert gt.filled == {"transl (zeros)": 3, "jaw_pose (zeros)": 3} and not gt.arrays["transl"].any()
+
+    smplx = _smplx_humandata(tmp_path / "nojaw.npz")  # no jaw_pose: the expression goes too
+    gt = parse_ground_truth("humandata", tmp_path / "nojaw.npz", sample_interval=2)
+    assert gt.skipped == {"meta.valid_label 0": 1, "off the sampling interval (every 2)": 2}
+    assert gt.filled == {"jaw_pose (zeros)": 3}
+    assert gt.adjusted["jaw_pose/expression zeroed (the other is missing)"] == 3 and not gt.arrays["expression"].any()
+    large = (np.abs(smplx["betas"][[0, 2, 4]]) > 3).any(1).sum()
+    assert gt.adjusted.get("betas zeroed (|beta| > 3)", 0) == large

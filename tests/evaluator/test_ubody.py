@@ -127,3 +127,36 @@ def test_gt_file_needs_camera_keys(tmp_path):
     gt = load_sample_set(path, role="gt", schema="smplx-camera")
     assert gt.meta["image_size"].shape == (1, 2)
     assert MetricSums.empty(["x"]).means() == {"x": None}
+
+
+# Golden figures from running the official test-mode GT step (caizhongang/SMPLer-X data/UBody/UBody.py
+# UBody_Part.load_data + __getitem__ -> targets smplx_pose/smplx_shape/smplx_expr, the parameters
+# main/SMPLer_X.py generate_mesh_gt builds the GT mesh from; common/utils/preprocessing.py
+# process_human_model_output zeroes invalid hands/face and any-|beta|>3 shapes) on
+# ubody_synthetic.write_ubody_root(seed=21): per kept sample, the sum of absolute values.
+OFFICIAL_IDS = ["Talk/7100", "Talk/7300", "Talk/7400", "Talk/7600", "Talk/7700", "Talk/7900", "Talk/8000", "Talk/8200"]
+OFFICIAL_ABS_SUMS = {
+    "left_hand_pose": [0.0, 10.545591, 9.499177, 0.0, 13.134702, 0.0, 9.169805, 8.848906],
+    "right_hand_pose": [0.0, 10.476124, 0.0, 0.0, 0.0, 10.737447, 0.0, 0.0],
+    "jaw_pose": [0.0, 0.0, 0.134695, 0.0, 0.442202, 0.143295, 0.0, 0.410136],
+    "expression": [0.0, 0.0, 7.778276, 0.0, 9.137219, 7.980073, 0.0, 8.256673],
+    "betas": [0.0, 14.404166, 15.562136, 10.983765, 0.0, 7.37588, 12.124551, 0.0],
+}
+
+
+def test_ubody_import_builds_gt_as_the_official_step(tmp_path):
+    from evaluator.importers import parse_ground_truth
+    from ubody_synthetic import write_ubody_root
+
+    write_ubody_root(tmp_path / "UBody", seed=21)
+    gt = parse_ground_truth("ubody", tmp_path / "UBody")
+    assert list(gt.sample_ids) == OFFICIAL_IDS
+    for key, sums in OFFICIAL_ABS_SUMS.items():
+        ours = np.abs(gt.arrays[key].reshape(len(gt), -1)).sum(1)
+        np.testing.assert_allclose(ours, sums, atol=2e-5, err_msg=key)
+    assert gt.adjusted == {"betas zeroed (|beta| > 3)": 3,
+                           "left_hand_pose zeroed (lefthand_valid false or missing)": 3,
+                           "right_hand_pose zeroed (righthand_valid false or missing)": 4,
+                           "right_hand_pose zeroed (rhand_valid false or missing)": 2,
+                           "jaw_pose/expression zeroed (face_valid false or missing)": 4}
+    assert gt.rows_read == 1200 and gt.skipped["off the sampling interval (every 100)"] == 1188

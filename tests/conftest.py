@@ -34,6 +34,19 @@ def smplx_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _isolated_client_config(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The ``ehps`` client (and every subprocess a test starts) reads a session-private config file, never the
+    user's: a token saved by ``ehps login`` on this machine must not change any test's outcome (issue 24)."""
+    path = tmp_path_factory.mktemp("ehps-config") / "config.json"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EHPS_CONFIG", str(path))
+        patch.setenv("XDG_CONFIG_HOME", str(path.parent))
+        for name in ("EHPS_TOKEN", "EHPS_URL", "EHPS_SERVER"):
+            patch.delenv(name, raising=False)
+        yield path
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _private_storage(tmp_path_factory: pytest.TempPathFactory, smplx_model_dir: Path):
     """Point Django's private storage and model folder at temporary folders for the whole session."""
     try:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import ipaddress
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,7 +34,11 @@ def _detail(response: httpx.Response) -> str:
 
 def explain(response: httpx.Response, what: str) -> ApiError:
     """Readable errors: the server's detail, plus what to do for the usual cases."""
-    status, detail = response.status_code, _detail(response)
+    status = response.status_code
+    if response.is_redirect:  # the API never redirects: a login page, http -> https, or a wrong --url
+        return ApiError(status, f"{what}: the server answered with a redirect to {response.headers.get('location')} "
+                                f"(HTTP {status}), not the API; check the --url")
+    detail = _detail(response)
     if status == 401:
         return ApiError(status, f"not authenticated ({detail}): run `ehps login`, or set EHPS_TOKEN")
     if status == 403:
@@ -81,10 +87,33 @@ class ProgressReader(io.RawIOBase):
         return data
 
 
+def is_unencrypted_remote(url: str) -> bool:
+    """http:// to a host other than this machine: a token or password would cross the network in clear text."""
+    parsed = httpx.URL(url)
+    if parsed.scheme != "http" or parsed.host == "localhost" or parsed.host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(parsed.host).is_loopback
+    except ValueError:  # a host name
+        return True
+
+
+def guard_credentials(url: str, insecure: bool) -> None:
+    """Refuse to send credentials to a remote plain-http server, unless the user said --insecure (then warn)."""
+    if not is_unencrypted_remote(url):
+        return
+    message = f"{url} is not encrypted (http:// to another machine): your token or password would travel in clear text"
+    if not insecure:
+        raise ApiError(0, f"{message}; use https://, or pass --insecure to send it anyway")
+    print(f"warning: {message} (--insecure)", file=sys.stderr)
+
+
 class ApiClient:
     def __init__(self, url: str, token: str | None = None, timeout: float = 60.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        self.url = url.rstrip("/")
+                 transport: httpx.BaseTransport | None = None, insecure: bool = False) -> None:
+        self.url, self.insecure = url.rstrip("/"), insecure
+        if token:
+            guard_credentials(self.url, insecure)
         headers = {"Accept": "application/json", "User-Agent": "ehps-cli"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -103,7 +132,7 @@ class ApiClient:
             raise ApiError(0, f"{what}: {self.url} did not answer in time") from None
         except httpx.TransportError as exc:
             raise ApiError(0, f"cannot reach {self.url}: {exc}") from None
-        if response.is_error:
+        if not response.is_success:
             raise explain(response, what)
         return response
 
@@ -112,10 +141,11 @@ class ApiClient:
 
     # --- accounts
     def obtain_token(self, username: str, password: str) -> str:
+        guard_credentials(self.url, self.insecure)
         response = self.http.post("auth/token/", data={"username": username, "password": password})
         if response.status_code == 400:
             raise ApiError(400, "login failed: wrong username or password")
-        if response.is_error:
+        if not response.is_success:
             raise explain(response, "login")
         return response.json()["token"]
 
@@ -180,6 +210,6 @@ class ApiClient:
                 raise NotOffered(f"{benchmark}: {body.get('detail')}")
             if str(body.get("detail", "")).startswith("No API endpoint"):
                 raise NotOffered("this server offers no per-sample errors")
-        if response.is_error:
+        if not response.is_success:
             raise explain(response, what)
         return response.content

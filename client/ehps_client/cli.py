@@ -28,20 +28,23 @@ err = Console(stderr=True)
 
 UrlOpt = Annotated[Optional[str], typer.Option("--url", help=f"server URL (default: ${config.URL_ENV}, the config file, {config.DEFAULT_URL})")]
 TokenOpt = Annotated[Optional[str], typer.Option("--token", help=f"API token (default: ${config.TOKEN_ENV}, then the config file)")]
-_globals: dict[str, Optional[str]] = {"url": None, "token": None}
+InsecureOpt = Annotated[bool, typer.Option("--insecure", help="send your token or password to a remote http:// "
+                                           "server anyway (it travels unencrypted)")]
+_globals: dict = {"url": None, "token": None, "insecure": False}
 
 
 @app.callback()
-def _common(url: UrlOpt = None, token: TokenOpt = None) -> None:
+def _common(url: UrlOpt = None, token: TokenOpt = None, insecure: InsecureOpt = False) -> None:
     """Options given before the command apply to every command."""
-    _globals.update(url=url, token=token)
+    _globals.update(url=url, token=token, insecure=insecure)
 
 
 def client(url: Optional[str], token: Optional[str], need_token: bool = True) -> ApiClient:
     settings = config.resolve(url or _globals["url"], token or _globals["token"])
     if need_token and not settings.token:
-        raise ApiError(401, f"no API token: run `ehps login --url {settings.url}`, or set {config.TOKEN_ENV}")
-    return ApiClient(settings.url, settings.token)
+        raise ApiError(401, f"no API token for {settings.url}: run `ehps login --url {settings.url}`, "
+                            f"or set {config.TOKEN_ENV}")
+    return ApiClient(settings.url, settings.token, insecure=_globals["insecure"])
 
 
 def fmt(value: object, digits: int = 1) -> str:
@@ -84,18 +87,24 @@ def wait_for(api: ApiClient, sid: str, interval: float) -> dict:
 
 @app.command()
 def login(url: UrlOpt = None, token: TokenOpt = None,
-          username: Annotated[Optional[str], typer.Option(help="ask the server for your token with your password")] = None) -> None:
-    """Save the server URL and your API token to the config file (or check the token from the environment)."""
+          username: Annotated[Optional[str], typer.Option(help="ask the server for your token with your password")] = None,
+          password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from standard "
+                                                       "input (for scripts; needs --username)")] = False,
+          insecure: InsecureOpt = False) -> None:
+    """Save your API token for a server (tokens are kept per server URL); prompts unless --token or --password-stdin."""
     settings = config.resolve(url or _globals["url"], None)
-    token = token or _globals["token"]
-    with ApiClient(settings.url) as anonymous:
+    token, insecure = token or _globals["token"], insecure or _globals["insecure"]
+    if password_stdin and (token or not username):
+        raise click.UsageError("--password-stdin needs --username (and no --token)")
+    with ApiClient(settings.url, insecure=insecure) as anonymous:
         if not token:
             username = username or typer.prompt("username")
-            token = anonymous.obtain_token(username, getpass.getpass("password: "))
-    with ApiClient(settings.url, token) as api:
+            password = sys.stdin.readline().rstrip("\r\n") if password_stdin else getpass.getpass("password: ")
+            token = anonymous.obtain_token(username, password)
+    with ApiClient(settings.url, token, insecure=insecure) as api:
         api.list(limit=1)  # proves the token works before it is saved
     path = config.write_config(settings.url, token)
-    err.print(f"logged in to {settings.url}; token saved to {path} (mode 600)", markup=False)
+    err.print(f"logged in to {settings.url}; token saved for it in {path} (mode 600)", markup=False)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 (tests/e2e/test_researcher_journey.py runs it against gunicorn and a real worker)."""
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import stat
@@ -116,13 +117,30 @@ def test_login_with_password_saves_a_private_config_used_later(live_server, alic
     monkeypatch.setattr("getpass.getpass", lambda prompt="": "pw-alice-123")
     assert cli.main(["login", "--url", live_server.url, "--username", "alice"]) == 0
     saved = json.loads(isolated_config.read_text())
-    assert saved == {"url": live_server.url, "token": Token.objects.get(user=alice).key}
+    assert saved == {"url": live_server.url, "servers": {live_server.url: Token.objects.get(user=alice).key}}
     assert stat.S_IMODE(isolated_config.stat().st_mode) == 0o600
     assert cli.main(["list"]) == 0  # URL and token from the config file
     assert "no submissions yet" in capsys.readouterr().out
     monkeypatch.setattr("getpass.getpass", lambda prompt="": "wrong")
     assert cli.main(["login", "--url", live_server.url, "--username", "alice"]) == 2
     assert "wrong username or password" in capsys.readouterr().err
+
+
+def test_login_without_a_terminal(live_server, alice, isolated_config, monkeypatch, capsys):
+    """Scripts and CI log in with --password-stdin or --token; nothing prompts."""
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": pytest.fail("prompted for a password"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("pw-alice-123\n"))
+    assert cli.main(["login", "--url", live_server.url, "--username", "alice", "--password-stdin"]) == 0
+    key = Token.objects.get(user=alice).key
+    assert json.loads(isolated_config.read_text())["servers"] == {live_server.url: key}
+    assert cli.main(["login", "--url", live_server.url, "--password-stdin"]) == 2
+    assert "--password-stdin needs --username" in capsys.readouterr().err
+    isolated_config.unlink()
+    assert cli.main(["login", "--url", live_server.url, "--token", key]) == 0
+    assert cli.main(["list"]) == 0
+    # the token saved for this server never goes to another one (issue 24: a 401 there, or a leaked token)
+    assert cli.main(["--url", "http://127.0.0.1:9", "list"]) == 2
+    assert "no API token for http://127.0.0.1:9" in capsys.readouterr().err
 
 
 def test_readable_errors(live_server, alice, bob, bench, tmp_path, token, started, capsys):

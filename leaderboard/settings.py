@@ -198,6 +198,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+# Longest wait for the broker per connection try when sending a task (an upload is stored first; if the broker does
+# not answer, the sweeper sends it later and the user is told so at once).
+CELERY_PUBLISH_TIMEOUT_S = float(os.environ.get("CELERY_PUBLISH_TIMEOUT_S", "2"))
     "EXCEPTION_HANDLER": "leaderboard.api.errors.exception_handler",  # JSON 500s, never Django's HTML page
     "DEFAULT_PAGINATION_CLASS": "leaderboard.api.pagination.BoundedLimitOffsetPagination",  # limit <= API_MAX_LIMIT
     "PAGE_SIZE": 50,
@@ -246,8 +249,9 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 # LocMemCache, which stays correct because the version token that invalidates it is read from the database.
 CACHE_URL = os.environ.get("CACHE_URL", "")
 if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
-                          "KEY_PREFIX": "ehps"}}
+    from leaderboard.resilient_cache import cache_config
+
+    CACHES = {"default": {**cache_config(CACHE_URL, CACHE_SOCKET_TIMEOUT_S), "KEY_PREFIX": "ehps"}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                           "OPTIONS": {"MAX_ENTRIES": env_int("LOCMEM_CACHE_MAX_ENTRIES", 5000)}}}
@@ -264,5 +268,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+# While that Redis is down each process uses its own memory (leaderboard/resilient_cache.py): pages are read
+# uncached and throttles count per process; Redis is tried again CACHE_RETRY_AFTER_S after a failure.
+CACHE_SOCKET_TIMEOUT_S = float(os.environ.get("CACHE_SOCKET_TIMEOUT_S", "0.5"))
+CACHE_RETRY_AFTER_S = float(os.environ.get("CACHE_RETRY_AFTER_S", "5"))
 }
 FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 default; silences the transitional warning

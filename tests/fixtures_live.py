@@ -236,8 +236,10 @@ def celery_pointed_at(broker_url: str, result_url: str) -> Iterator[None]:
         app._local = threading.local()
 
     reset()
+    from workers.celery_app import redis_transport_options
+
     app.conf.update(broker_url=broker_url, result_backend=result_url,
-                    broker_transport_options={"visibility_timeout": 3600},
+                    broker_transport_options=redis_transport_options(3600),
                     result_backend_transport_options={"visibility_timeout": 3600})
     try:
         yield

@@ -9,7 +9,7 @@ through all of this is found by the beat-scheduled sweeper (``workers.tasks.swee
 """
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leaderboard.settings")
 
@@ -45,13 +45,35 @@ app.conf.update(
 )
 
 
+def redis_transport_options(visibility_timeout_s: int) -> dict:
+    """Redis broker options: a web process publishing to a hung or unreachable Redis waits CELERY_PUBLISH_TIMEOUT_S
+    per try, not for ever (issue 24, Medium 2); a worker drops the socket timeout (``_patient_worker``)."""
+    from django.conf import settings
+
+    timeout = settings.CELERY_PUBLISH_TIMEOUT_S
+    return {"visibility_timeout": visibility_timeout_s, "socket_connect_timeout": timeout, "socket_timeout": timeout}
+
+
+@signals.celeryd_init.connect
+def _patient_worker(**_) -> None:
+    """A worker blocks on its queues and outlives Redis restarts: no read timeout on its broker connection (its
+    connect timeout stays, and kombu reconnects)."""
+    options = dict(app.conf.broker_transport_options or {})
+    options.pop("socket_timeout", None)
+    app.conf.broker_transport_options = options
+
+
 def _configure_from_django_settings() -> None:
     """Options that depend on the broker kind and on the EVAL_* settings (read once Django is importable)."""
     from django.conf import settings
 
     broker = str(app.conf.broker_url or "")
+    app.conf.broker_connection_timeout = settings.CELERY_PUBLISH_TIMEOUT_S
+    # Publishing retries briefly; a message that still cannot be sent is re-sent by the sweeper (its row is stored).
+    app.conf.task_publish_retry_policy = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2,
+                                          "interval_max": 0.2}
     if broker.startswith(("redis://", "rediss://")):
-        app.conf.broker_transport_options = {"visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT_S}
+        app.conf.broker_transport_options = redis_transport_options(settings.CELERY_VISIBILITY_TIMEOUT_S)
         app.conf.result_backend_transport_options = {"visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT_S}
     elif broker.startswith("sqla+"):
         # kombu's SQLAlchemy transport hands every transport option to create_engine(), so its poll interval

@@ -103,7 +103,8 @@ def start_evaluation(submission_id: int) -> str:
     Submission.objects.filter(pk=submission_id).update(
         eval_plan={"validate_task_id": task_id}, attempts=F("attempts") + 1, heartbeat_at=timezone.now()
     )
-    validate_submission.apply_async((submission_id,), task_id=task_id)
+    # No result is awaited: with a Redis result backend, subscribing to it would retry for ~20 s while Redis is down.
+    validate_submission.apply_async((submission_id,), task_id=task_id, ignore_result=True)
     return task_id
 
 

@@ -25,7 +25,7 @@ from leaderboard.api.serializers import (
     with_related,
 )
 from leaderboard.benchmarks.models import Benchmark
-from leaderboard.submissions.actions import cancel_submission, create_submission, set_published
+from leaderboard.submissions.actions import cancel_submission, create_submission, queue_message, set_published
 from leaderboard.submissions.board_cache import Version, cached, current_version
 from leaderboard.submissions.cached_boards import board_slice
 from leaderboard.submissions.leaderboard import Board, benchmark_board, display_split, overall_board
@@ -102,7 +102,8 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             )
         except (UploadError, QuotaExceeded) as exc:
             return error_response(exc)
-        return Response(self.get_serializer(submission).data, status=status.HTTP_201_CREATED)
+        return Response({**self.get_serializer(submission).data, "detail": queue_message(submission)},
+                        status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=StatusSerializer)
     @action(detail=True, methods=["get"], url_path="status", url_name="status")

@@ -51,24 +51,42 @@ def create_submission(
             submission.benchmarks.set(staged.benchmarks)
             staged.commit(submission)
             submission.save(update_fields=["upload", "upload_sha256", "upload_size"])
-            transaction.on_commit(lambda: _dispatch(submission.pk))
+            transaction.on_commit(lambda: _dispatch(submission))
     except BaseException:
         staged.discard()  # the row was rolled back, so nothing refers to the files
         raise
     return submission
 
 
-def _dispatch(submission_id: int) -> None:
+QUEUED_MESSAGE = "Upload accepted. The evaluation has been queued."
+QUEUE_DOWN_MESSAGE = ("Upload accepted and stored, but the evaluation queue is not answering; the evaluation will be "
+                      "queued automatically once it is back. Nothing to do on your side.")
+
+
+def was_queued(submission: Submission) -> bool:
+    """False when ``create_submission`` stored it but could not reach the broker (it waits for the sweeper)."""
+    return not getattr(submission, "queue_unavailable", False)
+
+
+def queue_message(submission: Submission) -> str:
+    """What the user is told after an upload: queued, or stored and waiting for the queue (broker down)."""
+    return QUEUED_MESSAGE if was_queued(submission) else QUEUE_DOWN_MESSAGE
+
+
+def _dispatch(submission: Submission) -> None:
     """Queue the evaluation of a committed submission; a broker outage must not lose it (issue 12, High 6).
 
     The row and its files are committed by now, so they stay whatever happens here: the submission waits in
+    Sending gives up after CELERY_PUBLISH_TIMEOUT_S-bounded tries (issue 24, Medium 2), and ``queue_message``
+    tells the user.
     "submitted" and the sweeper re-sends it once the broker is back (its heartbeat is stamped at creation).
     """
     try:
-        _start_evaluation(submission_id)
+        _start_evaluation(submission.pk)
+        submission.queue_unavailable = True
     except Exception:
         log.exception("Could not queue the evaluation of submission %s (broker down?); the sweeper will retry it",
-                      submission_id)
+                      submission.pk)
 
 
 def cancel_submission(submission: Submission) -> None:

@@ -6,6 +6,7 @@ Progress and messages go to stderr; data (tables, CSV, JSON) to stdout, so outpu
 from __future__ import annotations
 
 import getpass
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Annotated, Optional
 
 import click
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
@@ -206,6 +208,28 @@ def cancel(sid: Annotated[str, typer.Argument(metavar="ID")], url: UrlOpt = None
     _publish(sid, "cancel", url, token)
 
 
+METHOD_WIDTH = 24  # longer method names end in an ellipsis: the table must fit an 80-column terminal
+
+
+def board_table(columns: list[str], method_width: int) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)  # 3 characters between columns
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("method", width=method_width, no_wrap=True, overflow="ellipsis")
+    for column in columns:
+        table.add_column(column, justify="right", no_wrap=True)
+    return table
+
+
+def fitting_columns(columns: list[str], cells: list[list[str]], method_width: int, width: int) -> int:
+    """How many of the value ``columns`` (in order) fit beside the rank and the method name in ``width``."""
+    used = 3 + 3 + method_width  # "#" up to 3 digits, the gap, the method
+    for i, column in enumerate(columns):
+        used += 3 + max(len(column), *(len(row[i]) for row in cells))
+        if used > width:
+            return i
+    return len(columns)
+
+
 @app.command()
 def leaderboard(
     benchmark: Annotated[Optional[str], typer.Argument(help="benchmark slug; omit for the overall (MPE) board")] = None,
@@ -219,26 +243,34 @@ def leaderboard(
     if csv:
         sys.stdout.write(data)
         return
-    table = Table(show_edge=False)
-    table.add_column("#", justify="right")
-    table.add_column("method")
     if benchmark:
-        shown = [data["benchmark"]["primary_metric"], *[m for m in data["metrics"] if m != data["benchmark"]["primary_metric"]]][:6]
-        for metric in shown:
-            table.add_column(metric, justify="right")
-        for row in data["rows"]:
-            table.add_row(fmt(row["rank"]), row["method_name"], *[fmt(row["metrics"].get(m)) for m in shown])
+        primary = data["benchmark"]["primary_metric"]
+        columns = [primary, *[m for m in data["metrics"] if m != primary]]
+        cells = [[fmt(row["metrics"].get(m)) for m in columns] for row in data["rows"]]
         title = f"{data['benchmark']['name']} ({data['split'] or 'no revealed split'}), mm, lower is better"
+        elsewhere = "--csv, or the benchmark page"
     else:
-        for column in ("MPE", "hand MPE", *[b["slug"] for b in data["benchmarks"]]):
-            table.add_column(column, justify="right")
-        for row in data["rows"]:
-            table.add_row(fmt(row["rank"]), row["method_name"], fmt(row["mpe"]), fmt(row["hand_mpe"]),
-                          *[fmt(row["primary"].get(b["slug"])) for b in data["benchmarks"]])
+        columns = ["MPE", "hand MPE", *[b["slug"] for b in data["benchmarks"]]]
+        cells = [[fmt(row["mpe"]), fmt(row["hand_mpe"]), *[fmt(row["primary"].get(b["slug"])) for b in data["benchmarks"]]]
+                 for row in data["rows"]]
         title = "Overall, mm, lower is better"
+        elsewhere = "--csv, or `ehps leaderboard SLUG`"
     out.print(title if data["rows"] else f"{title}: no published results yet", markup=False)
-    if data["rows"]:
+    if not data["rows"]:
+        return
+    method_width = min(METHOD_WIDTH, max(len("method"), *(len(row["method_name"]) for row in data["rows"])))
+    shown = fitting_columns(columns, cells, method_width, out.width)
+    # rows come in display order, section by section: computed here, reported in papers, without a comparable score
+    for section, group in itertools.groupby(zip(data["rows"], cells), key=lambda pair: pair[0].get("coverage") or ""):
+        if section:
+            out.print(f"\n{section}", markup=False, style="bold", overflow="fold")
+        table = board_table(columns[:shown], method_width)
+        for row, values in group:
+            table.add_row(fmt(row["rank"]), row["method_name"], *values[:shown])
         out.print(table)
+    if shown < len(columns):
+        out.print(f"not shown ({out.width} columns): {', '.join(columns[shown:])}; see {elsewhere}",
+                  markup=False, overflow="fold")
 
 
 @app.command()

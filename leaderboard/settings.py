@@ -204,9 +204,13 @@ CELERY_PUBLISH_TIMEOUT_S = float(os.environ.get("CELERY_PUBLISH_TIMEOUT_S", "2")
     "EXCEPTION_HANDLER": "leaderboard.api.errors.exception_handler",  # JSON 500s, never Django's HTML page
     "DEFAULT_PAGINATION_CLASS": "leaderboard.api.pagination.BoundedLimitOffsetPagination",  # limit <= API_MAX_LIMIT
     "PAGE_SIZE": 50,
-    "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+    "DEFAULT_THROTTLE_CLASSES": [  # DRF's anon/user throttles, clients named by client_address
+        "leaderboard.accounts.throttles.AnonThrottle",
+        "leaderboard.accounts.throttles.UserThrottle",
+# Reverse proxies in front of gunicorn that append the peer they saw to X-Forwarded-For (nginx:
+# $proxy_add_x_forwarded_for). 0: none, the header is the client's own text and REMOTE_ADDR names the client.
+# Every throttle reads the address through leaderboard.accounts.throttles.client_address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("API_THROTTLE_ANON", "120/min"),
@@ -222,6 +226,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Submit SMPL-X predictions, follow their evaluation and read the leaderboards.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,  # the same count for any DRF code that calls its own get_ident
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

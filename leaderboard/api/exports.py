@@ -28,7 +28,7 @@ def row_fields(row: Row) -> dict:
         "citation": row.citation,
         "paper_url": row.paper_url,
         "code_url": row.code_url,
-        "submitted_at": row.created_at.isoformat(),
+        "submitted_at": _submitted(row),
         "comparable_group": row.section,  # ranks compare only within a group
         "coverage": row.section_title,
     }
@@ -71,8 +71,9 @@ def _csv_value(value) -> str:
     return spreadsheet_safe(str(value))  # names, URLs, ids: text a user chose, never a formula
 
 
-def _submitted(row: Row) -> str:
-    return "reported" if row.baseline_source == "reported" else row.created_at.isoformat()
+def _submitted(row: Row) -> str | None:
+    """When it was submitted; None for figures copied from a paper (the ``baseline`` column says "reported")."""
+    return None if row.baseline_source == "reported" else row.created_at.isoformat()
 
 
 def csv_columns(board: Board) -> tuple[list[str], Callable[[Row], list]]:

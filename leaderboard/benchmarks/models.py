@@ -87,7 +87,7 @@ class Benchmark(models.Model):
     def applicable_metrics(self) -> tuple[str, ...]:
         """Metric keys this benchmark reports: those its protocol produces for the parts its GT has.
 
-        Every other column is shown as "n/a" (e.g. hands and face on 3DPW).
+        The boards and the submission page show only these columns (3DPW: the two body MPJPEs).
         """
         from evaluator.metric_names import ALL_METRIC_LABELS
 

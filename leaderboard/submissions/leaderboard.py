@@ -32,7 +32,7 @@ from django.urls import reverse
 
 from leaderboard.benchmarks.models import Benchmark, Split
 from leaderboard.submissions.models import BaselineSource, BenchmarkResult, Status, Submission
-from leaderboard.submissions.scores import Coverage, CoverageEntry
+from leaderboard.submissions.scores import Coverage, CoverageEntry, ScoreDefinitions, score_definitions
 from leaderboard.submissions.visibility import is_staff, public_submission_q
 
 SORT_DIRECTIONS = ("asc", "desc")
@@ -99,6 +99,7 @@ class Row:
     num_samples: int | None = None
     section: str = ""  # rows rank only against rows of the same section
     section_title: str = ""
+    why_empty: dict[str, str] = field(default_factory=dict)  # overall: empty score -> why (which benchmark lacks it)
 
     @property
     def is_baseline(self) -> bool:
@@ -355,8 +356,10 @@ def board_rows(board: Board, offset: int = 0, limit: int | None = None) -> list[
     if board.benchmark is None:
         found = list(qs.values(*ROW_FIELDS, "rank", "rank_value", "section", "section_reported", "score_coverage"))
         primary = _primary_values(board.benchmarks, [v["id"] for v in found])
+        why = _why_empty(found)
         return [
             _row(v, url, v["rank"], {k: _number(v[k]) for k in OVERALL_SCORES}, primary=primary.get(v["id"], {}),
+                 why_empty=why.get(v["id"], {}),
                  section=v["section"], section_title=_section_title(
                      v["section"], Coverage.from_json((v["score_coverage"] or {}).get("mpe")), bool(v["section_reported"]), "MPE"))
             for v in found
@@ -373,6 +376,57 @@ def board_rows(board: Board, offset: int = 0, limit: int | None = None) -> list[
                          section=v["section"], section_title=_section_title(
                              v["section"], coverage, bool(v["section_reported"]), metric_label(board.benchmark.primary_metric))))
     return rows
+
+
+SCORE_LABELS = {"mpe": "MPE", "hand_mpe": "Hand MPE", "pa_hand_mpe": "Hand PA-MPE"}
+
+
+def _why_empty(found: list[dict]) -> dict[int, dict[str, str]]:
+    """For each row with an empty overall score, why: the benchmarks it averages that have no value for the row.
+
+    One query for the page, only when some score on it is empty; figures copied from a paper say so instead.
+    """
+    empty = {v["id"]: [k for k in OVERALL_SCORES if _number(v[k]) is None] for v in found}
+    empty = {pk: names for pk, names in empty.items() if names}
+    if not empty:
+        return {}
+    reported = {v["id"] for v in found if v["baseline_source"] == BaselineSource.REPORTED}
+    definitions = score_definitions()
+    results = _ranking_results(definitions, [pk for pk in empty if pk not in reported])
+    why: dict[int, dict[str, str]] = {}
+    for pk, names in empty.items():
+        why[pk] = {name: f"No {SCORE_LABELS[name]}: " + (
+            "the cited source does not report it" if pk in reported else _missing(definitions, name, results.get(pk, {})))
+            for name in names}
+    return why
+
+
+def _ranking_results(definitions: ScoreDefinitions, submission_ids: list[int]) -> dict[int, dict[int, dict]]:
+    """{submission id: {benchmark id: metrics}} on each scored benchmark's revealed ranking split."""
+    wanted = Q(pk__in=[])
+    for member in {m for members in definitions.scores.values() for m in members if m.split}:
+        wanted |= Q(benchmark_id=member.benchmark.pk, split=member.split)
+    found: dict[int, dict[int, dict]] = {}
+    rows = BenchmarkResult.objects.filter(wanted, submission_id__in=submission_ids)
+    for submission_id, benchmark_id, metrics in rows.values_list("submission_id", "benchmark_id", "metrics"):
+        found.setdefault(submission_id, {})[benchmark_id] = metrics or {}
+    return found
+
+
+def _missing(definitions: ScoreDefinitions, score: str, results: dict[int, dict]) -> str:
+    members = definitions.scores.get(score, ())
+    if not members:
+        return "no active benchmark counts toward it"
+    reasons = []
+    for member in members:
+        name = member.benchmark.name
+        if member.split is None:
+            reasons.append(f"{name} has no revealed ranking split yet")
+        elif member.benchmark.pk not in results:
+            reasons.append(f"no result on {name}")
+        elif _number(results[member.benchmark.pk].get(member.metric)) is None:
+            reasons.append(f"{name} has no {metric_label(member.metric)} for it")
+    return "; ".join(reasons) or "no value"
 
 
 def metric_label(key: str) -> str:

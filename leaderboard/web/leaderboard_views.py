@@ -13,21 +13,25 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 
 from leaderboard.api.exports import board_csv, board_json
+from leaderboard.benchmarks.models import Benchmark
 from leaderboard.submissions import board_cache, cached_boards
-from leaderboard.submissions.leaderboard import OVERALL_SCORES, Board, benchmark_board, display_split, overall_board
+from leaderboard.submissions.leaderboard import (
+    OVERALL_SCORES, SCORE_LABELS, Board, benchmark_board, display_split, overall_board,
+)
 from leaderboard.web.boards import (
     BadParameter, Pager, active_benchmarks, board_query, cached_benchmark, my_position, not_modified, page_of,
     positive_int, row_link, stamp, validators, wants_all,
 )
 from leaderboard.web.response_cache import share
 
-SCORE_LABELS = {"mpe": "MPE", "hand_mpe": "Hand MPE", "pa_hand_mpe": "Hand PA-MPE"}
-
-
-def metric_columns() -> list[dict]:
+def metric_columns(benchmark: Benchmark) -> list[dict]:
+    """The benchmark's metric columns: only those its protocol produces for the parts its GT has (3DPW: the two
+    body MPJPEs), in display order. A column that could only ever read "n/a" is not shown."""
     from evaluator.metric_names import METRIC_LABELS
 
-    return [{"key": k, "label": m.label, "part": m.part, "pa": m.procrustes} for k, m in METRIC_LABELS.items()]
+    applicable = set(benchmark.applicable_metrics())
+    return [{"key": k, "label": m.label, "part": m.part, "pa": m.procrustes}
+            for k, m in METRIC_LABELS.items() if k in applicable]
 
 
 def _sort_links(board: Board, columns: list[dict]) -> list[dict]:
@@ -137,10 +141,7 @@ def benchmark_detail(request: HttpRequest, version, slug: str) -> HttpResponse:
     benchmark, splits = found
     split = display_split(benchmark, request.user, request.GET.get("split"), splits)
     board = benchmark_board(benchmark, split, not wants_all(request.GET), request.GET.get("sort"), request.GET.get("dir"))
-    columns = sorted(metric_columns(), key=lambda c: c["key"] != benchmark.primary_metric)  # primary first (stable)
-    applicable = set(benchmark.applicable_metrics())  # the others have no GT here (e.g. hands on 3DPW): "n/a"
-    for column in columns:
-        column["applies"] = column["key"] in applicable
+    columns = sorted(metric_columns(benchmark), key=lambda c: c["key"] != benchmark.primary_metric)  # primary first
     _sort_links(board, columns)
     staff = request.user.is_staff
     return _board_page(request, version, board, "web/benchmark.html", "web/_benchmark_table.html", {

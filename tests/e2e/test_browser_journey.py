@@ -96,3 +96,51 @@ def test_sign_up_token_upload_progress_publish_leaderboard(live_stack, page, tmp
     page.goto(f"{base}/benchmarks/agora/")
     expect(page.locator("tr", has_text="Browser-Net")).to_have_count(1)
     page.screenshot(path=SHOTS / "07-benchmark.png", full_page=True)
+
+
+def test_boards_read_at_a_glance_at_1366_and_390(live_server, browser):
+    """Issue 22 §3: at 390 px no page is cut off and the compare view shows every method (table and chart legend);
+    a reported row is one line; 3DPW-like boards show only the columns the protocol produces. Screenshots of every
+    page at both widths go to test-artifacts/e2e/."""
+    from urllib.parse import quote
+
+    from tests.web.test_boards_at_a_glance import CITATION, hand_benchmark, scored
+    from django.contrib.auth.models import User
+    from leaderboard.submissions.models import BaselineSource, BenchmarkResult, Status, Submission
+
+    owners = [User.objects.create_user(f"glance{i}") for i in range(4)]
+    a, b = hand_benchmark("glance-a", "Glance A", 1), hand_benchmark("glance-b", "Glance B", 2)
+    names = ["OSX-Wholebody-Large", "Multi-HMR 896 L with a long name", "Hand4Whole", "NoHands-B"]
+    full = {"mpvpe_all": 50.0, "pa_mpvpe_all": 30.0, "mpvpe_hand": 20.0, "pa_mpvpe_hand": 10.0, "mpvpe_face": 15.5}
+    compared = [scored(owners[i], name, {a: {k: v + i for k, v in full.items()}, b: full if i < 3 else {"mpvpe_all": 60.0}})
+                for i, name in enumerate(names)]
+    paper = Submission.objects.create(owner=owners[0], method_name="SMPLer-X-H32* [3DPW camera fix (2024-03)]", mpe=59.7,
+                                      status=Status.FINISHED, baseline_source=BaselineSource.REPORTED, citation=CITATION,
+                                      paper_url="https://example.org/p")
+    BenchmarkResult.objects.create(submission=paper, benchmark=a, split="test", num_samples=4, primary_value=59.7,
+                                   metrics={"mpvpe_all": 59.7}, protocol="as published", protocol_version="paper")
+    compare = "/compare/?" + "&".join(f"s={s.uuid}" for s in compared)
+    pages = {"overall": "/", "benchmark": f"/benchmarks/{a.slug}/", "compare": compare,
+             "method": f"/methods/{quote(names[1])}", "submission": compared[0].get_absolute_url()}
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for width in (1366, 390):
+        page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
+        for name, path in pages.items():
+            page.goto(live_server.url + path)
+            page.screenshot(path=SHOTS / f"glance-{name}-{width}.png", full_page=True)
+            assert page.evaluate("document.documentElement.scrollWidth") == width, (name, width)
+        page.goto(live_server.url + compare)
+        # Every method's column is inside the viewport (no table scrolled sideways hides one) ...
+        for header in page.locator("table.compare-table thead th.num").all():
+            box = header.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width, (header.inner_text(), box, width)
+        # ... and the visible chart's legend names every method.
+        chart = page.locator("svg.chart-compact" if width == 390 else "svg.chart.compare").first
+        legend = chart.evaluate("e => e.textContent")
+        assert all(n in legend for n in names), legend
+        page.goto(live_server.url + "/")
+        line = page.locator(".method.one-line").first.evaluate("e => parseFloat(getComputedStyle(e).lineHeight) || 20")
+        assert page.locator(".method.one-line").first.bounding_box()["height"] <= 1.5 * line
+        why = page.locator("tr", has_text="NoHands-B").locator("abbr.why").first.get_attribute("title")
+        assert why == "No Hand MPE: Glance B has no PVE (hands) for it", why
+        page.context.close()

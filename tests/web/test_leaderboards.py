@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import datetime
 from itertools import count
 from pathlib import Path
 
@@ -77,7 +78,11 @@ def test_one_row_per_user_or_team_with_all_submissions_toggle(alice, bob, board_
     assert [r["method_name"] for r in api_all["rows"]] == every
     assert [r["rank"] for r in api_all["rows"]] == [1, 2, 3, 4, 5, 1, 2]  # reported figures rank among themselves
     table = list(csv.DictReader(io.StringIO(streamed(Client().get("/api/v1/leaderboard/?format=csv")))))
-    assert [r["method"] for r in table] == best and table[3]["submitted_at"] == "reported"
+    assert [r["method"] for r in table] == best and table[3]["baseline"] == "reported"
+    # One type per column: a timestamp, or empty for figures copied from a paper (never the word "reported").
+    assert [bool(r["submitted_at"]) for r in table] == [True, True, True, False, False]
+    assert all(datetime.fromisoformat(r["submitted_at"]) for r in table if r["submitted_at"])
+    assert [r["submitted_at"] is None for r in api["rows"]] == [False, False, False, True, True]
     table = list(csv.DictReader(io.StringIO(streamed(Client().get(f"/benchmarks/{board_bench.slug}/?all=1&format=csv")))))
     assert [r["method"] for r in table] == every
 

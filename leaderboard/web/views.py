@@ -15,7 +15,7 @@ from leaderboard.api.serializers import StatusSerializer, SubmissionSerializer
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.storage import private_path
 from leaderboard.upload_guard import accepts_uploads
-from leaderboard.submissions.actions import cancel_submission, create_submission, queue_message, set_published, was_queued
+from leaderboard.submissions.actions import cancel_submission, create_submission, set_published
 from leaderboard.submissions.board_cache import current_version
 from leaderboard.submissions.leaderboard import benchmark_board, display_split, overall_board
 from leaderboard.submissions.models import InvalidTransition, Submission
@@ -56,7 +56,7 @@ def submit(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, str(exc))
                 error_status = 429
             else:
-                (messages.success if was_queued(submission) else messages.warning)(request, queue_message(submission))
+                messages.success(request, "Upload accepted. The evaluation has been queued.")
                 return redirect(submission)
         else:
             error_status = 400
@@ -80,11 +80,9 @@ def _visible_submission(request: HttpRequest, uuid) -> Submission:
 def submission_detail(request: HttpRequest, uuid) -> HttpResponse:
     submission = _visible_submission(request, uuid)
     results = list(visible_results(request.user, submission.results.select_related("benchmark")))
-    columns = metric_columns()
     for result in results:
         result.chart = result_chart_html(result.metrics, f"{result.benchmark.name} ({result.split})")
-        applicable = set(result.benchmark.applicable_metrics())
-        result.rows = [{**c, "value": result.metrics.get(c["key"]), "applies": c["key"] in applicable} for c in columns]
+        result.rows = [{**c, "value": result.metrics.get(c["key"])} for c in metric_columns(result.benchmark)]
     return render(request, "web/submission.html", {
         "submission": submission, "results": results, "can_manage": can_manage(request.user, submission),
         "board_links": board_links(submission, results),

@@ -184,12 +184,19 @@ MODEL_RUN_WORK_ROOT = Path(os.environ.get("MODEL_RUN_WORK_ROOT") or Path(tempfil
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"sqla+sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", f"db+sqlite:///{VAR_DIR / 'celery-results.sqlite3'}")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Longest wait for the broker per connection try when sending a task (an upload is stored first; if the broker does
+# not answer, the sweeper sends it later and the user is told so at once).
+CELERY_PUBLISH_TIMEOUT_S = float(os.environ.get("CELERY_PUBLISH_TIMEOUT_S", "2"))
 # Redis re-delivers an unacknowledged message after this long; it must exceed the longest task (hard limit).
 CELERY_VISIBILITY_TIMEOUT_S = env_int(
     "CELERY_VISIBILITY_TIMEOUT_S", max(EVAL_SHARD_TIME_LIMIT_S, EVAL_VALIDATE_TIME_LIMIT_S) + 10 * 60
 )
 
 # --- REST framework ---
+# Reverse proxies in front of gunicorn that append the peer they saw to X-Forwarded-For (nginx:
+# $proxy_add_x_forwarded_for). 0: none, the header is the client's own text and REMOTE_ADDR names the client.
+# Every throttle reads the address through leaderboard.accounts.throttles.client_address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 API_MAX_LIMIT = env_int("API_MAX_LIMIT", 500)  # most rows one page of a list endpoint returns
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -198,20 +205,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-# Longest wait for the broker per connection try when sending a task (an upload is stored first; if the broker does
-# not answer, the sweeper sends it later and the user is told so at once).
-CELERY_PUBLISH_TIMEOUT_S = float(os.environ.get("CELERY_PUBLISH_TIMEOUT_S", "2"))
     "EXCEPTION_HANDLER": "leaderboard.api.errors.exception_handler",  # JSON 500s, never Django's HTML page
     "DEFAULT_PAGINATION_CLASS": "leaderboard.api.pagination.BoundedLimitOffsetPagination",  # limit <= API_MAX_LIMIT
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_CLASSES": [  # DRF's anon/user throttles, clients named by client_address
         "leaderboard.accounts.throttles.AnonThrottle",
         "leaderboard.accounts.throttles.UserThrottle",
-# Reverse proxies in front of gunicorn that append the peer they saw to X-Forwarded-For (nginx:
-# $proxy_add_x_forwarded_for). 0: none, the header is the client's own text and REMOTE_ADDR names the client.
-# Every throttle reads the address through leaderboard.accounts.throttles.client_address.
-TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
     ],
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,  # the same count for any DRF code that calls its own get_ident
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("API_THROTTLE_ANON", "120/min"),
         "user": os.environ.get("API_THROTTLE_USER", "600/min"),
@@ -226,7 +227,6 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Submit SMPL-X predictions, follow their evaluation and read the leaderboards.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "NUM_PROXIES": TRUSTED_PROXY_COUNT,  # the same count for any DRF code that calls its own get_ident
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -253,6 +253,10 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 # CACHE_URL=redis://host:6379/2 shares one cache between all web processes; otherwise each process has its own
 # LocMemCache, which stays correct because the version token that invalidates it is read from the database.
 CACHE_URL = os.environ.get("CACHE_URL", "")
+# While that Redis is down each process uses its own memory (leaderboard/resilient_cache.py): pages are read
+# uncached and throttles count per process; Redis is tried again CACHE_RETRY_AFTER_S after a failure.
+CACHE_SOCKET_TIMEOUT_S = float(os.environ.get("CACHE_SOCKET_TIMEOUT_S", "0.5"))
+CACHE_RETRY_AFTER_S = float(os.environ.get("CACHE_RETRY_AFTER_S", "5"))
 if CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
     from leaderboard.resilient_cache import cache_config
 
@@ -273,9 +277,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-# While that Redis is down each process uses its own memory (leaderboard/resilient_cache.py): pages are read
-# uncached and throttles count per process; Redis is tried again CACHE_RETRY_AFTER_S after a failure.
-CACHE_SOCKET_TIMEOUT_S = float(os.environ.get("CACHE_SOCKET_TIMEOUT_S", "0.5"))
-CACHE_RETRY_AFTER_S = float(os.environ.get("CACHE_RETRY_AFTER_S", "5"))
 }
 FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 default; silences the transitional warning

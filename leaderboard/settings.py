@@ -8,6 +8,9 @@ import tempfile
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from leaderboard.storage_config import private_stores
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("EHPS_VAR_DIR", BASE_DIR / "var"))
@@ -118,6 +121,17 @@ STORAGES = {
 
 # --- Private data: uploads, ground truth and held-out images. Never mapped to a URL. ---
 PRIVATE_STORAGE_ROOT = Path(os.environ.get("PRIVATE_STORAGE_ROOT", VAR_DIR / "private"))
+# Where those files live (leaderboard/storage.py, docs/workers.md "Object storage"): "filesystem" (the default: both
+# stores are PRIVATE_STORAGE_ROOT) or "s3" (any S3-compatible endpoint; two buckets, each with its own keys; a process
+# without ground-truth keys, the web, cannot read ground truth or held-out images at all).
+EHPS_STORAGE = os.environ.get("EHPS_STORAGE", "filesystem")
+try:
+    STORAGES.update(private_stores(os.environ))
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+# A host's content-addressed copies of what it reads from S3 (leaderboard/object_cache.py), bounded, LRU.
+OBJECT_CACHE_DIR = Path(os.environ.get("OBJECT_CACHE_DIR", VAR_DIR / "object-cache"))
+OBJECT_CACHE_MAX_BYTES = env_int("OBJECT_CACHE_MAX_BYTES", 20 * 1024**3)
 SMPLX_MODEL_DIR = Path(os.environ.get("SMPLX_MODEL_DIR", VAR_DIR / "smplx_synthetic"))
 # SMPL body models (smpl/SMPL_{NEUTRAL,MALE,FEMALE} + smplx2smpl) for protocols with SMPL GT (3DPW); trusted
 # operator files. Unset: the smpl/ folder next to SMPL-X's in SMPLX_MODEL_DIR (where the synthetic model puts it).

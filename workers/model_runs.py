@@ -17,7 +17,6 @@ worker start-up, before each run and by the sweeper) and their flag cleared.
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from leaderboard.benchmarks.models import Benchmark
-from leaderboard.storage import private_path
+from leaderboard.storage import GROUND_TRUTH, PRIVATE, local_folder, local_path, put_file
 from leaderboard.submissions.models import Status, Submission, SubmissionKind
 from workers import evaluation
 from workers.errors import RunSuperseded, SubmissionInvalid
@@ -144,7 +143,7 @@ def run_models(submission: Submission, benchmarks: list[Benchmark], worker: str)
             raise SubmissionInvalid(f"Benchmark {benchmark.slug!r} has no held-out images; submit predictions instead.")
     reap_orphaned_runs()
     attempt = claim_attempt(submission)
-    artifact = private_path(submission.upload.name)
+    artifact = local_path(PRIVATE, submission.upload.name)  # this host's copy of the stored artefact
     labels = run_label(submission.pk, attempt)
     should_stop: Callable[[], bool] = lambda: not still_current(submission.pk, attempt, worker)  # noqa: E731
     log = StaffLog(submission.pk)
@@ -163,7 +162,7 @@ def run_models(submission: Submission, benchmarks: list[Benchmark], worker: str)
             try:
                 try:
                     result = run_model_submission(RUNNER_KINDS[submission.kind], artifact,
-                                                  private_path(benchmark.images_path), work_dir / "work", limits,
+                                                  local_folder(GROUND_TRUTH, benchmark.images_path), work_dir / "work", limits,
                                                   RunHooks(should_stop=should_stop, labels=labels))
                 except ModelRunError as exc:  # about the upload itself (no held-out data was involved yet)
                     log.add(f"===== {benchmark.slug}: not started =====\n{exc}")
@@ -179,9 +178,7 @@ def run_models(submission: Submission, benchmarks: list[Benchmark], worker: str)
                 except _Invalid as exc:
                     log.add(f"[{benchmark.slug}] predictions refused: {exc.detail}")
                     raise SubmissionInvalid(f"{where}: {exc.public}") from None
-                target = private_path(submission.predictions_name(benchmark.slug))
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(result.predictions_path, target)
+                put_file(PRIVATE, submission.predictions_name(benchmark.slug), Path(result.predictions_path))
             finally:
                 remove_run_dir(work_dir)
     finally:

@@ -74,15 +74,17 @@ def create_benchmark(slug: str, num_samples: int, *, splits: Sequence[str] = ("t
 
 def create_submission(owner, benchmarks, *, noise: float = 0.05, seed: int = 1, method_name: str = "method"):
     """A SUBMITTED predictions submission whose noisy predictions are stored at ``predictions_name(slug)``."""
-    from django.conf import settings
+    import tempfile
 
+    from leaderboard.storage import PRIVATE, put_file
     from leaderboard.submissions.models import Submission
 
     submission = Submission.objects.create(owner=owner, method_name=method_name)
     submission.benchmarks.set(benchmarks)
-    for benchmark in benchmarks:
-        arrays = noisy_predictions(benchmark.gt_arrays, noise=noise, seed=seed)
-        write_npz(Path(settings.PRIVATE_STORAGE_ROOT) / submission.predictions_name(benchmark.slug), arrays)
+    with tempfile.TemporaryDirectory() as tmp:
+        for benchmark in benchmarks:
+            arrays = noisy_predictions(benchmark.gt_arrays, noise=noise, seed=seed)
+            put_file(PRIVATE, submission.predictions_name(benchmark.slug), write_npz(Path(tmp) / "pred.npz", arrays))
     return submission
 
 
@@ -93,9 +95,9 @@ def direct_means(submission, benchmark, chunk_size: int) -> dict[str, dict[str, 
     from evaluator.body_model import load_body_model
     from evaluator.formats import load_sample_set
     from evaluator.scoring import score_samples
+    from leaderboard.storage import GROUND_TRUTH, PRIVATE, local_path
 
-    root = Path(settings.PRIVATE_STORAGE_ROOT)
-    gt = load_sample_set(root / benchmark.gt_path, role="gt")
-    pred = load_sample_set(root / submission.predictions_name(benchmark.slug), role="pred")
+    gt = load_sample_set(local_path(GROUND_TRUTH, benchmark.gt_path), role="gt")
+    pred = load_sample_set(local_path(PRIVATE, submission.predictions_name(benchmark.slug)), role="pred")
     sums = score_samples(load_body_model(settings.SMPLX_MODEL_DIR, "cpu"), gt, pred, chunk_size=chunk_size)
     return {split: s.means() for split, s in sums.items()}

@@ -28,7 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from evaluator.formats import FormatError
 from leaderboard.benchmarks.models import Benchmark
-from leaderboard.storage import private_path
+from leaderboard.storage import GROUND_TRUTH, PRIVATE, local_path
 from leaderboard.submissions.models import (
     FINAL_STATUSES,
     InvalidTransition,
@@ -106,12 +106,20 @@ def _heartbeat(submission_id: int, worker: str) -> bool:
 
 
 def _gt_path(benchmark: Benchmark) -> Path:
-    path = private_path(benchmark.gt_path)
-    if not path.is_file():
+    """The benchmark's GT as a local file (the stored file, or this host's cached copy of the object)."""
+    try:
+        return local_path(GROUND_TRUTH, benchmark.gt_path)
+    except FileNotFoundError:
         # A server problem, not the user's: the message must not reveal the private path.
-        logger.error("GT file of benchmark %s is missing: %s", benchmark.slug, path)
-        raise RuntimeError(f"the ground truth of benchmark {benchmark.slug!r} is unavailable on the server")
-    return path
+        logger.error("GT file of benchmark %s is missing: %s", benchmark.slug, benchmark.gt_path)
+        raise RuntimeError(f"the ground truth of benchmark {benchmark.slug!r} is unavailable on the server") from None
+
+
+def _predictions_path(submission: Submission, benchmark: Benchmark) -> Path:
+    try:
+        return local_path(PRIVATE, submission.predictions_name(benchmark.slug))
+    except FileNotFoundError:
+        raise SubmissionInvalid(f"No predictions were stored for benchmark {benchmark.slug!r}.") from None
 
 
 def _protocol(benchmark: Benchmark):
@@ -132,9 +140,7 @@ def _validated_size(submission: Submission, benchmark: Benchmark) -> int:
     except FormatError as exc:
         logger.error("GT file of benchmark %s is invalid: %s", benchmark.slug, exc)
         raise RuntimeError(f"the ground truth of benchmark {benchmark.slug!r} is invalid on the server") from exc
-    pred_path = private_path(submission.predictions_name(benchmark.slug))
-    if not pred_path.is_file():
-        raise SubmissionInvalid(f"No predictions were stored for benchmark {benchmark.slug!r}.")
+    pred_path = _predictions_path(submission, benchmark)
     try:
         evaluation.matched_indices(gt_path, pred_path, schema)
     except FormatError as exc:  # name the file as the user knows it, not by its server path
@@ -246,7 +252,7 @@ def evaluate_shard(self: Task, submission_id: int, benchmark_id: int, shard_inde
     benchmark = Benchmark.objects.get(pk=benchmark_id)
     protocol = _protocol(benchmark)
     gt_path = _gt_path(benchmark)
-    pred_path = private_path(submission.predictions_name(benchmark.slug))
+    pred_path = _predictions_path(submission, benchmark)
     last_beat = time.monotonic()
 
     def on_chunk(*_args, **_kwargs) -> None:

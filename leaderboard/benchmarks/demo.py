@@ -18,7 +18,7 @@ from django.conf import settings
 
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.benchmarks.services import BenchmarkSpec, import_ground_truth
-from leaderboard.storage import private_path
+from leaderboard.storage import GROUND_TRUTH, exists
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def exclude_demo_from_mpe() -> list[str]:
 
 def _already_imported(slug: str) -> Benchmark | None:
     benchmark = Benchmark.objects.filter(slug=slug).first()
-    if benchmark is not None and benchmark.gt_path and private_path(benchmark.gt_path).is_file():
+    if benchmark is not None and benchmark.gt_path and exists(GROUND_TRUTH, benchmark.gt_path):
         return benchmark
     return None
 

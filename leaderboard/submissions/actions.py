@@ -5,13 +5,12 @@ Both front ends call these, so a rule (quota, state machine, on-commit enqueue) 
 from __future__ import annotations
 
 import logging
-import shutil
-from pathlib import Path
+from pathlib import PurePosixPath
 
 from django.db import transaction
 from django.utils import timezone
 
-from leaderboard.storage import private_path
+from leaderboard.storage import PRIVATE, copy_prefix, delete_prefix, exists
 from leaderboard.submissions.board_cache import bump_version
 from leaderboard.submissions.models import InvalidTransition, Status, Submission, SubmissionKind, Team
 from leaderboard.submissions.quotas import check_quotas, lock_user
@@ -122,10 +121,10 @@ def rerun_submission(submission: Submission) -> Submission:
     """
     if not submission.upload.name:
         raise ValueError(f"Submission {submission.uuid} has no stored upload to evaluate again.")
-    source = private_path(f"uploads/{submission.uuid}")
-    if not private_path(submission.upload.name).is_file():
+    source = f"uploads/{submission.uuid}"
+    if not exists(PRIVATE, submission.upload.name):
         raise ValueError(f"The upload of submission {submission.uuid} is no longer stored.")
-    target: Path | None = None
+    target: str | None = None
     try:
         with transaction.atomic():
             fresh = Submission.objects.create(
@@ -134,17 +133,17 @@ def rerun_submission(submission: Submission) -> Submission:
                 **{k: getattr(submission, k) for k in METADATA_FIELDS},
             )
             fresh.benchmarks.set(submission.benchmarks.all())
-            target = private_path(f"uploads/{fresh.uuid}")
+            target = f"uploads/{fresh.uuid}"
             # Validated predictions (predictions/<slug>.npz) are part of a predictions upload; a model's are its
-            # output and are written again by the new run.
-            skip = None if submission.kind == SubmissionKind.PREDICTIONS else shutil.ignore_patterns("predictions")
-            shutil.copytree(source, target, ignore=skip)
-            kept = Path(submission.upload.name).relative_to(f"uploads/{submission.uuid}")
-            fresh.upload.name = f"uploads/{fresh.uuid}/{kept.as_posix()}"
+            # output and are written again by the new run. Per-sample results belong to the first evaluation.
+            copy_prefix(PRIVATE, source, target,
+                        skip=("per_sample",) if submission.kind == SubmissionKind.PREDICTIONS else ("per_sample", "predictions"))
+            kept = PurePosixPath(submission.upload.name).relative_to(source)
+            fresh.upload.name = f"{target}/{kept.as_posix()}"
             fresh.save(update_fields=["upload"])
             transaction.on_commit(lambda: _start_evaluation(fresh.pk))
     except BaseException:
         if target is not None:
-            shutil.rmtree(target, ignore_errors=True)
+            delete_prefix(PRIVATE, target)
         raise
     return fresh

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.db import transaction
@@ -25,6 +24,7 @@ from django.utils import timezone
 
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.benchmarks.services import sha256_file
+from leaderboard.storage import GROUND_TRUTH, local_folder
 from leaderboard.submissions.actions import create_submission
 from leaderboard.submissions.board_cache import bump_version
 from leaderboard.submissions.models import BaselineSource, BenchmarkResult, Status, Submission, SubmissionKind
@@ -177,10 +177,12 @@ def held_out_images_dir(benchmark: Benchmark) -> Path:
             f"Benchmark '{benchmark.slug}' has no held-out images on this server (predictions files only), so a "
             "model cannot be run on it. Import its images with `import_benchmark --images` first."
         )
-    folder = Path(settings.PRIVATE_STORAGE_ROOT) / benchmark.images_path
-    manifest = folder / "manifest.json"
     try:
+        folder = local_folder(GROUND_TRUTH, benchmark.images_path)  # this host's copy when the store is remote
+        manifest = folder / "manifest.json"
         data = json.loads(manifest.read_text())
+    except FileNotFoundError:
+        raise BaselineError(f"Benchmark '{benchmark.slug}': its held-out images are no longer stored.") from None
     except (OSError, json.JSONDecodeError) as exc:
         raise BaselineError(f"Benchmark '{benchmark.slug}': cannot read its image manifest {manifest} ({exc}).") from None
     if isinstance(data, dict) and data.get("gt"):

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from leaderboard.benchmarks.models import Benchmark
-from leaderboard.storage import private_path
+from leaderboard.storage import PRIVATE, open_file, put_bytes
 from leaderboard.submissions.models import ShardResult, Submission, SubmissionKind
 
 DOWNLOAD_FORMATS = ("csv", "npz")
@@ -36,19 +34,12 @@ def shard_name(submission: Submission, benchmark_slug: str, shard_index: int) ->
 
 
 def store_shard(submission: Submission, benchmark_slug: str, shard_index: int, values: dict[str, np.ndarray]) -> None:
-    """Write one shard's per-sample values (atomically: a re-run shard replaces the file whole)."""
-    target = private_path(shard_name(submission, benchmark_slug, shard_index))
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Write one shard's per-sample values (whole: a re-run shard replaces the file)."""
     arrays = {k: (np.asarray(v).astype(str) if k in ("sample_id", "split") else np.asarray(v, dtype=np.float64))
               for k, v in values.items()}
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".shard-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    put_bytes(PRIVATE, shard_name(submission, benchmark_slug, shard_index), buffer.getvalue())
 
 
 def serves_per_sample(submission: Submission, benchmark: Benchmark) -> bool:
@@ -101,11 +92,13 @@ def revealed_per_sample(submission: Submission, benchmark: Benchmark) -> PerSamp
     indices = ShardResult.objects.filter(submission=submission, benchmark=benchmark).order_by("shard_index")
     parts: list[dict[str, np.ndarray]] = []
     for index in indices.values_list("shard_index", flat=True):
-        path = private_path(shard_name(submission, benchmark.slug, index))
-        if not path.is_file():
+        try:
+            with open_file(PRIVATE, shard_name(submission, benchmark.slug, index)) as handle:
+                stored = io.BytesIO(handle.read())
+        except FileNotFoundError:
             raise PerSampleUnavailable(f"Per-sample errors of benchmark {benchmark.slug!r} were not stored for this "
-                                       "submission (evaluated before they were kept).")
-        with np.load(path, allow_pickle=False) as data:  # written by our workers
+                                       "submission (evaluated before they were kept).") from None
+        with np.load(stored, allow_pickle=False) as data:  # written by our workers
             keep = np.isin(data["split"], sorted(revealed))
             parts.append({k: data[k][keep] for k in data.files})
     if not parts:

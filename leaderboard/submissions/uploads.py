@@ -28,7 +28,7 @@ from django.conf import settings
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.submissions.archive_limits import ArchiveTooLarge, check_zip_members, format_size, tar_member_names
 from leaderboard.benchmarks.services import public_sample_ids
-from leaderboard.storage import make_private, private_root
+from leaderboard.storage import PRIVATE, is_local, make_private, private_root, put_folder
 from leaderboard.submissions.models import SubmissionKind
 
 COPY_CHUNK = 1024 * 1024
@@ -84,11 +84,15 @@ class StagedUpload:
 
     def commit(self, submission) -> None:
         """Move the staged files to the submission's folder and point ``submission.upload`` at the kept file."""
-        target = Path(settings.PRIVATE_STORAGE_ROOT) / "uploads" / str(submission.uuid)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self.staging_dir.rename(target)  # atomic on one file system; target must not exist
-        self.staging_dir = target
-        make_private(target)
+        if is_local(PRIVATE):
+            target = private_root() / "uploads" / str(submission.uuid)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.staging_dir.rename(target)  # atomic on one file system; target must not exist
+            self.staging_dir = target
+            make_private(target)
+        else:  # an object store: the staged files are uploaded, then the local staging folder goes
+            put_folder(PRIVATE, f"uploads/{submission.uuid}", self.staging_dir)
+            self.discard()
         submission.upload.name = f"uploads/{submission.uuid}/{self.upload_relpath}"
         submission.upload_sha256 = self.sha256
         submission.upload_size = self.size

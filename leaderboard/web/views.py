@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.contrib import messages
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from leaderboard.api.serializers import StatusSerializer, SubmissionSerializer
 from leaderboard.benchmarks.models import Benchmark
-from leaderboard.storage import private_path
+from leaderboard.storage import PRIVATE, open_file
 from leaderboard.upload_guard import accepts_uploads
 from leaderboard.submissions.actions import cancel_submission, create_submission, set_published
 from leaderboard.submissions.board_cache import current_version
@@ -149,10 +150,11 @@ def submission_upload(request: HttpRequest, uuid) -> FileResponse:
     submission = get_object_or_404(owned_submissions(request.user), uuid=uuid)
     if not submission.upload.name:
         raise Http404("No file was stored for this submission.")
-    path = private_path(submission.upload.name)
-    if not path.is_file():
-        raise Http404("The uploaded file is no longer stored.")
-    return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name)
+    try:
+        stored = open_file(PRIVATE, submission.upload.name)
+    except FileNotFoundError:
+        raise Http404("The uploaded file is no longer stored.") from None
+    return FileResponse(stored, as_attachment=True, filename=PurePosixPath(submission.upload.name).name)
 
 
 @login_required

@@ -4,6 +4,8 @@ Numbers on these benchmarks measure nothing about real methods: the body model a
 So they count toward MPE only while no real benchmark does: they are created out of MPE when a real one is
 there, and ``import_benchmark`` takes them out of MPE when it adds one. Creating them again (every start of
 scripts/serve) keeps what a host changed (split reveal/ranking, MPE flags) unless ``refresh=True``.
+Once a real benchmark exists they are listed after it (``display_order`` + ``AFTER_REAL``), and
+``remove_demo_benchmarks`` deletes them with their results and files.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from django.conf import settings
 
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.benchmarks.services import BenchmarkSpec, import_ground_truth
-from leaderboard.storage import GROUND_TRUTH, exists
+from leaderboard.storage import private_path
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,9 @@ IMAGES_BENCHMARK = DemoBenchmark(BenchmarkSpec(
 DEMO_SLUGS = frozenset(d.spec.slug for d in (*DEMO_BENCHMARKS, IMAGES_BENCHMARK))
 
 
+AFTER_REAL = 1000  # display_order offset that lists a demo benchmark after every real one
+
+
 def real_benchmarks_in_mpe():
     return Benchmark.objects.filter(counts_toward_mpe=True, is_active=True).exclude(slug__in=DEMO_SLUGS)
 
@@ -75,16 +80,41 @@ def exclude_demo_from_mpe() -> list[str]:
     return changed
 
 
+def move_demo_after_real() -> list[str]:
+    """List the demo benchmarks after the real ones (a real one now exists); returns the slugs moved."""
+    moved = []
+    for benchmark in Benchmark.objects.filter(slug__in=DEMO_SLUGS, display_order__lt=AFTER_REAL):
+        benchmark.display_order += AFTER_REAL
+        benchmark.save(update_fields=["display_order"])
+        moved.append(benchmark.slug)
+    return moved
+
+
+def remove_demo_benchmarks() -> list[str]:
+    """Delete the demo benchmarks, their results (cascade) and their private GT and image folders."""
+    from leaderboard.benchmarks.services import gt_folder
+    from leaderboard.storage import private_root
+
+    removed = sorted(Benchmark.objects.filter(slug__in=DEMO_SLUGS).values_list("slug", flat=True))
+    Benchmark.objects.filter(slug__in=removed).delete()  # deletes signal a score refresh (score_triggers)
+    for slug in removed:
+        for folder in (gt_folder(slug), f"images/{slug}"):
+            shutil.rmtree(private_root() / folder, ignore_errors=True)
+    return removed
+
+
 def _already_imported(slug: str) -> Benchmark | None:
     benchmark = Benchmark.objects.filter(slug=slug).first()
-    if benchmark is not None and benchmark.gt_path and exists(GROUND_TRUTH, benchmark.gt_path):
+    if benchmark is not None and benchmark.gt_path and private_path(benchmark.gt_path).is_file():
         return benchmark
     return None
 
 
 def _demo_spec(spec: BenchmarkSpec) -> BenchmarkSpec:
     if spec.counts_toward_mpe and real_benchmarks_in_mpe().exists():
-        return replace(spec, counts_toward_mpe=False)
+        spec = replace(spec, counts_toward_mpe=False)
+    if Benchmark.objects.exclude(slug__in=DEMO_SLUGS).exists():
+        spec = replace(spec, display_order=spec.display_order + AFTER_REAL)
     return spec
 
 
@@ -172,7 +202,7 @@ def create_demo_benchmarks(predictions_dir: Path | None = None, refresh: bool = 
         else:
             images = make_image_benchmark(Path(tmp) / "images", settings.SMPLX_MODEL_DIR, IMAGES_BENCHMARK.num_samples,
                                           seed=IMAGES_BENCHMARK.seed, slug=IMAGES_BENCHMARK.spec.slug)
-            imported = import_ground_truth(images.gt_path, IMAGES_BENCHMARK.spec, images_dir=images.input_dir)
+            imported = import_ground_truth(images.gt_path, _demo_spec(IMAGES_BENCHMARK.spec), images_dir=images.input_dir)
             Benchmark.objects.filter(pk=imported.pk).update(accepts_predictions=False)  # models only
             imported.accepts_predictions = False
             benchmarks.append(imported)

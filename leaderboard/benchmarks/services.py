@@ -1,15 +1,17 @@
 """Benchmark import: validate ground truth, store it privately, publish only its sample-id list.
 
-Layout in the private stores (leaderboard/storage.py; never served)::
+Layout under PRIVATE_STORAGE_ROOT (never served)::
 
-    gt/<slug>/gt.npz              ground_truth store: the GT, exactly as validated (workers read it)
-    gt/<slug>/sample_ids.npy      private store: public sample ids (unicode), what the web validates uploads against
-    gt/<slug>/sample_splits.npy   private store: the split of each sample id (same order)
-    images/<slug>/                ground_truth store: held-out images (manifest.json + images/) for model submissions
+    gt/<slug>/gt.npz              the ground truth, exactly as validated (workers read it)
+    gt/<slug>/sample_ids.npy      public sample ids (unicode), what the web validates uploads against
+    gt/<slug>/sample_splits.npy   the split of each sample id (same order)
+    images/<slug>/                held-out images (manifest.json + images/) for model submissions
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -20,18 +22,7 @@ import numpy as np
 from django.db import transaction
 
 from leaderboard.benchmarks.models import GT_PARTS, Benchmark, Split
-from leaderboard.storage import (
-    GROUND_TRUTH,
-    PRIVATE,
-    delete_prefix,
-    is_local,
-    local_path,
-    make_private,
-    private_root,
-    put_file,
-    put_folder,
-    sha256_of,
-)
+from leaderboard.storage import make_private, private_root
 
 GT_NAME, IDS_NAME, SPLITS_NAME = "gt.npz", "sample_ids.npy", "sample_splits.npy"
 
@@ -44,16 +35,19 @@ def gt_folder(slug: str) -> str:
     return f"gt/{slug}"
 
 
+def _root() -> Path:
+    return private_root()
+
+
 @lru_cache(maxsize=64)
 def _load_ids(path: str, mtime_ns: int) -> np.ndarray:
     return np.load(path, allow_pickle=False)  # our own file, written by import_ground_truth
 
 
 def _public_array(benchmark: Benchmark, name: str) -> np.ndarray:
-    # In the private store (the web reads it), never beside the GT in the ground-truth store (the web may not).
+    path = _root() / gt_folder(benchmark.slug) / name
     try:
         return _load_ids(str(path), path.stat().st_mtime_ns)
-        path = local_path(PRIVATE, f"{gt_folder(benchmark.slug)}/{name}")
     except FileNotFoundError:
         raise FileNotFoundError(f"Benchmark '{benchmark.slug}' has no {name}; re-run import_benchmark.") from None
 
@@ -67,7 +61,12 @@ def public_sample_splits(benchmark: Benchmark) -> np.ndarray:
     return _public_array(benchmark, SPLITS_NAME)
 
 
-sha256_file = sha256_of
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @dataclass
@@ -81,11 +80,61 @@ class BenchmarkSpec:
     counts_toward_mpe: bool = True
     counts_toward_hand_mpe: bool = True
     hidden_splits: list[str] = field(default_factory=list)
+    allow_all_public: bool = True  # False: refuse a GT whose every split would be public (import_benchmark's default)
     ranking_split: str | None = None
     display_order: int = 100
     protocol: str = "smplx-generic"
     protocol_options: dict = field(default_factory=dict)
     gt_parts: list[str] | None = None  # None: every part the protocol has GT for
+
+
+# Split names hidden by default (case-insensitive): test*, held-out / heldout*, hidden*, private*.
+HIDDEN_BY_DEFAULT = re.compile(r"^(test|held[-_ ]?out|hidden|private)", re.IGNORECASE)
+PAPER_MPE_SIZE = 5  # MPE is the paper's five benchmarks (AGORA, EgoBody, UBody, EHF, 3DPW): docs/metrics.md
+
+
+def default_hidden_splits(split_names: list[str]) -> list[str]:
+    """The splits a host most likely means to keep secret: ``Test``, ``TEST_x``, ``heldout``, ``hidden_2``..."""
+    return [name for name in split_names if HIDDEN_BY_DEFAULT.match(name)]
+
+
+@dataclass
+class Membership:
+    """Whether a benchmark counts toward MPE and hand MPE, and why (said in the import output)."""
+    mpe: bool
+    hand_mpe: bool
+    why_mpe: str
+    why_hand_mpe: str
+
+
+def mpe_membership(slug: str, mpe: bool | None, hand_mpe: bool | None, has_hands: bool) -> Membership:
+    """One explicit flag per aggregate; without one, a re-import keeps the benchmark's membership and a new
+    benchmark joins MPE only while fewer than the paper's five real benchmarks count (a sixth needs ``--mpe``).
+    Hand MPE follows the MPE decision (and hand GT) unless its own flag says otherwise."""
+    from leaderboard.benchmarks.demo import DEMO_SLUGS
+
+    existing = Benchmark.objects.filter(slug=slug).first()
+    if mpe is not None:
+        why_mpe = "--mpe" if mpe else "--no-mpe"
+    elif existing is not None:
+        mpe, why_mpe = existing.counts_toward_mpe, "kept from the previous import"
+    else:
+        members = sorted(Benchmark.objects.filter(counts_toward_mpe=True).exclude(slug__in=DEMO_SLUGS)
+                         .values_list("slug", flat=True))
+        if len(members) >= PAPER_MPE_SIZE:
+            raise BenchmarkImportError(
+                f"MPE already averages {len(members)} benchmarks ({', '.join(members)}), the paper's "
+                f"{PAPER_MPE_SIZE}; a new one would change every method's MPE. Say --mpe to add '{slug}' to MPE or "
+                "--no-mpe to keep it out.")
+        mpe, why_mpe = True, f"default: MPE has {len(members)} of the paper's {PAPER_MPE_SIZE} benchmarks"
+    if hand_mpe is not None:
+        why_hand = "--hand-mpe" if hand_mpe else "--no-hand-mpe"
+    elif existing is not None and mpe == existing.counts_toward_mpe:
+        hand_mpe, why_hand = existing.counts_toward_hand_mpe and has_hands, "kept from the previous import"
+    else:
+        hand_mpe = mpe and has_hands
+        why_hand = "follows MPE" + ("" if has_hands or not mpe else "; no hand GT")
+    return Membership(mpe, hand_mpe, why_mpe, why_hand)
 
 
 def choose_ranking_split(split_names: list[str], hidden: set[str], requested: str | None) -> str:
@@ -138,22 +187,27 @@ def import_ground_truth(gt_file: str | os.PathLike, spec: BenchmarkSpec, images_
     if unknown_hidden:
         raise BenchmarkImportError(f"Hidden split(s) {unknown_hidden} not in the GT splits {split_names}.")
     hidden = set(spec.hidden_splits)
+    if not hidden and not spec.allow_all_public:
+        raise BenchmarkImportError(
+            f"Every split ({', '.join(split_names)}) would be public: results on it show at once to everyone. Name the "
+            "held-out split(s) with --hidden-splits, or say --all-public if the GT of every split is public anyway.")
     ranking = choose_ranking_split(split_names, hidden, spec.ranking_split)
     counts = {name: int((gt.splits == name).sum()) for name in split_names}
     ids, splits = np.array(gt.sample_ids), np.array(gt.splits)
     del gt  # release any memmap before replacing the file it may point to
 
-    folder = gt_folder(spec.slug)
-    # Each file is replaced whole (readers never see half of one); GT to the ground-truth store, the public id
-    # lists to the private store the web reads.
-    with tempfile.TemporaryDirectory(prefix="ehps-import-") as tmp:
+    folder = _root() / gt_folder(spec.slug)
+    folder.mkdir(parents=True, exist_ok=True)
+    # Write everything next to its final place, then rename: readers never see a half-written file.
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".import-") as tmp:
         tmp_path = Path(tmp)
+        shutil.copyfile(gt_file, tmp_path / GT_NAME)
         np.save(tmp_path / IDS_NAME, ids.astype(str))
         np.save(tmp_path / SPLITS_NAME, splits.astype(str))
-        digest = sha256_file(Path(gt_file))
-        put_file(GROUND_TRUTH, f"{folder}/{GT_NAME}", Path(gt_file))
-        for name in (IDS_NAME, SPLITS_NAME):
-            put_file(PRIVATE, f"{folder}/{name}", tmp_path / name)
+        digest = sha256_file(tmp_path / GT_NAME)
+        make_private(tmp_path)
+        for name in (GT_NAME, IDS_NAME, SPLITS_NAME):
+            os.replace(tmp_path / name, folder / name)
 
     images_path = ""
     if images_dir is not None:
@@ -186,15 +240,11 @@ def import_images(images_dir: str | os.PathLike, slug: str) -> str:
     if not (source / "manifest.json").is_file():
         raise BenchmarkImportError(f"{source} has no manifest.json (expected the model input folder: manifest.json + images/).")
     relative = f"images/{slug}"
-    if is_local(GROUND_TRUTH):  # a whole folder swapped at once: a run never sees half old, half new images
-        target = private_root() / relative
-        staging = target.with_name(f".{slug}.importing")
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(source, staging)
-        make_private(staging)  # model runs copy the images into their sandbox; nobody else reads them here
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
-    else:
-        delete_prefix(GROUND_TRUTH, relative)
-        put_folder(GROUND_TRUTH, relative, source)
+    target = _root() / relative
+    staging = target.with_name(f".{slug}.importing")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging)
+    make_private(staging)  # model runs copy the images into their sandbox; nobody else reads them here
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
     return relative

@@ -3,9 +3,12 @@ them on every start and never silently part of a real deployment's MPE."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
-from django.core.management import call_command
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
 
 from leaderboard.benchmarks.demo import DEMO_SLUGS, create_demo_benchmarks
 from leaderboard.benchmarks.models import Benchmark, Split
@@ -34,8 +37,12 @@ def test_import_hides_test_splits_by_default_and_says_so(db, tmp_path):
     assert "MPE: counts" in output
 
 
-def test_hidden_splits_with_no_names_reveals_every_split(db, tmp_path):
-    output = _import("--slug", "open", "--name", "Open", "--gt", str(_gt_with_splits(tmp_path)), "--hidden-splits")
+def test_an_import_that_hides_nothing_needs_all_public(db, tmp_path):
+    gt = str(_gt_with_splits(tmp_path))
+    with pytest.raises(CommandError, match="Every split \\(dev, test\\) would be public.*--all-public"):
+        _import("--slug", "open", "--name", "Open", "--gt", gt, "--hidden-splits")
+    assert not Benchmark.objects.filter(slug="open").exists()
+    output = _import("--slug", "open", "--name", "Open", "--gt", gt, "--hidden-splits", "--all-public")
     assert all(s.is_revealed for s in Split.objects.filter(benchmark__slug="open"))
     assert "HIDDEN" not in output
 
@@ -73,9 +80,20 @@ def test_demo_benchmarks_leave_mpe_once_a_real_benchmark_counts(db, tmp_path):
     output = _import("--slug", "agora", "--name", "AGORA", "--gt", str(_gt_with_splits(tmp_path)))
     assert set(Benchmark.objects.filter(counts_toward_mpe=True).values_list("slug", flat=True)) == {"agora"}
     assert "no longer count toward MPE" in output and all(s in output for s in sorted(in_mpe))
+    # ... and they are listed after the real one, which the import says, naming the way to remove them
+    assert list(Benchmark.objects.values_list("slug", flat=True))[0] == "agora"
+    assert "listed after the real ones" in output and "create_demo_benchmarks --remove" in output
+    demo_gt = Path(settings.PRIVATE_STORAGE_ROOT) / Benchmark.objects.get(slug="demo-ehf").gt_path
+    assert demo_gt.is_file()
+    out = io.StringIO()
+    call_command("create_demo_benchmarks", "--remove", stdout=out)
+    assert "Removed demo-3dpw, demo-agora, demo-ehf, demo-images, demo-ubody" in out.getvalue()
+    assert list(Benchmark.objects.values_list("slug", flat=True)) == ["agora"] and not demo_gt.exists()
 
 
 def test_demo_benchmarks_created_after_a_real_one_are_not_in_mpe(db, tmp_path):
     _import("--slug", "agora", "--name", "AGORA", "--gt", str(_gt_with_splits(tmp_path)))
     create_demo_benchmarks(tmp_path / "preds")
     assert not Benchmark.objects.filter(slug__in=DEMO_SLUGS, counts_toward_mpe=True).exists()
+    slugs = list(Benchmark.objects.values_list("slug", flat=True))
+    assert slugs[0] == "agora" and set(slugs[1:]) == DEMO_SLUGS  # listed after the real one

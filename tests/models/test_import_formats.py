@@ -42,7 +42,8 @@ def test_3dpw_annotations_become_a_body_only_3dpw_benchmark(tmp_path):
     benchmark = Benchmark.objects.get(slug="pw")
     assert (benchmark.protocol, benchmark.gt_parts, benchmark.primary_metric) == ("3dpw", ["body"], "mpjpe_body")
     assert not benchmark.counts_toward_hand_mpe and benchmark.num_samples == 2
-    assert "Read 2 samples from 3DPW_test.json as 3dpw (left out by the official filtering: bbox outside the image: 1)" in out
+    assert ("Read 3 rows from 3DPW_test.json as 3dpw; 2 samples kept (left out by the official filtering: bbox outside "
+            "the image: 1)") in out
     assert f"protocol 3dpw v{get_protocol('3dpw').version}" in out and "GT parts: body" in out
     assert benchmark.splits.get().is_revealed is False  # a test split stays hidden by default
 
@@ -52,7 +53,7 @@ def test_ehf_registrations_with_protocol_options(tmp_path):
     for name in ("01_align.ply", "02_align.ply"):
         ehf_ply(tmp_path / name, rng.normal(size=(10475, 3)))
     out = run("--slug", "ehf", "--name", "EHF", "--format", "ehf", "--source", str(tmp_path),
-              "--protocol-option", "variant=smplest-x", "--hidden-splits")
+              "--protocol-option", "variant=smplest-x", "--hidden-splits", "--all-public")
     benchmark = Benchmark.objects.get(slug="ehf")
     assert benchmark.protocol == "ehf" and benchmark.protocol_options == {"variant": "smplest-x"}
     assert benchmark.get_protocol().options["hand_joints"] == 20 and "variant" in out

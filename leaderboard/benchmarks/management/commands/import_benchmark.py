@@ -20,9 +20,12 @@ from django.core.management.base import BaseCommand, CommandError
 from evaluator.formats import DEFAULT_SPLIT
 from evaluator.importers import IMPORT_FORMATS, GroundTruthImportError, parse_ground_truth
 from evaluator.protocols import available_protocols, get_protocol
-from leaderboard.benchmarks.demo import DEMO_SLUGS, exclude_demo_from_mpe
+from leaderboard.benchmarks import import_report
+from leaderboard.benchmarks.demo import DEMO_SLUGS, exclude_demo_from_mpe, move_demo_after_real
 from leaderboard.benchmarks.models import GT_PARTS
-from leaderboard.benchmarks.services import BenchmarkImportError, BenchmarkSpec, import_ground_truth, validated_protocol
+from leaderboard.benchmarks.services import (
+    BenchmarkImportError, BenchmarkSpec, default_hidden_splits, import_ground_truth, mpe_membership, validated_protocol,
+)
 
 
 def key_value(text: str) -> tuple[str, object]:
@@ -71,14 +74,22 @@ class Command(BaseCommand):
                             help="protocol option, e.g. variant=smplest-x or joints=smplest-x (repeatable)")
         parser.add_argument("--gt-parts", nargs="+", choices=GT_PARTS, help="parts the GT has (default: the protocol's)")
         parser.add_argument("--primary-metric", help="default: the protocol's primary metric")
-        parser.add_argument("--no-mpe", action="store_true", help="do not average this benchmark into MPE")
-        parser.add_argument("--no-hand-mpe", action="store_true", help="no hand GT: leave out of hand MPE")
+        parser.add_argument("--fill-missing", action="append", default=[], metavar="KEY",
+                            help="humandata: use zeros for a required key the file lacks (global_orient, body_pose, "
+                                 "betas, transl); without it such a file is refused (repeatable)")
+        parser.add_argument("--mpe", action=argparse.BooleanOptionalAction, default=None,
+                            help="average this benchmark into MPE (default: kept on re-import; a new benchmark joins "
+                                 "only while MPE has fewer than the paper's five)")
+        parser.add_argument("--hand-mpe", action=argparse.BooleanOptionalAction, default=None,
+                            help="average it into hand MPE (default: follows the MPE decision, needs hand GT)")
         parser.add_argument("--images", type=Path, help="model input folder (manifest.json + images/) for model submissions")
         parser.add_argument(
             "--hidden-splits", nargs="*", default=None, metavar="SPLIT",
-            help="splits whose results stay hidden (staff only) until revealed; default: every split named test*; "
-                 "give the option with no names to reveal every split",
+            help="splits whose results stay hidden (staff only) until revealed; default: every split named test*, "
+                 "heldout*/held-out*, hidden* or private* (any case)",
         )
+        parser.add_argument("--all-public", action="store_true",
+                            help="allow an import that leaves no split hidden (every split's results public at once)")
         parser.add_argument("--ranking-split", help="split the leaderboard ranks by (default: test, else the first revealed)")
         parser.add_argument("--description", default="")
         parser.add_argument("--paper-url", default="")
@@ -93,6 +104,10 @@ class Command(BaseCommand):
             options.setdefault("model_dir", str(settings.SMPLX_MODEL_DIR))
             if opts["humandata_interval"] is not None:
                 options.setdefault("sample_interval", opts["humandata_interval"])
+            if opts["fill_missing"]:
+                options.setdefault("fill_missing", opts["fill_missing"])
+        elif opts["fill_missing"]:
+            raise CommandError("--fill-missing is a humandata option (other formats never fill required values).")
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 if fmt == "npz" or opts["protocol"]:  # check the options before reading a (large) source
@@ -107,16 +122,35 @@ class Command(BaseCommand):
                     raise CommandError(f"{fmt} GT from {source.name} is in the {parsed.schema!r} layout, but protocol "
                                        f"{protocol.name!r} reads {protocol.gt_schema!r}; choose another --protocol.")
                 converted = parsed.write(Path(tmp) / "gt.npz")
-                skipped = ", ".join(f"{reason}: {n}" for reason, n in sorted(parsed.skipped.items()))
-                self.stdout.write(f"Read {len(parsed)} samples from {source.name} as {fmt}"
-                                  f"{f' (left out by the official filtering: {skipped})' if skipped else ''}.")
-                benchmark = import_ground_truth(converted, self._spec(converted, protocol), opts["images"])
+                self._parse_report(parsed, source, fmt)
+                spec = self._spec(converted, protocol)
+                before = import_report.snapshot(spec.slug)
+                benchmark = import_ground_truth(converted, spec, opts["images"])
         except (BenchmarkImportError, GroundTruthImportError, FileNotFoundError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"  protocol {protocol.name} v{protocol.version}"
                           f"{' ' + str(benchmark.protocol_options) if benchmark.protocol_options else ''}; "
                           f"GT parts: {', '.join(benchmark.gt_parts)}; primary metric {benchmark.primary_metric}.")
         self._report(benchmark)
+        for line in import_report.describe(before, benchmark):
+            self.stdout.write(line)
+
+    def _parse_report(self, parsed, source: Path, fmt: str) -> None:
+        """Rows read, rows each official filter dropped, values the GT step replaced or defaults filled."""
+        def listed(counts: dict[str, int]) -> str:
+            return ", ".join(f"{reason}: {n}" for reason, n in sorted(counts.items()))
+
+        skipped = listed(parsed.skipped)
+        read = f"{parsed.rows_read} rows" if parsed.rows_read is not None else f"{len(parsed)} samples"
+        kept = f"; {len(parsed)} samples kept" if parsed.rows_read is not None else ""
+        self.stdout.write(f"Read {read} from {source.name} as {fmt}{kept}"
+                          f"{f' (left out by the official filtering: {skipped})' if skipped else ''}.")
+        if parsed.adjusted:
+            self.stdout.write(f"  Changed by the official GT step: {listed(parsed.adjusted)}.")
+        if parsed.filled:
+            self.stdout.write(f"  Filled by default (the source lacks them): {listed(parsed.filled)}.")
+        for note in parsed.notes:
+            self.stdout.write(f"  Note: {note}.")
 
     def _protocol(self, name: str):
         try:
@@ -143,14 +177,18 @@ class Command(BaseCommand):
         opts = self._opts
         hidden = opts["hidden_splits"]
         if hidden is None and gt_path is not None:  # safe default: a test split stays hidden until the host reveals it
-            hidden = [name for name in gt_split_names(gt_path) if name.startswith("test")]
+            hidden = default_hidden_splits(gt_split_names(gt_path))
+        has_hands = "hands" in (opts["gt_parts"] or protocol.parts)
+        try:
+            self._membership = mpe_membership(opts["slug"], opts["mpe"], opts["hand_mpe"], has_hands)
+        except BenchmarkImportError as exc:
+            raise CommandError(str(exc)) from None
         return BenchmarkSpec(
             slug=opts["slug"], name=opts["name"], description=opts["description"], paper_url=opts["paper_url"],
             data_url=opts["data_url"], primary_metric=opts["primary_metric"] or protocol.primary_metric,
             protocol=protocol.name, protocol_options=dict(opts["protocol_option"]), gt_parts=opts["gt_parts"],
-            counts_toward_mpe=not opts["no_mpe"],
-            counts_toward_hand_mpe=not opts["no_hand_mpe"] and "hands" in (opts["gt_parts"] or protocol.parts),
-            hidden_splits=hidden or [],
+            counts_toward_mpe=self._membership.mpe, counts_toward_hand_mpe=self._membership.hand_mpe,
+            hidden_splits=hidden or [], allow_all_public=opts["all_public"],
             ranking_split=opts["ranking_split"], display_order=opts["display_order"],
         )
 
@@ -164,8 +202,10 @@ class Command(BaseCommand):
         ranking = benchmark.ranking_split
         if ranking is None:
             self.stdout.write("  The leaderboard and MPE show nothing for it until its ranking split is revealed.")
-        self.stdout.write(f"  MPE: {'counts' if benchmark.counts_toward_mpe else 'not counted'}; "
-                          f"hand MPE: {'counts' if benchmark.counts_toward_hand_mpe else 'not counted'}.")
+        m = self._membership
+        self.stdout.write(f"  MPE: {'counts' if benchmark.counts_toward_mpe else 'not counted'} ({m.why_mpe}); "
+                          f"hand MPE: {'counts' if benchmark.counts_toward_hand_mpe else 'not counted'} "
+                          f"({m.why_hand_mpe}). Change with --mpe/--no-mpe and --hand-mpe/--no-hand-mpe.")
         if any(not s.is_revealed for s in splits):
             self.stdout.write("  Reveal a split in the admin (Splits -> 'Reveal the selected splits...'), or re-import "
                               "with --hidden-splits listing only the splits to keep hidden.")
@@ -174,3 +214,8 @@ class Command(BaseCommand):
             if demoted:
                 self.stdout.write(f"  The demo benchmarks {', '.join(sorted(demoted))} no longer count toward MPE "
                                   "(synthetic data; a real benchmark does now).")
+        if benchmark.slug not in DEMO_SLUGS:
+            moved = move_demo_after_real()
+            if moved:
+                self.stdout.write(f"  The demo benchmarks {', '.join(sorted(moved))} are now listed after the real ones; "
+                                  "remove them with: manage.py create_demo_benchmarks --remove")

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 from rich import box
 from rich.console import Console
@@ -22,6 +21,15 @@ from rich.table import Table
 from . import config
 from .api import FINAL, ApiClient, ApiError, NotOffered
 from .check import run_check
+
+# Typer's usage errors: click's ClickException, or in recent typer versions its vendored copy (typer._click); both are
+# ancestors of typer.BadParameter, so the class is found there whichever typer is installed.
+ClickException = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+class UsageProblem(ValueError):
+    """A command given the wrong arguments (exit 2, like typer's own usage errors)."""
+
 
 app = typer.Typer(name="ehps", help="Submit to the EHPS Leaderboard and read its results.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -97,7 +105,7 @@ def login(url: UrlOpt = None, token: TokenOpt = None,
     settings = config.resolve(url or _globals["url"], None)
     token, insecure = token or _globals["token"], insecure or _globals["insecure"]
     if password_stdin and (token or not username):
-        raise click.UsageError("--password-stdin needs --username (and no --token)")
+        raise UsageProblem("--password-stdin needs --username (and no --token)")
     with ApiClient(settings.url, insecure=insecure) as anonymous:
         if not token:
             username = username or typer.prompt("username")
@@ -140,11 +148,11 @@ def submit(
     """Upload a file (streamed, with a progress bar) and start its evaluation."""
     path = file or file_opt
     if path is None:
-        raise click.UsageError("give the file to upload")
+        raise UsageProblem("give the file to upload")
     if not path.is_file():
-        raise click.UsageError(f"no such file: {path}")
+        raise UsageProblem(f"no such file: {path}")
     if not method:
-        raise click.UsageError("give the method name with --method")
+        raise UsageProblem("give the method name with --method")
     with client(url, token) as api, Progress(
         TextColumn("uploading {task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
         TimeRemainingColumn(), console=err, transient=True,
@@ -304,16 +312,16 @@ def download(sid: Annotated[str, typer.Argument(metavar="ID")],
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (readable errors on stderr, never a traceback)."""
     try:
-        code = app(args=argv, prog_name="ehps", standalone_mode=False)  # click returns an Exit's code here
+        code = app(args=argv, prog_name="ehps", standalone_mode=False)  # returns an Exit's code here
     except ApiError as exc:
         err.print(f"error: {exc}", markup=False)
         return 2
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
+    except ClickException as exc:
         exc.show(file=sys.stderr)
         return 2
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("aborted", markup=False)
         return 2
     except (OSError, ValueError) as exc:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from leaderboard.web import compare, leaderboard_views, submit_help, views
+from leaderboard.web import compare, failures, leaderboard_views, submit_help, views
 
 urlpatterns = [
     path("", leaderboard_views.home, name="home"),
@@ -16,6 +16,7 @@ urlpatterns = [
     path("submissions/<uuid:uuid>/results.json", views.submission_results, name="submission-results"),
     path("submissions/<uuid:uuid>/upload", views.submission_upload, name="submission-upload"),
     path("submissions/<uuid:uuid>/per-sample/<slug:slug>.<str:fmt>", views.submission_per_sample, name="submission-per-sample"),
+    path("submissions/<uuid:uuid>/failures/<slug:slug>/", failures.failures, name="submission-failures"),
     path("submissions/<uuid:uuid>/cancel", views.submission_cancel, name="submission-cancel"),
     path("submissions/<uuid:uuid>/publish", views.submission_publish, {"publish": True}, name="submission-publish"),
     path("submissions/<uuid:uuid>/unpublish", views.submission_publish, {"publish": False}, name="submission-unpublish"),

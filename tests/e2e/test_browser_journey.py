@@ -106,6 +106,7 @@ def test_boards_read_at_a_glance_at_1366_and_390(live_server, browser):
 
     from tests.web.test_boards_at_a_glance import CITATION, hand_benchmark, scored
     from django.contrib.auth.models import User
+    from leaderboard.benchmarks.models import Benchmark, Split
     from leaderboard.submissions.models import BaselineSource, BenchmarkResult, Status, Submission
 
     owners = [User.objects.create_user(f"glance{i}") for i in range(4)]
@@ -119,9 +120,17 @@ def test_boards_read_at_a_glance_at_1366_and_390(live_server, browser):
                                       paper_url="https://example.org/p")
     BenchmarkResult.objects.create(submission=paper, benchmark=a, split="test", num_samples=4, primary_value=59.7,
                                    metrics={"mpvpe_all": 59.7}, protocol="as published", protocol_version="paper")
+    from tests.web.test_failures import evaluated, url
+
+    fails = Benchmark.objects.create(slug="glance-fail", name="Glance Fail", gt_path="gt/glance-fail/gt.npz",
+                                     counts_toward_mpe=False, counts_toward_hand_mpe=False)
+    Split.objects.create(benchmark=fails, name="dev", is_ranking=True, is_revealed=True, num_samples=30)
+    Split.objects.create(benchmark=fails, name="test", is_revealed=False, num_samples=10)
+    failing = evaluated(owners[1], fails, public=True)
     compare = "/compare/?" + "&".join(f"s={s.uuid}" for s in compared)
     pages = {"overall": "/", "benchmark": f"/benchmarks/{a.slug}/", "compare": compare,
-             "method": f"/methods/{quote(names[1])}", "submission": compared[0].get_absolute_url()}
+             "method": f"/methods/{quote(names[1])}", "submission": compared[0].get_absolute_url(),
+             "failures": url(failing, fails)}
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width in (1366, 390):
         page = browser.new_context(viewport={"width": width, "height": 900}).new_page()

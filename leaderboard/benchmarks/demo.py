@@ -20,7 +20,7 @@ from django.conf import settings
 
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.benchmarks.services import BenchmarkSpec, import_ground_truth
-from leaderboard.storage import private_path
+from leaderboard.storage import GROUND_TRUTH, exists
 
 
 @dataclass(frozen=True)
@@ -93,19 +93,19 @@ def move_demo_after_real() -> list[str]:
 def remove_demo_benchmarks() -> list[str]:
     """Delete the demo benchmarks, their results (cascade) and their private GT and image folders."""
     from leaderboard.benchmarks.services import gt_folder
-    from leaderboard.storage import private_root
+    from leaderboard.storage import GROUND_TRUTH, PRIVATE, delete_prefix
 
     removed = sorted(Benchmark.objects.filter(slug__in=DEMO_SLUGS).values_list("slug", flat=True))
     Benchmark.objects.filter(slug__in=removed).delete()  # deletes signal a score refresh (score_triggers)
     for slug in removed:
-        for folder in (gt_folder(slug), f"images/{slug}"):
-            shutil.rmtree(private_root() / folder, ignore_errors=True)
+        for store, prefix in ((GROUND_TRUTH, gt_folder(slug)), (PRIVATE, gt_folder(slug)), (GROUND_TRUTH, f"images/{slug}")):
+            delete_prefix(store, prefix)
     return removed
 
 
 def _already_imported(slug: str) -> Benchmark | None:
     benchmark = Benchmark.objects.filter(slug=slug).first()
-    if benchmark is not None and benchmark.gt_path and private_path(benchmark.gt_path).is_file():
+    if benchmark is not None and benchmark.gt_path and exists(GROUND_TRUTH, benchmark.gt_path):
         return benchmark
     return None
 

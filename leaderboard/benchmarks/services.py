@@ -1,15 +1,14 @@
 """Benchmark import: validate ground truth, store it privately, publish only its sample-id list.
 
-Layout under PRIVATE_STORAGE_ROOT (never served)::
+Layout in the private stores (leaderboard/storage.py; never served)::
 
-    gt/<slug>/gt.npz              the ground truth, exactly as validated (workers read it)
-    gt/<slug>/sample_ids.npy      public sample ids (unicode), what the web validates uploads against
-    gt/<slug>/sample_splits.npy   the split of each sample id (same order)
-    images/<slug>/                held-out images (manifest.json + images/) for model submissions
+    gt/<slug>/gt.npz              ground_truth store: the GT, exactly as validated (workers read it)
+    gt/<slug>/sample_ids.npy      private store: public sample ids (unicode), what the web validates uploads against
+    gt/<slug>/sample_splits.npy   private store: the split of each sample id (same order)
+    images/<slug>/                ground_truth store: held-out images (manifest.json + images/) for model submissions
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -22,7 +21,18 @@ import numpy as np
 from django.db import transaction
 
 from leaderboard.benchmarks.models import GT_PARTS, Benchmark, Split
-from leaderboard.storage import make_private, private_root
+from leaderboard.storage import (
+    GROUND_TRUTH,
+    PRIVATE,
+    delete_prefix,
+    is_local,
+    local_path,
+    make_private,
+    private_root,
+    put_file,
+    put_folder,
+    sha256_of,
+)
 
 GT_NAME, IDS_NAME, SPLITS_NAME = "gt.npz", "sample_ids.npy", "sample_splits.npy"
 
@@ -35,18 +45,15 @@ def gt_folder(slug: str) -> str:
     return f"gt/{slug}"
 
 
-def _root() -> Path:
-    return private_root()
-
-
 @lru_cache(maxsize=64)
 def _load_ids(path: str, mtime_ns: int) -> np.ndarray:
     return np.load(path, allow_pickle=False)  # our own file, written by import_ground_truth
 
 
 def _public_array(benchmark: Benchmark, name: str) -> np.ndarray:
-    path = _root() / gt_folder(benchmark.slug) / name
+    # In the private store (the web reads it), never beside the GT in the ground-truth store (the web may not).
     try:
+        path = local_path(PRIVATE, f"{gt_folder(benchmark.slug)}/{name}")
         return _load_ids(str(path), path.stat().st_mtime_ns)
     except FileNotFoundError:
         raise FileNotFoundError(f"Benchmark '{benchmark.slug}' has no {name}; re-run import_benchmark.") from None
@@ -61,12 +68,7 @@ def public_sample_splits(benchmark: Benchmark) -> np.ndarray:
     return _public_array(benchmark, SPLITS_NAME)
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+sha256_file = sha256_of
 
 
 @dataclass
@@ -196,18 +198,17 @@ def import_ground_truth(gt_file: str | os.PathLike, spec: BenchmarkSpec, images_
     ids, splits = np.array(gt.sample_ids), np.array(gt.splits)
     del gt  # release any memmap before replacing the file it may point to
 
-    folder = _root() / gt_folder(spec.slug)
-    folder.mkdir(parents=True, exist_ok=True)
-    # Write everything next to its final place, then rename: readers never see a half-written file.
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".import-") as tmp:
+    folder = gt_folder(spec.slug)
+    # Each file is replaced whole (readers never see half of one); GT to the ground-truth store, the public id
+    # lists to the private store the web reads.
+    with tempfile.TemporaryDirectory(prefix="ehps-import-") as tmp:
         tmp_path = Path(tmp)
-        shutil.copyfile(gt_file, tmp_path / GT_NAME)
         np.save(tmp_path / IDS_NAME, ids.astype(str))
         np.save(tmp_path / SPLITS_NAME, splits.astype(str))
-        digest = sha256_file(tmp_path / GT_NAME)
-        make_private(tmp_path)
-        for name in (GT_NAME, IDS_NAME, SPLITS_NAME):
-            os.replace(tmp_path / name, folder / name)
+        digest = sha256_file(Path(gt_file))
+        put_file(GROUND_TRUTH, f"{folder}/{GT_NAME}", Path(gt_file))
+        for name in (IDS_NAME, SPLITS_NAME):
+            put_file(PRIVATE, f"{folder}/{name}", tmp_path / name)
 
     images_path = ""
     if images_dir is not None:
@@ -240,11 +241,15 @@ def import_images(images_dir: str | os.PathLike, slug: str) -> str:
     if not (source / "manifest.json").is_file():
         raise BenchmarkImportError(f"{source} has no manifest.json (expected the model input folder: manifest.json + images/).")
     relative = f"images/{slug}"
-    target = _root() / relative
-    staging = target.with_name(f".{slug}.importing")
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(source, staging)
-    make_private(staging)  # model runs copy the images into their sandbox; nobody else reads them here
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
+    if is_local(GROUND_TRUTH):  # a whole folder swapped at once: a run never sees half old, half new images
+        target = private_root() / relative
+        staging = target.with_name(f".{slug}.importing")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(source, staging)
+        make_private(staging)  # model runs copy the images into their sandbox; nobody else reads them here
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    else:
+        delete_prefix(GROUND_TRUTH, relative)
+        put_folder(GROUND_TRUTH, relative, source)
     return relative

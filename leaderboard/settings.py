@@ -234,6 +234,11 @@ REST_FRAMEWORK = {
         "login": os.environ.get("THROTTLE_LOGIN", "10/min"),  # per client address
         "login_username": os.environ.get("THROTTLE_LOGIN_USERNAME", "30/hour"),  # per account name
         "token": os.environ.get("THROTTLE_TOKEN", "10/hour"),  # new API tokens per user
+        # Mail the site sends on request (leaderboard/accounts/throttles.py): password reset per client address and
+        # per target address, the verification mail again per user.
+        "password_reset": os.environ.get("THROTTLE_PASSWORD_RESET", "5/hour"),
+        "password_reset_address": os.environ.get("THROTTLE_PASSWORD_RESET_ADDRESS", "3/hour"),
+        "verify_email": os.environ.get("THROTTLE_VERIFY_EMAIL", "5/hour"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -260,6 +265,9 @@ EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "EHPS Leaderboard <noreply@localhost>")
 EMAIL_NOTIFICATIONS = env_bool("EMAIL_NOTIFICATIONS", True)
+# How long an address-confirmation link works (leaderboard/accounts/verification.py); until an address is confirmed
+# the site mails it nothing else (no notifications, no password reset).
+EMAIL_VERIFICATION_MAX_AGE_S = env_int("EMAIL_VERIFICATION_MAX_AGE_S", 3 * 24 * 3600)
 # Absolute links in emails (the workers have no request to build them from).
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 

@@ -76,14 +76,14 @@ def _dispatch(submission: Submission) -> None:
     """Queue the evaluation of a committed submission; a broker outage must not lose it (issue 12, High 6).
 
     The row and its files are committed by now, so they stay whatever happens here: the submission waits in
+    "submitted" and the sweeper re-sends it once the broker is back (its heartbeat is stamped at creation).
     Sending gives up after CELERY_PUBLISH_TIMEOUT_S-bounded tries (issue 24, Medium 2), and ``queue_message``
     tells the user.
-    "submitted" and the sweeper re-sends it once the broker is back (its heartbeat is stamped at creation).
     """
     try:
         _start_evaluation(submission.pk)
-        submission.queue_unavailable = True
     except Exception:
+        submission.queue_unavailable = True
         log.exception("Could not queue the evaluation of submission %s (broker down?); the sweeper will retry it",
                       submission.pk)
 

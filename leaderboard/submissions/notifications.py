@@ -57,10 +57,13 @@ def compose(submission) -> tuple[str, str]:
 
 
 def send_final_notification(submission) -> bool:
-    """Send the email now; False when the owner has no address (nothing to do)."""
-    address = submission.owner.email
-    if not address:
+    """Send the email now; False when the owner has no verified address (nothing to do: the method name is text
+    the owner chose, so it goes only to an address they proved is theirs)."""
+    from leaderboard.accounts.verification import may_email
+
+    if not may_email(submission.owner):
         return False
+    address = submission.owner.email
     subject, body = compose(submission)
     send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
     return True

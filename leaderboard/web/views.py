@@ -16,7 +16,7 @@ from leaderboard.api.serializers import StatusSerializer, SubmissionSerializer
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.storage import PRIVATE, open_file
 from leaderboard.upload_guard import accepts_uploads
-from leaderboard.submissions.actions import cancel_submission, create_submission, set_published
+from leaderboard.submissions.actions import cancel_submission, create_submission, queue_message, set_published, was_queued
 from leaderboard.submissions.board_cache import current_version
 from leaderboard.submissions.leaderboard import benchmark_board, display_split, overall_board
 from leaderboard.submissions.models import InvalidTransition, Submission
@@ -57,7 +57,7 @@ def submit(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, str(exc))
                 error_status = 429
             else:
-                messages.success(request, "Upload accepted. The evaluation has been queued.")
+                (messages.success if was_queued(submission) else messages.warning)(request, queue_message(submission))
                 return redirect(submission)
         else:
             error_status = 400

@@ -7,10 +7,13 @@ from django.contrib.auth.models import User
 from django.core import mail
 from django.test import Client, override_settings
 
+from leaderboard.accounts.verification import confirm_address
+
 
 def test_password_reset_by_email_end_to_end(alice):
     alice.email = "alice@example.org"
     alice.save()
+    confirm_address(alice)  # resets go to verified addresses only (tests/security/test_email_trust.py)
     client = Client()
     login_page = client.get("/accounts/login/").content.decode()
     assert 'href="/accounts/password-reset/"' in login_page

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
+from leaderboard.accounts.verification import confirm_address
 from leaderboard.benchmarks.models import Split
 from leaderboard.benchmarks.testing import make_benchmark
 from leaderboard.submissions.models import BenchmarkResult, Status, Submission
@@ -18,6 +19,7 @@ def bench(db):
 def running(alice, bench):
     alice.email = "alice@example.org"
     alice.save()
+    confirm_address(alice)  # only verified addresses are mailed (tests/security/test_email_trust.py)
     submission = Submission.objects.create(owner=alice, method_name="Mailed-Net", status=Status.RUNNING, mpe=41.25)
     submission.benchmarks.add(bench[0])
     return submission

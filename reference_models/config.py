@@ -19,6 +19,8 @@ class TrainConfig:
     model_dir: str = "var/smplx_synthetic"  # SMPL-X model used by the joint losses
     make_synthetic_model: bool = False  # generate model_dir with evaluator's synthetic generator if missing
     train: list[dict] = field(default_factory=list)  # data sources, see reference_models.data.build
+    data_strategy: str = "balance"  # or "concat" (official data_strategy, reference_models.data.mixing)
+    total_data_len: int | None = None  # draws per pass under "balance"; None: largest dataset × number of datasets
     val: list[dict] = field(default_factory=list)
     out_dir: str = "var/reference_models/run"
     batch_size: int = 32
@@ -35,6 +37,10 @@ class TrainConfig:
     val_every: int = 0  # steps; 0 = once per epoch
     init_checkpoint: str | None = None  # one of ours
     official_checkpoint: str | None = None  # official SMPLer-X / SMPLest-X weights
+    vitpose_checkpoint: str | None = None  # official vitpose_{small,base,large,huge}.pth: encoder start
+    fine_tune: str | None = None  # None, "backbone", "neck_and_head" or "head" (reference_models.pretrained)
+    save_every: int = 0  # steps between checkpoints (0 = once per epoch); a killed run resumes from the last
+    syncbn: bool = True  # SyncBatchNorm under DDP, where the device supports it (CUDA)
 
     @classmethod
     def load(cls, name_or_path: str) -> "TrainConfig":
@@ -55,3 +61,6 @@ class TrainConfig:
         sub = lambda v: v.replace("{out_dir}", self.out_dir) if isinstance(v, str) else v  # noqa: E731
         entries = lambda items: [{k: sub(v) if k == "path" else v for k, v in e.items()} for e in items]  # noqa: E731
         return replace(self, model_dir=sub(self.model_dir), train=entries(self.train), val=entries(self.val))
+
+    def to_json(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -11,7 +11,7 @@ a ``keypoints2d`` key inside the GT npz. All loaded with ``allow_pickle=False``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,10 @@ from ..smplx_layout import PARAM_SHAPES
 
 SMPLX_PARAM_KEYS = tuple(k for k in PARAM_SHAPES if k != "transl")
 NUM_KP = 55
+# labelled parts: "smplx" = any SMPL-X parameters at all (0 for 2D-only datasets), then the parts the official
+# loaders mark valid one by one (SMPLer-X data/humandata.py: lhand_valid, rhand_valid, face_valid, shape valid)
+PART_NAMES = ("smplx", "body", "lhand", "rhand", "face", "shape")
+BOX_PARTS = ("lhand", "rhand", "face")
 
 
 class DataError(ValueError):
@@ -34,6 +38,12 @@ class Record:
     box_enlarge: float = 1.25
     params: dict[str, np.ndarray] | None = None  # SMPL-X axis-angle, no batch dim
     keypoints2d: np.ndarray | None = None  # (55, 3) x, y, confidence
+    # which parts the labels cover (PART_NAMES -> 0/1); an unlabelled part gets zero loss weight, never a zero target
+    parts: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PART_NAMES, 1.0))
+    part_boxes: dict[str, np.ndarray] | None = None  # lhand/rhand/face xyxy in image pixels, where labelled
+    keypoints3d: np.ndarray | None = None  # (55, 4) camera-space x, y, z, valid (HumanData; kept, not a loss target)
+    gender: str | None = None
+    dataset: str = ""
 
 
 def _first(entry: dict, keys: tuple[str, ...], where: str):
@@ -111,58 +121,3 @@ def attach_gt(records: list[Record], gt_path: Path) -> None:
         i = index[rec.sample_id]
         rec.params = {k: v[i] for k, v in arrays.items()}
         rec.keypoints2d = kp[i] if kp is not None else None
-
-
-KP2D_KEYS = ("keypoints2d", "keypoints2d_smplx", "keypoints2d_smpl", "keypoints2d_original")
-# HumanData body boxes already carry 1.2× padding; the loaders use ratio 1.25 · 0.833
-HUMANDATA_BOX_ENLARGE = 1.25 * 0.833
-
-
-def load_humandata(npz_path: str | Path, image_root: str | Path) -> list[Record]:
-    """Records from an mmhuman3d HumanData ``.npz`` (SMPLer-X preprocessed training files).
-
-    HumanData stores dicts (``smplx``, ``meta``) as pickled object arrays, so this is the one place
-    that loads with ``allow_pickle=True``: these are TRUSTED operator/training files, never user
-    uploads. Keypoints use the 190-point HUMAN_DATA convention whose first 55 entries are the SMPL-X
-    skeleton joints; only those are used.
-    """
-    npz_path = Path(npz_path)
-    with np.load(npz_path, allow_pickle=True) as data:  # trusted training file, see docstring
-        for key in ("image_path", "bbox_xywh", "smplx"):
-            if key not in data:
-                raise DataError(f"{npz_path}: missing HumanData key {key!r}")
-        image_paths = data["image_path"]
-        boxes = data["bbox_xywh"].astype(np.float64)
-        smplx_dict = data["smplx"].item()
-        kp_key = next((k for k in KP2D_KEYS if k in data), None)
-        kp = data[kp_key].astype(np.float32) if kp_key else None
-        kp_mask = data[f"{kp_key}_mask"] if kp_key and f"{kp_key}_mask" in data else None
-        compressed = bool(data["__keypoints_compressed__"]) if "__keypoints_compressed__" in data else False
-    n = len(image_paths)
-    if kp is not None and compressed and kp_mask is not None:  # only the masked columns were stored
-        full = np.zeros((n, kp_mask.shape[0], 3), np.float32)
-        full[:, np.flatnonzero(kp_mask)] = kp
-        kp = full
-    if kp is not None and kp_mask is not None:
-        kp[..., 2] *= (kp_mask > 0)[None]
-    params = {}
-    for key in SMPLX_PARAM_KEYS:
-        src = "betas_neutral" if key == "betas" and "betas_neutral" in smplx_dict else key
-        if src not in smplx_dict:
-            params[key] = np.zeros((n,) + PARAM_SHAPES[key], np.float32)  # missing hands/jaw/expr → zeros (spec §3)
-            continue
-        arr = np.asarray(smplx_dict[src], dtype=np.float32).reshape(n, -1)[:, : int(np.prod(PARAM_SHAPES[key]))]
-        params[key] = arr.reshape((n,) + PARAM_SHAPES[key])
-    bad_betas = np.abs(params["betas"]).max(1) > 3  # reference loaders zero implausible shapes
-    params["betas"][bad_betas] = 0
-    root = Path(image_root)
-    records = []
-    for i in range(n):
-        if boxes[i, 4] <= 0 if boxes.shape[1] > 4 else False:
-            continue
-        records.append(Record(
-            sample_id=f"{npz_path.stem}/{i}", image_path=root / str(image_paths[i]), bbox_xywh=boxes[i, :4],
-            box_enlarge=HUMANDATA_BOX_ENLARGE, params={k: v[i] for k, v in params.items()},
-            keypoints2d=kp[i, :NUM_KP] if kp is not None else None,
-        ))
-    return records

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,20 +31,38 @@ FOCAL = 10000.0  # the body-input camera (f = 5000 at 256×192) at 2× resolutio
 SPLAT = 2  # each vertex covers a (2·SPLAT+1)² square
 
 
-def sample_params(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class Domain:
+    """What a synthetic set's people and cameras look like (the scaling study gives each "dataset" its own)."""
+    yaw_deg: float = 60.0  # body yaw uniform in ±yaw_deg (0 = facing the camera)
+    fill: tuple[float, float] = (0.6, 0.8)  # fraction of the frame the body fills (camera distance)
+    pose_sigma: float = 0.3  # body-pose axis-angle std (rad)
+    shape_sigma: float = 1.0  # betas std
+    hands: bool = True  # False: hands at the mean pose, and the set carries no hand labels
+
+    @classmethod
+    def of(cls, spec: dict | None) -> "Domain":
+        spec = dict(spec or {})
+        if "fill" in spec:
+            spec["fill"] = tuple(spec["fill"])
+        return cls(**spec)
+
+
+def sample_params(n: int, rng: np.random.Generator, domain: Domain = Domain()) -> dict[str, np.ndarray]:
     """Plausible-ish random SMPL-X params, facing the camera (camera y points down)."""
-    yaw = rng.uniform(-math.pi / 3, math.pi / 3, n)
+    yaw = rng.uniform(-1, 1, n) * math.radians(domain.yaw_deg)
     tilt = rng.normal(0, 0.15, (n, 3))
     flip_up = axis_angle_to_matrix(torch.tensor([math.pi, 0.0, 0.0])).expand(n, 3, 3)
     yaw_m = axis_angle_to_matrix(torch.from_numpy(np.stack([np.zeros(n), yaw, np.zeros(n)], 1)).float())
     root = flip_up @ axis_angle_to_matrix(torch.from_numpy(tilt).float()) @ yaw_m
+    hand_sigma = 0.3 if domain.hands else 0.0
     return {
         "global_orient": matrix_to_axis_angle(root).numpy(),
-        "body_pose": rng.normal(0, 0.3, (n, 21, 3)).astype(np.float32),
-        "left_hand_pose": rng.normal(0, 0.3, (n, 15, 3)).astype(np.float32),
-        "right_hand_pose": rng.normal(0, 0.3, (n, 15, 3)).astype(np.float32),
+        "body_pose": rng.normal(0, domain.pose_sigma, (n, 21, 3)).astype(np.float32),
+        "left_hand_pose": rng.normal(0, hand_sigma, (n, 15, 3)).astype(np.float32),
+        "right_hand_pose": rng.normal(0, hand_sigma, (n, 15, 3)).astype(np.float32),
         "jaw_pose": (rng.normal(0, 0.1, (n, 3)) * [1, 0.2, 0.2]).astype(np.float32),
-        "betas": rng.normal(0, 1, (n, 10)).astype(np.float32),
+        "betas": rng.normal(0, domain.shape_sigma, (n, 10)).astype(np.float32),
         "expression": rng.normal(0, 1, (n, 10)).astype(np.float32),
     }
 
@@ -53,11 +72,11 @@ def _project(points: np.ndarray) -> np.ndarray:
     return points[..., :2] / points[..., 2:3] * FOCAL + np.array([w / 2, h / 2])
 
 
-def _place(vertices: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _place(vertices: np.ndarray, rng: np.random.Generator, fill_range: tuple[float, float] = (0.6, 0.8)) -> np.ndarray:
     """Translation putting each body at a depth where it fills ~60-80% of the frame."""
     h, w = IMAGE_SIZE
     lo, hi = vertices.min(1), vertices.max(1)
-    fill = rng.uniform(0.6, 0.8, len(vertices))
+    fill = rng.uniform(*fill_range, len(vertices))
     z = FOCAL * np.maximum((hi[:, 1] - lo[:, 1]) / (fill * h), (hi[:, 0] - lo[:, 0]) / (fill * w))
     offset = rng.normal(0, 0.05, (len(vertices), 2)) * z[:, None] * np.array([w, h]) / FOCAL
     centre = (lo + hi) / 2
@@ -84,16 +103,17 @@ def render(vertices_cam: np.ndarray, colours: np.ndarray, background: np.ndarray
 
 
 def make_synthetic_image_set(out_dir: str | Path, model_dir: str | Path, num: int, seed: int = 0,
-                             progress: bool = True) -> Path:
+                             progress: bool = True, domain: dict | None = None) -> Path:
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     body = SMPLXJoints(model_dir)
-    params = sample_params(num, rng)
+    dom = Domain.of(domain)
+    params = sample_params(num, rng, dom)
     with torch.no_grad():
         posed = body({k: torch.from_numpy(v) for k, v in params.items()})
     verts = posed["vertices"].numpy()
-    params["transl"] = _place(verts, rng)
+    params["transl"] = _place(verts, rng, dom.fill)
     verts_cam = verts + params["transl"][:, None]
     joints_cam = posed["joints"].numpy() + params["transl"][:, None]
     owner = body.layer.lbs_weights.argmax(1).numpy()

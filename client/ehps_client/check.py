@@ -43,7 +43,12 @@ class CheckReport:
 
 
 def read_sample_ids(path: str | os.PathLike) -> np.ndarray:
-    """One id a line (the benchmark page's ``sample_ids.txt``); blank lines ignored."""
+    """One id a line (the benchmark page's ``sample_ids.txt``; blank lines ignored), or the ids of its inputs
+    manifest (``<slug>-inputs.json``, ehps_client.inputs)."""
+    if Path(path).suffix == ".json":
+        from .inputs import manifest_ids, read_manifest
+
+        return manifest_ids(read_manifest(path))
     return _ids(Path(path).read_text(encoding="utf-8"))
 
 

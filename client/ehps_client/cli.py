@@ -122,7 +122,8 @@ def check(
     file: Annotated[Path, typer.Argument(help="predictions .npz, or a .zip of <benchmark>.npz (as uploaded)")],
     benchmark: Annotated[list[str], typer.Option("--benchmark", "-b", help="benchmark slug: its ids come from "
                          "./SLUG-sample_ids.txt when present, else from the server (a .zip names its own)")] = [],
-    sample_ids: Annotated[Optional[Path], typer.Option("--sample-ids", help="one expected sample id a line")] = None,
+    sample_ids: Annotated[Optional[Path], typer.Option(
+        "--sample-ids", help="one expected sample id a line, or the benchmark's inputs.json")] = None,
     url: UrlOpt = None,
 ) -> None:
     """The site's upload checks, offline: keys, shapes, dtypes, NaN, ids (no ground truth, no token needed)."""

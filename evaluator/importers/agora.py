@@ -32,14 +32,16 @@ def parse_agora(source: str | os.PathLike, data_root: str | os.PathLike | None =
         anns = db["annotations"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise GroundTruthImportError(f"{source.name}: not an AGORA COCO-style annotation file ({exc})") from None
-    ids, verts, skipped = [], [], {}
+    images = {img["id"]: img for img in db.get("images", [])}
+    ids, verts, skipped, names, boxes = [], [], {}, [], []
     sx, sy = LOW_RES[0] / FULL_RES[0], LOW_RES[1] / FULL_RES[1]
     for ann in anns:
         if not ann.get("is_valid", False):
             count(skipped, "is_valid false")
             continue
         x, y, w, h = (float(v) for v in ann["bbox"])
-        if process_bbox((x * sx, y * sy, w * sx, h * sy), LOW_RES[0], LOW_RES[1], bbox_ratio) is None:
+        box = process_bbox((x * sx, y * sy, w * sx, h * sy), LOW_RES[0], LOW_RES[1], bbox_ratio)
+        if box is None:
             count(skipped, "bbox outside the image")
             continue
         path = root / ann["smplx_verts_path"]
@@ -51,6 +53,11 @@ def parse_agora(source: str | os.PathLike, data_root: str | os.PathLike | None =
             raise GroundTruthImportError(f"{path.name}: {len(v)} vertices, expected {NUM_VERTICES}")
         ids.append(str(ann["id"]))
         verts.append(v)
+        img = images.get(ann.get("image_id"), {})
+        names.append(img.get("file_name_1280x720", img.get("file_name", "")))  # the 720p setting's image
+        boxes.append(box)
     arrays = {"vertices": np.stack(verts) if verts else np.zeros((0, NUM_VERTICES, 3))}
+    inputs = {"image": np.array(names, dtype=str), "box": np.array(boxes).reshape(-1, 4),
+              "image_size": np.tile(np.array(LOW_RES, np.float64), (len(ids), 1))}
     return ImportedGT(np.array(ids, dtype=str), arrays, schema="smplx", protocol="agora-val", skipped=skipped,
-                      rows_read=len(anns))
+                      rows_read=len(anns), inputs=inputs)

@@ -10,6 +10,9 @@ import numpy as np
 from ..formats import SAMPLE_IDS, SPLITS, load_sample_set
 
 
+IDS_ONLY_NOTE = "ids only: the source gives no image or box information (the host publishes where the images are)"
+
+
 class GroundTruthImportError(ValueError):
     """A benchmark's published file is missing, malformed or not the expected format; the message
     names the file and the key/row."""
@@ -35,6 +38,15 @@ class ImportedGT:
     filled: dict[str, int] = field(default_factory=dict)
     rows_read: int | None = None
     notes: list[str] = field(default_factory=list)  # official steps that could not run, said in the report
+    # Public model inputs per sample (ehps_client.inputs.FIELDS: image, image_size, box, focal, princpt), never GT.
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def inputs_manifest(self) -> dict:
+        """The public inputs manifest of these samples (ehps_client.inputs), in sample order."""
+        from ehps_client.inputs import build_manifest
+
+        return build_manifest(self.sample_ids, self.inputs, [] if "box" in self.inputs else [IDS_ONLY_NOTE] if
+                              not self.inputs else ["no person boxes: the source does not give them"])
 
     def __len__(self) -> int:
         return len(self.sample_ids)

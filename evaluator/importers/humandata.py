@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import GroundTruthImportError, ImportedGT, count, sanitize_bbox
+from .base import GroundTruthImportError, ImportedGT, count, process_bbox
 
 BETAS_LIMIT = 3.0
 NUM_BETAS = NUM_EXPRESSION = 10
@@ -85,13 +85,15 @@ def _kept_rows(meta: dict, n: int, interval: int) -> np.ndarray:
 
 
 def _box_and_kid_filter(data, meta: dict, params: dict, rows: np.ndarray, skipped: dict[str, int],
-                        notes: list[str]) -> np.ndarray:
-    """Drop rows whose person box vanishes (``process_bbox`` is None iff ``sanitize_bbox`` is) and AGORA kids."""
+                        notes: list[str], crops: dict[int, np.ndarray]) -> np.ndarray:
+    """Drop rows whose person box vanishes under ``process_bbox`` and AGORA kids; ``crops`` gets each kept
+    row's crop box (the public model input)."""
     n = len(np.asarray(data["image_path"]))
     if "bbox_xywh" in data.files and "height" in meta and "width" in meta:
         boxes = np.asarray(data["bbox_xywh"], np.float64).reshape(n, -1)
         heights, widths = np.asarray(meta["height"]).reshape(n), np.asarray(meta["width"]).reshape(n)
-        ok = np.array([sanitize_bbox(boxes[i, :4], widths[i], heights[i]) is not None for i in rows], bool)
+        crops.update((int(i), process_bbox(boxes[i, :4], widths[i], heights[i])) for i in rows)
+        ok = np.array([crops[int(i)] is not None for i in rows], bool)
         count(skipped, "bbox outside the image", int((~ok).sum()))
         rows = rows[ok]
     else:
@@ -121,8 +123,9 @@ def parse_humandata(source: str | os.PathLike, model_dir: str | os.PathLike | No
         image_paths = np.asarray(data["image_path"]).astype(str)
         params = smplx or smpl
         n = len(image_paths)
-        skipped, filled, adjusted, notes = {}, {}, {}, []
-        rows = _box_and_kid_filter(data, meta, params, filtered_rows(meta, n, sample_interval, skipped), skipped, notes)
+        skipped, filled, adjusted, notes, crops = {}, {}, {}, [], {}
+        rows = _box_and_kid_filter(data, meta, params, filtered_rows(meta, n, sample_interval, skipped), skipped, notes,
+                                   crops)
     fill = {fill_missing} if isinstance(fill_missing, str) else set(fill_missing or ())
     if fill - set(REQUIRED_KEYS):
         raise GroundTruthImportError(f"fill_missing takes {list(REQUIRED_KEYS)}, not {sorted(fill - set(REQUIRED_KEYS))}")
@@ -168,15 +171,20 @@ def parse_humandata(source: str | os.PathLike, model_dir: str | os.PathLike | No
             bad = int(np.flatnonzero(~np.isfinite(value).all(axis=1))[0])
             raise GroundTruthImportError(f"{source.name}: '{name}' has NaN/inf at row {int(rows[bad])}.")
     ids = np.array([f"{image_paths[i]}#{i}" for i in rows])
+    inputs = {"image": image_paths[rows]}
+    if crops:
+        inputs["box"] = np.array([crops[int(i)] for i in rows]).reshape(-1, 4)
+    if "height" in meta and "width" in meta:
+        inputs["image_size"] = np.c_[np.asarray(meta["width"]).reshape(n), np.asarray(meta["height"]).reshape(n)][rows]
     if not smplx:
         genders = np.asarray(meta.get("gender", ["neutral"] * n)).astype(str).reshape(n)[rows]
         genders = np.char.lower(np.where(np.isin(np.char.lower(genders), ["m", "f"]),
                                          np.where(np.char.lower(genders) == "m", "male", "female"), genders))
         out["body_pose"] = out["body_pose"].reshape(-1, 23, 3)
         return ImportedGT(ids, out, schema="smpl", protocol="3dpw", meta={"gender": genders}, skipped=skipped,
-                          adjusted=adjusted, filled=filled, rows_read=n, notes=notes)
+                          adjusted=adjusted, filled=filled, rows_read=n, notes=notes, inputs=inputs)
     out["body_pose"] = out["body_pose"].reshape(-1, 21, 3)
     out["left_hand_pose"] = out["left_hand_pose"].reshape(-1, 15, 3)
     out["right_hand_pose"] = out["right_hand_pose"].reshape(-1, 15, 3)
     return ImportedGT(ids, out, schema="smplx", protocol="smplx-generic", skipped=skipped, adjusted=adjusted,
-                      filled=filled, rows_read=n, notes=notes)
+                      filled=filled, rows_read=n, notes=notes, inputs=inputs)

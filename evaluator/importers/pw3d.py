@@ -27,11 +27,13 @@ def parse_3dpw(source: str | os.PathLike, bbox_ratio: float = 1.25) -> ImportedG
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise GroundTruthImportError(f"{source.name}: not a 3DPW COCO-style annotation file ({exc})") from None
     ids, rows, genders, skipped = [], [], [], {}
+    inputs: dict[str, list] = {"image": [], "image_size": [], "box": [], "focal": [], "princpt": []}
     for ann in anns:
         img = images.get(ann["image_id"])
         if img is None:
             raise GroundTruthImportError(f"{source.name}: annotation {ann['id']} names unknown image {ann['image_id']}")
-        if process_bbox(ann["bbox"], img["width"], img["height"], bbox_ratio) is None:
+        box = process_bbox(ann["bbox"], img["width"], img["height"], bbox_ratio)
+        if box is None:
             count(skipped, "bbox outside the image")
             continue
         if "R" in img.get("cam_param", {}):  # the reference would rotate the root (process_human_model_output)
@@ -44,6 +46,11 @@ def parse_3dpw(source: str | os.PathLike, bbox_ratio: float = 1.25) -> ImportedG
         rows.append((pose, np.asarray(p["shape"], np.float64).reshape(-1)[:10], np.asarray(p["trans"], np.float64).reshape(3)))
         genders.append(str(p.get("gender", "neutral")).lower())
         ids.append(str(ann["id"]))
+        cam = img.get("cam_param", {})  # the phone camera the reference projects with (PW3D.py cam_param)
+        for name, value in (("image", "/".join(["imageFiles", img["sequence"], img["file_name"]]) if "sequence" in img
+                             else img.get("file_name", "")), ("image_size", (img["width"], img["height"])), ("box", box),
+                            ("focal", cam.get("focal", (np.nan, np.nan))), ("princpt", cam.get("princpt", (np.nan, np.nan)))):
+            inputs[name].append(value)
     arrays = {
         "global_orient": np.array([r[0][:3] for r in rows]).reshape(-1, 3),
         "body_pose": np.array([r[0][3:] for r in rows]).reshape(-1, 23, 3),
@@ -51,4 +58,5 @@ def parse_3dpw(source: str | os.PathLike, bbox_ratio: float = 1.25) -> ImportedG
         "transl": np.array([r[2] for r in rows]).reshape(-1, 3),
     }
     return ImportedGT(np.array(ids, dtype=str), arrays, schema="smpl", protocol="3dpw",
-                      meta={"gender": np.array(genders, dtype=str)}, skipped=skipped, rows_read=len(anns))
+                      meta={"gender": np.array(genders, dtype=str)}, skipped=skipped, rows_read=len(anns),
+                      inputs={k: np.array(v, dtype=str if k == "image" else np.float64) for k, v in inputs.items()})

@@ -103,6 +103,7 @@ def parse_ubody(source: str | os.PathLike, sample_interval: int = TEST_SAMPLE_IN
     if not scenes:
         raise GroundTruthImportError(f"{root}: no annotations/<scene>/keypoint_annotation.json")
     ids, params, focal, princpt, size, skipped, adjusted, read = [], [], [], [], [], {}, {}, 0
+    image_files, boxes = [], []
     for scene_dir in scenes:
         db = _load_json(scene_dir / "keypoint_annotation.json")
         smplx = _load_json(scene_dir / "smplx_annotation.json")
@@ -142,6 +143,8 @@ def parse_ubody(source: str | os.PathLike, sample_interval: int = TEST_SAMPLE_IN
             focal.append(f)
             princpt.append(c)
             size.append((float(img["width"]), float(img["height"])))
+            image_files.append(f"{scene_dir.name}/{img['file_name'].lstrip('/')}")  # the reference's images/<scene>/<file>
+            boxes.append(box)
             ids.append(f"{scene_dir.name}/{ann['id']}")
     arrays = {ours: np.array([p[ours] for p in params]).reshape(-1, n) for ours, n in _PARAMS.values()}
     arrays["body_pose"] = arrays["body_pose"].reshape(-1, 21, 3)
@@ -149,5 +152,6 @@ def parse_ubody(source: str | os.PathLike, sample_interval: int = TEST_SAMPLE_IN
         arrays[k] = arrays[k].reshape(-1, 15, 3)
     meta = {"focal": np.array(focal).reshape(-1, 2), "princpt": np.array(princpt).reshape(-1, 2),
             "image_size": np.array(size).reshape(-1, 2)}
+    inputs = {"image": np.array(image_files, dtype=str), "box": np.array(boxes).reshape(-1, 4), **meta}
     return ImportedGT(np.array(ids, dtype=str), arrays, schema="smplx-camera", protocol="ubody", meta=meta,
-                      skipped=skipped, adjusted=adjusted, rows_read=read)
+                      skipped=skipped, adjusted=adjusted, rows_read=read, inputs=inputs)

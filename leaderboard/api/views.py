@@ -60,6 +60,15 @@ class BenchmarkViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [permissions.AllowAny]
     pagination_class = None
 
+    @extend_schema(responses={(200, "application/json"): dict},
+                   description="The public inputs manifest: per sample id the image path, the person box the official "
+                               "protocol crops with, the image size and (UBody, 3DPW) the camera; never ground truth.")
+    @action(detail=True, methods=["get"], url_path="inputs", url_name="inputs")
+    def inputs(self, request: Request, slug=None) -> HttpResponse:
+        from leaderboard.web.submit_help import inputs_response
+
+        return inputs_response(self.get_object())
+
 
 class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Your submissions; anyone's published submission or baseline by id. Private ones of others answer 404."""

@@ -5,6 +5,7 @@ Layout in the private stores (leaderboard/storage.py; never served)::
     gt/<slug>/gt.npz              ground_truth store: the GT, exactly as validated (workers read it)
     gt/<slug>/sample_ids.npy      private store: public sample ids (unicode), what the web validates uploads against
     gt/<slug>/sample_splits.npy   private store: the split of each sample id (same order)
+    gt/<slug>/inputs.json         private store: the public inputs manifest (ehps_client.inputs; image, box, camera)
     images/<slug>/                ground_truth store: held-out images (manifest.json + images/) for model submissions
 """
 from __future__ import annotations
@@ -34,7 +35,7 @@ from leaderboard.storage import (
     sha256_of,
 )
 
-GT_NAME, IDS_NAME, SPLITS_NAME = "gt.npz", "sample_ids.npy", "sample_splits.npy"
+GT_NAME, IDS_NAME, SPLITS_NAME, INPUTS_NAME = "gt.npz", "sample_ids.npy", "sample_splits.npy", "inputs.json"
 
 
 class BenchmarkImportError(ValueError):
@@ -62,6 +63,14 @@ def _public_array(benchmark: Benchmark, name: str) -> np.ndarray:
 def public_sample_ids(benchmark: Benchmark) -> np.ndarray:
     """The benchmark's sample ids (cached per file version). Reading it never touches the GT arrays."""
     return _public_array(benchmark, IDS_NAME)
+
+
+def public_inputs_manifest(benchmark: Benchmark) -> bytes:
+    """The benchmark's public inputs manifest (JSON bytes); FileNotFoundError before its first import with one."""
+    try:
+        return local_path(PRIVATE, f"{gt_folder(benchmark.slug)}/{INPUTS_NAME}").read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"Benchmark '{benchmark.slug}' has no {INPUTS_NAME}; re-run import_benchmark.") from None
 
 
 def public_sample_splits(benchmark: Benchmark) -> np.ndarray:
@@ -175,8 +184,13 @@ def validated_protocol(spec: BenchmarkSpec):
     return protocol
 
 
-def import_ground_truth(gt_file: str | os.PathLike, spec: BenchmarkSpec, images_dir: str | os.PathLike | None = None) -> Benchmark:
-    """Validate ``gt_file`` and (re)create the benchmark ``spec.slug`` with its splits. Idempotent."""
+def import_ground_truth(gt_file: str | os.PathLike, spec: BenchmarkSpec, images_dir: str | os.PathLike | None = None,
+                        inputs_manifest: dict | None = None) -> Benchmark:
+    """Validate ``gt_file`` and (re)create the benchmark ``spec.slug`` with its splits. Idempotent.
+
+    ``inputs_manifest`` (ehps_client.inputs, from the importer) must list the GT's ids in order; without one the
+    benchmark gets an ids-only manifest (the host publishes where its images are)."""
+    from ehps_client.inputs import build_manifest, manifest_ids, write_manifest
     from evaluator.formats import FormatError
 
     protocol = validated_protocol(spec)
@@ -197,6 +211,12 @@ def import_ground_truth(gt_file: str | os.PathLike, spec: BenchmarkSpec, images_
     counts = {name: int((gt.splits == name).sum()) for name in split_names}
     ids, splits = np.array(gt.sample_ids), np.array(gt.splits)
     del gt  # release any memmap before replacing the file it may point to
+    if inputs_manifest is None:
+        from evaluator.importers.base import IDS_ONLY_NOTE
+
+        inputs_manifest = build_manifest(ids, notes=[IDS_ONLY_NOTE])
+    elif manifest_ids(inputs_manifest).tolist() != ids.astype(str).tolist():
+        raise BenchmarkImportError("The inputs manifest does not list the ground truth's sample ids in order.")
 
     folder = gt_folder(spec.slug)
     # Each file is replaced whole (readers never see half of one); GT to the ground-truth store, the public id
@@ -205,9 +225,10 @@ def import_ground_truth(gt_file: str | os.PathLike, spec: BenchmarkSpec, images_
         tmp_path = Path(tmp)
         np.save(tmp_path / IDS_NAME, ids.astype(str))
         np.save(tmp_path / SPLITS_NAME, splits.astype(str))
+        write_manifest(tmp_path / INPUTS_NAME, inputs_manifest, benchmark=spec.slug)
         digest = sha256_file(Path(gt_file))
         put_file(GROUND_TRUTH, f"{folder}/{GT_NAME}", Path(gt_file))
-        for name in (IDS_NAME, SPLITS_NAME):
+        for name in (IDS_NAME, SPLITS_NAME, INPUTS_NAME):
             put_file(PRIVATE, f"{folder}/{name}", tmp_path / name)
 
     images_path = ""

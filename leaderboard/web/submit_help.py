@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 
 from evaluator.submission_format import prediction_keys, template_arrays
 from leaderboard.benchmarks.models import Benchmark
-from leaderboard.benchmarks.services import public_sample_ids
+from leaderboard.benchmarks.services import public_inputs_manifest, public_sample_ids
 
 CHECK_COMMAND = "python -m evaluator check {file} --benchmark {slug}"  # reads ./{slug}-sample_ids.txt when present
 
@@ -72,6 +72,24 @@ def sample_ids_txt(request: HttpRequest, slug: str) -> HttpResponse:
     response = HttpResponse("".join(f"{i}\n" for i in ids.tolist()), content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{benchmark.slug}-sample_ids.txt"'
     return response
+
+
+def inputs_response(benchmark: Benchmark) -> HttpResponse:
+    """The public inputs manifest (image, person box, camera per sample id; never GT), as a JSON download.
+    Refused like the id list for a models-only benchmark; the web page and the API both answer with it."""
+    if refused := _models_only(benchmark):
+        return refused
+    try:
+        body = public_inputs_manifest(benchmark)
+    except FileNotFoundError as exc:
+        return HttpResponseNotFound(f"{exc}\n", content_type="text/plain; charset=utf-8")
+    response = HttpResponse(body, content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="{benchmark.slug}-inputs.json"'
+    return response
+
+
+def inputs_json(request: HttpRequest, slug: str) -> HttpResponse:
+    return inputs_response(get_object_or_404(Benchmark, slug=slug))
 
 
 def template_npz(request: HttpRequest, slug: str) -> HttpResponse:

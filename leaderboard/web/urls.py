@@ -7,6 +7,7 @@ urlpatterns = [
     path("benchmarks/<slug:slug>/", leaderboard_views.benchmark_detail, name="benchmark-detail"),
     path("benchmarks/<slug:slug>/sample_ids.txt", submit_help.sample_ids_txt, name="benchmark-sample-ids"),
     path("benchmarks/<slug:slug>/template.npz", submit_help.template_npz, name="benchmark-template"),
+    path("benchmarks/<slug:slug>/inputs.json", submit_help.inputs_json, name="benchmark-inputs"),
     path("methods/<path:name>", compare.method_detail, name="method-detail"),
     path("compare/", compare.compare, name="compare"),
     path("submit/", views.submit, name="submit"),

@@ -112,3 +112,24 @@ def test_humandata_import_prints_drops_fills_and_the_gt_step(tmp_path):
     assert "Filled by default (the source lacks them): jaw_pose (zeros): 3, left_hand_pose (zeros): 3, " \
            "right_hand_pose (zeros): 3, transl (zeros): 3." in output
     assert "Note: box filter not applied" in output
+
+
+def test_inputs_manifest_is_published_beside_the_ids_and_read_by_the_checker(gt_files, tmp_path, client):
+    from ehps_client.check import read_sample_ids
+
+    output = _import("--slug", "man", "--name", "Man", "--gt", str(gt_files / "two.npz"))
+    assert "Public inputs manifest (inputs.json beside the sample-id list): ids only." in output
+    page = client.get("/benchmarks/man/inputs.json")
+    api = client.get("/api/v1/benchmarks/man/inputs/")
+    assert page.status_code == api.status_code == 200 and page.content == api.content
+    manifest = page.json()
+    assert manifest["benchmark"] == "man" and manifest["notes"][0].startswith("ids only")
+    ids = [s["id"] for s in manifest["samples"]]
+    (tmp_path / "man-inputs.json").write_bytes(page.content)
+    assert read_sample_ids(tmp_path / "man-inputs.json").tolist() == ids
+    with np.load(io.BytesIO(client.get("/benchmarks/man/template.npz").content)) as template:
+        assert template["sample_ids"].tolist() == ids  # the template lists the manifest's ids, in its order
+    assert b"inputs.json" in client.get("/benchmarks/man/").content
+    Benchmark.objects.filter(slug="man").update(accepts_predictions=False)  # models only: ids stay with the inputs
+    assert client.get("/benchmarks/man/inputs.json").status_code == 404
+    assert client.get("/api/v1/benchmarks/man/inputs/").status_code == 404

@@ -125,7 +125,7 @@ class Command(BaseCommand):
                 self._parse_report(parsed, source, fmt)
                 spec = self._spec(converted, protocol)
                 before = import_report.snapshot(spec.slug)
-                benchmark = import_ground_truth(converted, spec, opts["images"])
+                benchmark = import_ground_truth(converted, spec, opts["images"], parsed.inputs_manifest())
         except (BenchmarkImportError, GroundTruthImportError, FileNotFoundError) as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"  protocol {protocol.name} v{protocol.version}"
@@ -151,6 +151,8 @@ class Command(BaseCommand):
             self.stdout.write(f"  Filled by default (the source lacks them): {listed(parsed.filled)}.")
         for note in parsed.notes:
             self.stdout.write(f"  Note: {note}.")
+        given = ", ".join(parsed.inputs) or "ids only"
+        self.stdout.write(f"  Public inputs manifest (inputs.json beside the sample-id list): {given}.")
 
     def _protocol(self, name: str):
         try:

@@ -95,6 +95,15 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes write (gunicorn, Celery): WAL lets readers run beside the writer, IMMEDIATE takes the write
+    # lock at BEGIN (a deferred transaction that reads, then writes, fails at once with "database is locked"
+    # instead of waiting), and writers queue for up to SQLITE_BUSY_TIMEOUT_S (issue 24: 1 upload in 6 was a 500).
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_int("SQLITE_BUSY_TIMEOUT_S", 20),
+    })
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,7 +1,7 @@
 """Demo benchmarks built from synthetic SMPL-X data, plus example prediction files a visitor can upload.
 
 Numbers on these benchmarks measure nothing about real methods: the body model and the people are synthetic.
-So they count toward MPE only while no real benchmark does: they are created out of MPE when a real one is
+So they count toward MPE and hand MPE only while no real benchmark does: they are created out of MPE when a real one is
 there, and ``import_benchmark`` takes them out of MPE when it adds one. Creating them again (every start of
 scripts/serve) keeps what a host changed (split reveal/ranking, MPE flags) unless ``refresh=True``.
 Once a real benchmark exists they are listed after it (``display_order`` + ``AFTER_REAL``), and
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.db.models import Q
 
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.benchmarks.services import BenchmarkSpec, import_ground_truth
@@ -71,11 +72,13 @@ def real_benchmarks_in_mpe():
 
 
 def exclude_demo_from_mpe() -> list[str]:
-    """Take the demo benchmarks out of MPE (a real benchmark now counts); returns the slugs changed."""
+    """Take the demo benchmarks out of MPE and hand MPE (a real benchmark now counts); returns the slugs changed."""
     changed = []
-    for benchmark in Benchmark.objects.filter(slug__in=DEMO_SLUGS, counts_toward_mpe=True):
-        benchmark.counts_toward_mpe = False
-        benchmark.save(update_fields=["counts_toward_mpe"])  # a save: the scores are refreshed (score_triggers)
+    for benchmark in Benchmark.objects.filter(Q(counts_toward_mpe=True) | Q(counts_toward_hand_mpe=True),
+                                              slug__in=DEMO_SLUGS):
+        benchmark.counts_toward_mpe = benchmark.counts_toward_hand_mpe = False
+        # a save: the scores are refreshed (score_triggers)
+        benchmark.save(update_fields=["counts_toward_mpe", "counts_toward_hand_mpe"])
         changed.append(benchmark.slug)
     return changed
 
@@ -112,7 +115,7 @@ def _already_imported(slug: str) -> Benchmark | None:
 
 def _demo_spec(spec: BenchmarkSpec) -> BenchmarkSpec:
     if spec.counts_toward_mpe and real_benchmarks_in_mpe().exists():
-        spec = replace(spec, counts_toward_mpe=False)
+        spec = replace(spec, counts_toward_mpe=False, counts_toward_hand_mpe=False)
     if Benchmark.objects.exclude(slug__in=DEMO_SLUGS).exists():
         spec = replace(spec, display_order=spec.display_order + AFTER_REAL)
     return spec

@@ -79,6 +79,7 @@ def test_demo_benchmarks_leave_mpe_once_a_real_benchmark_counts(db, tmp_path):
     assert in_mpe and in_mpe <= DEMO_SLUGS  # alone, the demo keeps its MPE (the demo site shows one)
     output = _import("--slug", "agora", "--name", "AGORA", "--gt", str(_gt_with_splits(tmp_path)))
     assert set(Benchmark.objects.filter(counts_toward_mpe=True).values_list("slug", flat=True)) == {"agora"}
+    assert set(Benchmark.objects.filter(counts_toward_hand_mpe=True).values_list("slug", flat=True)) == {"agora"}
     assert "no longer count toward MPE" in output and all(s in output for s in sorted(in_mpe))
     # ... and they are listed after the real one, which the import says, naming the way to remove them
     assert list(Benchmark.objects.values_list("slug", flat=True))[0] == "agora"
@@ -95,5 +96,6 @@ def test_demo_benchmarks_created_after_a_real_one_are_not_in_mpe(db, tmp_path):
     _import("--slug", "agora", "--name", "AGORA", "--gt", str(_gt_with_splits(tmp_path)))
     create_demo_benchmarks(tmp_path / "preds")
     assert not Benchmark.objects.filter(slug__in=DEMO_SLUGS, counts_toward_mpe=True).exists()
+    assert not Benchmark.objects.filter(slug__in=DEMO_SLUGS, counts_toward_hand_mpe=True).exists()
     slugs = list(Benchmark.objects.values_list("slug", flat=True))
     assert slugs[0] == "agora" and set(slugs[1:]) == DEMO_SLUGS  # listed after the real one

@@ -214,7 +214,7 @@ class Command(BaseCommand):
         if benchmark.counts_toward_mpe and benchmark.slug not in DEMO_SLUGS:
             demoted = exclude_demo_from_mpe()
             if demoted:
-                self.stdout.write(f"  The demo benchmarks {', '.join(sorted(demoted))} no longer count toward MPE "
+                self.stdout.write(f"  The demo benchmarks {', '.join(sorted(demoted))} no longer count toward MPE or hand MPE "
                                   "(synthetic data; a real benchmark does now).")
         if benchmark.slug not in DEMO_SLUGS:
             moved = move_demo_after_real()

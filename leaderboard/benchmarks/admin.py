@@ -1,5 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 
 from leaderboard.benchmarks.models import GT_PARTS, Benchmark, Split
 from leaderboard.submissions.scores import schedule_score_refresh
@@ -61,15 +63,64 @@ class BenchmarkAdmin(ImportedOnly, admin.ModelAdmin):
 
 @admin.register(Split)
 class SplitAdmin(ImportedOnly, admin.ModelAdmin):
+    """Revealing, ranking and hiding are separate actions; the two that publish or reorder ask first."""
+
     list_display = ("benchmark", "name", "num_samples", "is_revealed", "is_ranking")
     list_filter = ("is_revealed", "is_ranking", "benchmark")
-    actions = ["reveal_and_rank"]
+    actions = ["reveal_splits", "make_ranking", "hide_splits"]
 
-    @admin.action(description="Reveal the selected splits and make them their benchmark's ranking split")
-    def reveal_and_rank(self, request, queryset) -> None:
-        for split in queryset.select_related("benchmark"):
-            split.benchmark.splits.exclude(pk=split.pk).update(is_ranking=False)
-            Split.objects.filter(pk=split.pk).update(is_revealed=True, is_ranking=True)
+    def _confirmation(self, request, queryset, action: str, verb: str, consequence: str) -> TemplateResponse | None:
+        """The confirmation page, until it is answered (POST confirm=yes); then None and the action runs."""
+        if request.POST.get("confirm") == "yes":
+            return None
+        return TemplateResponse(request, "admin/benchmarks/split/confirm_action.html", {
+            **self.admin_site.each_context(request), "title": f"{verb.capitalize()}?", "opts": self.model._meta,
+            "splits": queryset.select_related("benchmark"), "action": action, "verb": verb,
+            "consequence": consequence, "checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        })
+
+    @staticmethod
+    def _changed() -> None:
         schedule_score_refresh()  # bulk updates send no signals
-        bump_version()  # the updates above send no signal
-        self.message_user(request, f"Revealed {queryset.count()} split(s).", messages.SUCCESS)
+        bump_version()
+
+    @admin.action(description="Reveal the selected splits (results become public)...")
+    def reveal_splits(self, request, queryset):
+        page = self._confirmation(request, queryset, "reveal_splits", "reveal these splits",
+                                  "Every result on them becomes public at once (pages, API, exports, MPE if a split "
+                                  "is its benchmark's ranking split). The ranking split does not change.")
+        if page is not None:
+            return page
+        count = queryset.filter(is_revealed=False).update(is_revealed=True)
+        self._changed()
+        self.message_user(request, f"Revealed {count} split(s).", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Make the selected split its benchmark's ranking split...")
+    def make_ranking(self, request, queryset):
+        splits = list(queryset.select_related("benchmark"))
+        slugs = [s.benchmark.slug for s in splits]
+        twice = sorted({slug for slug in slugs if slugs.count(slug) > 1})
+        if twice:
+            self.message_user(request, f"One ranking split per benchmark: {', '.join(twice)} has several selected.",
+                              messages.ERROR)
+            return None
+        hidden = [f"{s.benchmark.slug}/{s.name}" for s in splits if not s.is_revealed]
+        page = self._confirmation(request, queryset, "make_ranking", "rank by these splits",
+                                  "The leaderboard and MPE of each benchmark will rank by the selected split. "
+                                  + (f"Still hidden: {', '.join(hidden)}; its board and MPE show nothing until it is "
+                                     "revealed (a separate action)." if hidden else "Reveals nothing."))
+        if page is not None:
+            return page
+        for split in splits:
+            split.benchmark.splits.exclude(pk=split.pk).update(is_ranking=False)
+            Split.objects.filter(pk=split.pk).update(is_ranking=True)
+        self._changed()
+        self.message_user(request, f"{len(splits)} benchmark(s) now rank by the selected split.", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Hide the selected splits (results staff-only)")
+    def hide_splits(self, request, queryset) -> None:
+        count = queryset.filter(is_revealed=True).update(is_revealed=False)
+        self._changed()
+        self.message_user(request, f"Hid {count} split(s).", messages.SUCCESS)

@@ -129,7 +129,8 @@ def test_hiding_a_split_and_revealing_it_through_the_admin_action(scored, visibl
     scored.refresh_from_db()
     assert scored.mpe is None
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post("/admin/benchmarks/split/", {"action": "reveal_and_rank", "_selected_action": [split.pk]})
+        response = staff_client.post("/admin/benchmarks/split/", {"action": "reveal_splits", "confirm": "yes",
+                                                                  "_selected_action": [split.pk]})
     assert response.status_code == 302
     scored.refresh_from_db()
     assert scored.mpe == pytest.approx(50.0)

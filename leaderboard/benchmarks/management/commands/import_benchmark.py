@@ -209,7 +209,8 @@ class Command(BaseCommand):
                           f"hand MPE: {'counts' if benchmark.counts_toward_hand_mpe else 'not counted'} "
                           f"({m.why_hand_mpe}). Change with --mpe/--no-mpe and --hand-mpe/--no-hand-mpe.")
         if any(not s.is_revealed for s in splits):
-            self.stdout.write("  Reveal a split in the admin (Splits -> 'Reveal the selected splits...'), or re-import "
+            self.stdout.write("  Reveal a split in the admin (Splits -> 'Reveal the selected splits...'; choosing the ranking "
+                              "split is its own action), or re-import "
                               "with --hidden-splits listing only the splits to keep hidden.")
         if benchmark.counts_toward_mpe and benchmark.slug not in DEMO_SLUGS:
             demoted = exclude_demo_from_mpe()

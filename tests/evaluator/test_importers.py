@@ -49,6 +49,16 @@ def test_ehf_registrations_are_rotated_into_the_camera_frame(tmp_path):
     loaded = load_sample_set(tmp_path / "gt.npz", role="gt")
     R = rodrigues(EHF_CAMERA_ROTATION)
     np.testing.assert_allclose(loaded.arrays["vertices"][1], verts[1] @ R.T, atol=1e-5)
+    assert gt.inputs_manifest()["samples"][0] == {"id": "01", "image": "01_img.jpg"}  # no EHF.json: no box
+    # with the reference's EHF.json the frame gets the box EHF.load_data crops with (process_bbox of body_bbox)
+    (tmp_path / "EHF.json").write_text(json.dumps({
+        "images": [{"id": k, "file_name": f"0{k}_img.jpg", "width": 1600, "height": 1200} for k in (1, 2)],
+        "annotations": [{"image_id": 1, "body_bbox": [500, 100, 400, 900]},
+                        {"image_id": 2, "body_bbox": [5000, 100, 400, 900]}]}))  # 2: outside the image
+    gt = parse_ground_truth("ehf", tmp_path)
+    assert list(gt.sample_ids) == ["01"] and gt.skipped == {"bbox outside the image": 1}
+    np.testing.assert_allclose(gt.inputs_manifest()["samples"][0]["box"], process_bbox([500, 100, 400, 900], 1600, 1200),
+                               atol=1e-3)
     _write_ply(tmp_path / "03_align.ply", verts[0][:100], binary=True)
     with pytest.raises(GroundTruthImportError, match="03_align.ply: 100 vertices"):
         parse_ground_truth("ehf", tmp_path)
@@ -61,10 +71,14 @@ def test_agora_keeps_valid_people_inside_the_image(tmp_path):
                              (3, True, [3900, 2200, 50, 50])):  # 3: entirely outside the 3840x2160 image
         (tmp_path / f"v{aid}.json").write_text(json.dumps(rng.normal(size=(V, 3)).tolist()))
         anns.append({"id": aid, "image_id": 0, "is_valid": valid, "bbox": bbox, "smplx_verts_path": f"v{aid}.json"})
-    (tmp_path / "AGORA_validation.json").write_text(json.dumps({"images": [{"id": 0}], "annotations": anns}))
+    (tmp_path / "AGORA_validation.json").write_text(json.dumps(
+        {"images": [{"id": 0, "file_name_1280x720": "validation_1280x720/ag_val_0.png"}], "annotations": anns}))
     gt = import_ground_truth("agora", tmp_path / "AGORA_validation.json", tmp_path / "gt.npz")
     assert list(gt.sample_ids) == ["1"] and gt.protocol == "agora-val"
     assert gt.skipped == {"is_valid false": 1, "bbox outside the image": 1}
+    sample = gt.inputs_manifest()["samples"][0]  # the 720p setting: its image and the box scaled to it
+    assert sample["image"] == "validation_1280x720/ag_val_0.png" and sample["image_size"] == [1280, 720]
+    np.testing.assert_allclose(sample["box"], process_bbox([100 / 3, 200 / 3, 400 / 3, 300], 1280, 720), atol=1e-3)
     expected = np.asarray(json.loads((tmp_path / "v1.json").read_text()))
     np.testing.assert_allclose(load_sample_set(tmp_path / "gt.npz", role="gt").arrays["vertices"][0], expected, atol=1e-6)
 

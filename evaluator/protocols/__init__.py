@@ -14,12 +14,14 @@ import os
 from typing import Mapping
 
 from .. import __version__ as EVALUATOR_VERSION
+from .agora_multiperson import AgoraMultiPerson
 from .base import OptionSpec, Protocol, ProtocolModels, as_models
 from .pw3d import Pw3d
 from .smplx_generic import AgoraVal, Ehf, SmplxGeneric
 from .ubody import UBody
 
-_REGISTRY: dict[str, type[Protocol]] = {cls.name: cls for cls in (SmplxGeneric, Ehf, AgoraVal, Pw3d, UBody)}
+_REGISTRY: dict[str, type[Protocol]] = {cls.name: cls for cls in (SmplxGeneric, Ehf, AgoraVal, Pw3d, UBody,
+                                                                 AgoraMultiPerson)}
 
 
 def register(cls: type[Protocol]) -> type[Protocol]:

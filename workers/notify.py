@@ -1,9 +1,41 @@
-"""Celery task sending a submission's "finished/failed" email (queue: finalize, the default queue)."""
+"""The owner's "finished/failed" email: queued when a submission becomes final, sent by a Celery task (queue:
+finalize, the default queue).
+
+``connect`` (called by the submissions app when Django starts) hooks ``queue_final_notification`` to
+``events.submission_finalised``; the models send the signal and import nothing of this.
+"""
 from __future__ import annotations
 
+import logging
 import smtplib
 
 from celery import shared_task
+from django.db import transaction
+
+from leaderboard.submissions.events import submission_finalised  # a bare Signal: importable before Django's apps
+
+log = logging.getLogger(__name__)
+
+
+def queue_final_notification(sender, submission, **kwargs) -> None:
+    """Queue the owner's notification for a submission that just became final, once that is committed."""
+    from leaderboard.submissions.notifications import wants_notification
+
+    if not wants_notification(submission):
+        return
+    submission_id = submission.pk
+
+    def enqueue() -> None:
+        try:
+            notify_submission_final.delay(submission_id)
+        except Exception:  # a broker outage must not fail the evaluation that just ended
+            log.exception("could not queue the notification of submission %s", submission_id)
+
+    transaction.on_commit(enqueue)
+
+
+def connect() -> None:
+    submission_finalised.connect(queue_final_notification, dispatch_uid="workers.notify.queue_final_notification")
 
 
 @shared_task(bind=True, name="workers.notify.notify_submission_final", acks_late=True,

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from leaderboard.benchmarks.models import Benchmark, Split
 from leaderboard.submissions.models import BenchmarkResult, Submission, SubmissionKind, Team
-from leaderboard.submissions.visibility import can_manage, can_see_log, hidden_split_pairs, user_teams
+from leaderboard.submissions.visibility import can_manage, can_see_log, readable_split_pairs, result_is_readable, user_teams
 
 
 class SplitSerializer(serializers.ModelSerializer):
@@ -122,16 +122,16 @@ class SubmissionSerializer(serializers.ModelSerializer):
     def get_progress(self, submission: Submission) -> dict:
         return {"done": submission.progress_done, "total": submission.progress_total, "percent": submission.progress_percent}
 
-    def _hidden_splits(self) -> frozenset[tuple[int, str]]:
+    def _readable_splits(self) -> frozenset[tuple[int, str]] | None:
         """Read once per response (the context is shared by every row of a list), not once per row."""
-        if "hidden_splits" not in self.context:
-            self.context["hidden_splits"] = hidden_split_pairs(self._user())
-        return self.context["hidden_splits"]
+        if "readable_splits" not in self.context:
+            self.context["readable_splits"] = readable_split_pairs(self._user())
+        return self.context["readable_splits"]
 
     def get_results(self, submission: Submission) -> list[dict]:
-        """Visible results; uses the rows prefetched by ``with_related`` when present."""
-        hidden = self._hidden_splits()
-        results = [r for r in submission.results.all() if (r.benchmark_id, r.split) not in hidden]
+        """Results on revealed splits (all for staff); uses the rows prefetched by ``with_related`` when present."""
+        readable = self._readable_splits()
+        results = [r for r in submission.results.all() if result_is_readable(readable, r)]
         return ResultSerializer(results, many=True).data
 
     def get_log(self, submission: Submission) -> str | None:

@@ -10,3 +10,6 @@ class SubmissionsConfig(AppConfig):
         from leaderboard.submissions import signals
 
         signals.connect()
+        from workers import notify  # the owner's email when a submission becomes final (events.submission_finalised)
+
+        notify.connect()

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.storage import private_storage
+from leaderboard.submissions.events import submission_finalised
 
 
 class Status(models.TextChoices):
@@ -163,9 +164,7 @@ class Submission(models.Model):
         for name, value in fields.items():
             setattr(self, name, value)
         if to in FINAL_STATUSES:
-            from leaderboard.submissions.notifications import submission_final
-
-            submission_final(self)  # the owner's email, queued once this is committed
+            submission_finalised.send(type(self), submission=self)  # workers.notify queues the owner's email
 
 
 class ProtocolStamp(models.Model):

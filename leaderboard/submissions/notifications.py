@@ -1,42 +1,27 @@
 """Email the owner when their submission finishes or fails (Django's send_mail, sent from a Celery task).
 
-``submission_final`` is called by ``Submission.transition``; the message goes out once the transition is committed,
-from the ``finalize`` queue, so a slow mail server never holds up an evaluation and a rolled-back transition sends
-nothing. The backend is Django's: the console by default, SMTP when EMAIL_HOST is set (see settings).
+``workers.notify`` receives ``events.submission_finalised`` (sent by ``Submission.transition``) and queues the
+message once the transition is committed, on the ``finalize`` queue, so a slow mail server never holds up an
+evaluation and a rolled-back transition sends nothing. The backend is Django's: the console by default, SMTP when
+EMAIL_HOST is set (see settings). This module imports neither the workers nor the models module.
 """
 from __future__ import annotations
 
-import logging
-
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
 
-log = logging.getLogger(__name__)
+from leaderboard.submissions.visibility import visible_results
+
 NOTIFIED_STATUSES = frozenset({"finished", "failed"})
 
 
-def submission_final(submission) -> None:
-    """Queue the owner's notification for a submission that just became finished or failed (after commit)."""
-    if submission.status not in NOTIFIED_STATUSES or not settings.EMAIL_NOTIFICATIONS:
-        return
-    submission_id = submission.pk
-
-    def enqueue() -> None:
-        try:
-            from workers.notify import notify_submission_final
-
-            notify_submission_final.delay(submission_id)
-        except Exception:  # a broker outage must not fail the evaluation that just ended
-            log.exception("could not queue the notification of submission %s", submission_id)
-
-    transaction.on_commit(enqueue)
+def wants_notification(submission) -> bool:
+    """Whether a submission that just reached a final status gets an email (finished or failed; not cancelled)."""
+    return submission.status in NOTIFIED_STATUSES and bool(settings.EMAIL_NOTIFICATIONS)
 
 
 def compose(submission) -> tuple[str, str]:
     """Subject and plain-text body; results on hidden splits are left out (as on the owner's own page)."""
-    from leaderboard.submissions.visibility import visible_results
-
     url = settings.SITE_URL.rstrip("/") + submission.get_absolute_url()
     name = submission.method_name
     if submission.status == "failed":

@@ -4,11 +4,11 @@ Files live in private storage next to the submission's upload (never mapped to a
 
     uploads/<uuid>/per_sample/<benchmark slug>/<shard index>.npz   {"sample_id", "split", <metric>: (n,) float64 mm}
 
-``revealed_per_sample`` is the only reader: it drops every row whose split is not revealed (a split with no Split
-row counts as hidden here), so a hidden split's per-sample values are never served, to anyone. It serves nothing for
-a model run (a model submission, or any submission on a models-only benchmark): its per-sample values are numbers the
-model chose, one per held-out image, so they could carry the images out (docs/security.md, "Leak budget"); model runs
-report aggregates only.
+``revealed_per_sample`` is the only reader: it drops every row whose split is not revealed (the one rule,
+``visibility.revealed_splits``: a split with no Split row counts as hidden), so a hidden split's per-sample values are
+never served, to anyone. It serves nothing for a model run (a model submission, or any submission on a models-only
+benchmark): its per-sample values are numbers the model chose, one per held-out image, so they could carry the images
+out (docs/security.md, "Leak budget"); model runs report aggregates only.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import numpy as np
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.storage import PRIVATE, open_file, put_bytes
 from leaderboard.submissions.models import ShardResult, Submission, SubmissionKind
+from leaderboard.submissions.visibility import revealed_split_names
 
 DOWNLOAD_FORMATS = ("csv", "npz")
 
@@ -45,10 +46,6 @@ def store_shard(submission: Submission, benchmark_slug: str, shard_index: int, v
 def serves_per_sample(submission: Submission, benchmark: Benchmark) -> bool:
     """Per-sample rows exist for predictions files on benchmarks with public inputs, never for a model's run."""
     return submission.kind == SubmissionKind.PREDICTIONS and benchmark.accepts_predictions
-
-
-def revealed_splits(benchmark: Benchmark) -> set[str]:
-    return set(benchmark.splits.filter(is_revealed=True).values_list("name", flat=True))
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,7 @@ def revealed_per_sample(submission: Submission, benchmark: Benchmark) -> PerSamp
     if not serves_per_sample(submission, benchmark):
         raise PerSampleUnavailable("Model runs on held-out images report aggregate results only: per-sample values "
                                    "are not served for them.")
-    revealed = revealed_splits(benchmark)
+    revealed = revealed_split_names(benchmark)  # the one visibility rule: hidden unless revealed
     if not revealed:
         raise PerSampleUnavailable(f"No split of benchmark {benchmark.slug!r} is revealed yet.")
     indices = ShardResult.objects.filter(submission=submission, benchmark=benchmark).order_by("shard_index")

@@ -7,11 +7,15 @@ Rules (enforced here and nowhere else, so views stay thin):
 - a model run's log is for staff only: the model ran on held-out images and may have printed them;
 - published submissions and baselines are visible to everyone;
 - results on a split that is not revealed yet are visible to staff only (not even to the owner: that is the point of a hidden split);
+  one rule, hidden unless revealed (``revealed_splits``): a result is shown only when a Split row of its benchmark
+  and split name says revealed. A result whose split has no row (a re-import dropped or renamed it) is hidden too.
+  Every reader goes through it: the API and results.json (``readable_split_pairs``), pages and emails
+  (``visible_results``), the per-sample reader (``revealed_split_names``) and the boards (revealed ranking splits);
 - ground truth is never visible through the web or API (no view reads ``Benchmark.gt_path`` for output).
 """
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from leaderboard.benchmarks.models import Split
 from leaderboard.submissions.models import BenchmarkResult, Submission, Team
@@ -56,28 +60,33 @@ def can_manage(user, submission: Submission) -> bool:
     return is_staff(user) or (user is not None and user.is_authenticated and submission.owner_id == user.pk)
 
 
-def hidden_split_q() -> Q:
-    """BenchmarkResult rows whose split exists and is not revealed (a result with no Split row counts as revealed)."""
-    hidden = Split.objects.filter(is_revealed=False).values_list("benchmark_id", "name")
-    q = Q(pk__in=[])
-    for benchmark_id, name in hidden:
-        q |= Q(benchmark_id=benchmark_id, split=name)
-    return q
+def revealed_splits() -> QuerySet[Split]:
+    """The splits whose results anyone may read: hidden unless revealed (no Split row: hidden)."""
+    return Split.objects.filter(is_revealed=True)
 
 
-def hidden_split_pairs(user) -> frozenset[tuple[int, str]]:
-    """(benchmark id, split name) pairs whose results ``user`` may not read: one query, for filtering in Python."""
+def revealed_split_names(benchmark) -> set[str]:
+    return set(revealed_splits().filter(benchmark=benchmark).values_list("name", flat=True))
+
+
+def readable_split_pairs(user) -> frozenset[tuple[int, str]] | None:
+    """(benchmark id, split name) pairs whose results ``user`` may read, one query, for filtering in Python;
+    None for staff (everything)."""
     if is_staff(user):
-        return frozenset()
-    return frozenset(Split.objects.filter(is_revealed=False).values_list("benchmark_id", "name"))
+        return None
+    return frozenset(revealed_splits().values_list("benchmark_id", "name"))
+
+
+def result_is_readable(pairs: frozenset[tuple[int, str]] | None, result: BenchmarkResult) -> bool:
+    return pairs is None or (result.benchmark_id, result.split) in pairs
 
 
 def visible_results(user, results: QuerySet[BenchmarkResult] | None = None) -> QuerySet[BenchmarkResult]:
-    """Results the user may read; hidden splits are filtered out for everyone but staff."""
+    """Results the user may read: on revealed splits only, for everyone but staff."""
     qs = BenchmarkResult.objects.all() if results is None else results
     if is_staff(user):
         return qs
-    return qs.exclude(hidden_split_q())
+    return qs.filter(Exists(revealed_splits().filter(benchmark_id=OuterRef("benchmark_id"), name=OuterRef("split"))))
 
 
 def can_see_log(user, submission: Submission) -> bool:

@@ -24,7 +24,8 @@ from leaderboard.submissions.scores import submission_coverage
 from leaderboard.submissions.quotas import QuotaExceeded
 from leaderboard.submissions.signals import on_board
 from leaderboard.submissions.uploads import UploadError, check_request_size, format_size
-from leaderboard.submissions.visibility import can_manage, can_see_log, owned_submissions, visible_results, visible_submissions
+from leaderboard.submissions.visibility import (can_manage, can_see_log, owned_submissions, revealed_splits,
+                                                visible_results, visible_submissions)
 from leaderboard.web.charts import result_chart_html
 from leaderboard.web.boards import active_benchmarks, cached_benchmark, row_link, submission_position
 from leaderboard.web.forms import SubmitForm
@@ -128,7 +129,7 @@ def per_sample_benchmarks(user, submission: Submission) -> list[Benchmark]:
 
     if not can_manage(user, submission) or submission.status != "finished" or submission.is_baseline:
         return []
-    benchmarks = submission.benchmarks.filter(splits__is_revealed=True).distinct()
+    benchmarks = submission.benchmarks.filter(pk__in=revealed_splits().values("benchmark_id"))
     return [b for b in benchmarks if serves_per_sample(submission, b)]
 
 

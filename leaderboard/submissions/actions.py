@@ -107,6 +107,8 @@ def set_published(submission: Submission, published: bool) -> None:
     """Publish or unpublish. Only a finished submission can be published (its numbers must exist)."""
     if published and submission.status != Status.FINISHED:
         raise InvalidTransition(f"Only finished submissions can be published; this one is {submission.get_status_display().lower()}.")
+    if published and submission.is_hidden:
+        raise InvalidTransition("The hosts have hidden this submission; it cannot be published (see their email).")
     with transaction.atomic():
         Submission.objects.filter(pk=submission.pk).update(is_public=published)
         bump_version()

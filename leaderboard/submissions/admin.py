@@ -6,20 +6,52 @@ The upload is shown by name with a link to the permission-checked download view:
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from leaderboard.submissions.models import (
-    FINAL_STATUSES, BaselineSource, BenchmarkResult, InvalidTransition, ShardResult, Status, Submission, Team,
+    FINAL_STATUSES, BaselineSource, BenchmarkResult, InvalidTransition, ModerationAction, ShardResult, Status,
+    Submission, Team,
 )
+
+# Derived from the results by leaderboard.submissions.scores: typing over them would show numbers nobody computed.
+COMPUTED_FIELDS = ("mpe", "hand_mpe", "pa_hand_mpe", "score_coverage", "mpe_coverage_key")
+RESULT_FIELDS = ("benchmark", "split", "primary_value", "metrics", "num_samples")
+
+
+def _is_reported(obj: Submission | None) -> bool:
+    """A row whose figures a host types in from a paper (a new row added here is one)."""
+    return obj is None or obj.baseline_source == BaselineSource.REPORTED
 
 
 class BenchmarkResultInline(admin.TabularInline):
-    """Editable so staff can enter a 'reported' baseline's numbers from its paper."""
+    """Editable only for a 'reported' baseline (its numbers come from its paper); computed results are read-only."""
 
     model = BenchmarkResult
     extra = 0
-    fields = ("benchmark", "split", "primary_value", "metrics", "num_samples")
+    fields = RESULT_FIELDS
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if _is_reported(obj) else RESULT_FIELDS
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return _is_reported(obj) and super().has_add_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return _is_reported(obj) and super().has_delete_permission(request, obj)
+
+
+class ModerationInline(admin.TabularInline):
+    """The submission's audit trail (written by the moderation actions only)."""
+
+    model = ModerationAction
+    extra = 0
+    fields = readonly_fields = ("created_at", "actor", "action", "reason", "owner_notified")
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Submission)
@@ -29,15 +61,52 @@ class SubmissionAdmin(admin.ModelAdmin):
     search_fields = ("method_name", "owner__username", "uuid")
     date_hierarchy = "created_at"
     filter_horizontal = ("benchmarks",)
-    inlines = [BenchmarkResultInline]
+    inlines = [BenchmarkResultInline, ModerationInline]
     # The upload and the state are the workers' (status moves only through Submission.transition).
     exclude = ("upload",)
     readonly_fields = (
         "uuid", "stored_upload", "upload_sha256", "upload_size", "status", "eval_plan", "worker", "log",
         "progress_done", "progress_total", "attempts", "model_runs", "sandbox_active", "created_at", "started_at",
-        "finished_at", "heartbeat_at",
+        "finished_at", "heartbeat_at", *COMPUTED_FIELDS, "is_hidden",
     )
-    actions = ["cancel_selected", "rerun_selected"]
+    actions = ["cancel_selected", "rerun_selected", "unpublish_selected", "hide_selected", "unhide_selected"]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else [BenchmarkResultInline]  # no history before the row exists
+
+    def get_readonly_fields(self, request, obj=None):
+        # A participant's submission is published by its owner and moderated through the actions (with a reason,
+        # recorded); only a reported baseline's publication is set here directly.
+        return self.readonly_fields if _is_reported(obj) else (*self.readonly_fields, "is_public")
+
+    def _moderate(self, request, queryset, action: str):
+        """Ask for the reason (an intermediate page), then apply ``action`` to each selected submission."""
+        from leaderboard.submissions.moderation import moderate
+
+        reason = request.POST.get("reason", "").strip()
+        if "apply" not in request.POST or not reason:
+            return TemplateResponse(request, "admin/submissions/moderate.html", {
+                **self.admin_site.each_context(request), "title": f"{ModerationAction.Kind(action).label}: reason",
+                "action": request.POST["action"], "queryset": queryset, "opts": self.model._meta,
+                "missing_reason": "apply" in request.POST, "action_label": ModerationAction.Kind(action).label,
+            })
+        records = [moderate(submission, action, reason, request.user) for submission in queryset]
+        told = sum(r.owner_notified for r in records)
+        self.message_user(request, f"{ModerationAction.Kind(action).label}: {len(records)} submission(s); "
+                          f"{told} owner(s) emailed (the others have no verified address).", messages.SUCCESS)
+        return None
+
+    @admin.action(description="Unpublish with a reason (the owner is told; they may publish again)")
+    def unpublish_selected(self, request, queryset):
+        return self._moderate(request, queryset, ModerationAction.Kind.UNPUBLISH)
+
+    @admin.action(description="Hide with a reason (unpublished; the owner cannot publish it again)")
+    def hide_selected(self, request, queryset):
+        return self._moderate(request, queryset, ModerationAction.Kind.HIDE)
+
+    @admin.action(description="Lift the hiding, with a reason (the owner may publish again)")
+    def unhide_selected(self, request, queryset):
+        return self._moderate(request, queryset, ModerationAction.Kind.UNHIDE)
 
     @admin.display(description="Upload")
     def stored_upload(self, obj: Submission) -> str:
@@ -105,4 +174,22 @@ class ShardResultAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ModerationAction)
+class ModerationActionAdmin(admin.ModelAdmin):
+    """The moderation audit trail: read-only (written by the Submission actions, never edited or deleted)."""
+
+    list_display = ("created_at", "action", "submission", "actor", "owner_notified", "reason")
+    list_filter = ("action", "owner_notified")
+    search_fields = ("submission__method_name", "actor__username", "reason")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

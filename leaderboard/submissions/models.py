@@ -102,6 +102,9 @@ class Submission(models.Model):
     eval_plan = models.JSONField(default=dict, blank=True)
 
     is_public = models.BooleanField(default=False, help_text="Shown on public leaderboards (owner publishes).")
+    # Set by a host's "hide" (leaderboard.submissions.moderation, reason in ModerationAction): unpublished, and the
+    # owner cannot publish it again until a host lifts it.
+    is_hidden = models.BooleanField(default=False, help_text="Hidden by the hosts; the owner cannot publish it.")
     baseline_source = models.CharField(max_length=10, choices=BaselineSource.choices, default="", blank=True)
     citation = models.CharField(max_length=300, blank=True)
 
@@ -240,3 +243,25 @@ class LeaderboardVersion(models.Model):
 
     def __str__(self) -> str:
         return f"leaderboard version {self.token} ({self.changed_at:%Y-%m-%d %H:%M:%S})"
+
+
+class ModerationAction(models.Model):
+    """The audit trail of host moderation: who did what to which submission, when and why (the owner is told)."""
+
+    class Kind(models.TextChoices):
+        UNPUBLISH = "unpublish", "Unpublished"
+        HIDE = "hide", "Hidden"
+        UNHIDE = "unhide", "Hiding lifted"
+
+    submission = models.ForeignKey(Submission, related_name="moderation", on_delete=models.CASCADE)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, related_name="+", on_delete=models.SET_NULL)
+    action = models.CharField(max_length=10, choices=Kind.choices)
+    reason = models.TextField()
+    owner_notified = models.BooleanField(default=False, help_text="Emailed to the owner (verified addresses only).")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.submission.method_name} by {self.actor} ({self.created_at:%Y-%m-%d})"

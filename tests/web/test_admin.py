@@ -16,7 +16,7 @@ from rest_framework.authtoken.models import Token
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.benchmarks.testing import write_npz
 from leaderboard.submissions.actions import create_submission
-from leaderboard.submissions.models import BenchmarkResult, ShardResult, Status, Submission, Team
+from leaderboard.submissions.models import BenchmarkResult, ModerationAction, ShardResult, Status, Submission, Team
 
 
 class Upload:
@@ -60,6 +60,7 @@ def populated(bench, alice, started, tmp_path):
                                    primary_value=50.0, num_samples=10)
     ShardResult.objects.create(submission=submission, benchmark=benchmark, shard_index=0, sample_start=0,
                                sample_stop=10, sums={})
+    ModerationAction.objects.create(submission=submission, actor=None, action="unpublish", reason="test row")
     return submission
 
 

@@ -14,7 +14,7 @@ from evaluator.submission_format import prediction_keys, template_arrays
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.benchmarks.services import public_inputs_manifest, public_sample_ids
 
-CHECK_COMMAND = "python -m evaluator check {file} --benchmark {slug}"  # reads ./{slug}-sample_ids.txt when present
+CHECK_COMMAND = "ehps check {file} --benchmark {slug}"  # the light client; reads ./{slug}-sample_ids.txt when present
 
 
 def _sample_ids(benchmark: Benchmark) -> np.ndarray:

@@ -38,9 +38,9 @@ def ehps(*args: str) -> subprocess.CompletedProcess:
 
 
 def check_offline(path: Path, slug: str) -> None:
-    """``python -m evaluator check`` with the downloaded sample-id list next to the file: no server involved."""
-    done = subprocess.run([sys.executable, "-m", "evaluator", "check", path.name, "--benchmark", slug, "--server",
-                           "http://127.0.0.1:9"], cwd=path.parent, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    """``ehps check`` with the downloaded sample-id list next to the file: no server involved."""
+    done = subprocess.run([sys.executable, "-m", "ehps_client", "check", path.name, "--benchmark", slug, "--url",
+                           "http://127.0.0.1:9"], cwd=path.parent, env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "client")},
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -110,7 +110,7 @@ def test_template_to_cli_submission_to_email_to_leaderboard(live_stack, browser,
     # The benchmark page says how to submit; download the template and the sample-id list from it.
     page.goto(f"{base}/benchmarks/agora/")
     how_to = page.locator("#how-to-submit")
-    expect(how_to).to_contain_text("python -m evaluator check agora.npz --benchmark agora")
+    expect(how_to).to_contain_text("ehps check agora.npz --benchmark agora")
     expect(how_to.locator("a[href='https://agora.is.tue.mpg.de/']")).to_have_count(1)
     with page.expect_download() as download:
         how_to.locator("a", has_text="template").click()

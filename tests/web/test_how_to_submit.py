@@ -39,7 +39,8 @@ def test_page_links_data_downloads_checker_and_submit(bench):
     for link in ("https://example.org/data", f"/benchmarks/{benchmark.slug}/sample_ids.txt",
                  f"/benchmarks/{benchmark.slug}/template.npz", f"/submit/?benchmark={benchmark.slug}"):
         assert f'href="{link}"' in html, link
-    assert f"python -m evaluator check {benchmark.slug}.npz --benchmark {benchmark.slug}" in html
+    assert f"ehps check {benchmark.slug}.npz --benchmark {benchmark.slug}" in html
+    assert "pip install ./client" in html and "pip install .  " not in html  # the light client, not the server
     assert f"ehps submit {benchmark.slug}.npz --benchmark {benchmark.slug}" in html
 
 
@@ -106,7 +107,7 @@ def test_models_only_benchmark_explains_model_submission_and_keeps_its_sample_id
     html = page(benchmark)
     how_to = html[html.index('id="how-to-submit"'):]
     assert "data-models-only" in how_to and "/output/predictions.npz" in how_to and "--kind container" in how_to
-    assert "sample_ids.txt" not in html and "template.npz" not in html and "evaluator check" not in how_to
+    assert "sample_ids.txt" not in html and "template.npz" not in html and "ehps check" not in how_to
     for name in ("sample_ids.txt", "template.npz"):
         response = Client().get(f"/benchmarks/{benchmark.slug}/{name}")
         assert response.status_code == 404 and b"accepts models only" in response.content, name

@@ -44,6 +44,7 @@ from leaderboard.upload_temp import remove_stale_uploads
 from workers import broker_queue, evaluation, model_runs, pipeline
 from workers.errors import RunSuperseded, SubmissionInvalid
 from workers import torch_setup  # noqa: F401  (connects the worker process signals)
+from workers import health  # noqa: F401  (logs what this worker cannot reach, at start-up)
 
 logger = logging.getLogger(__name__)
 

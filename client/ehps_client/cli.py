@@ -133,6 +133,24 @@ def check(
     raise typer.Exit(code)
 
 
+@app.command("convert-agora")
+def convert_agora_cmd(
+    zip_file: Annotated[Path, typer.Argument(help="the official per-person .pkl zip (AGORA / BEDLAM format)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="the .npz to write")] = Path("pred.npz"),
+) -> None:
+    """Multi-person benchmarks: turn <image>_personId_<k>.pkl files into one predictions .npz (here, not on the server)."""
+    from .convert_agora import ConvertError, convert_agora
+
+    try:
+        done = convert_agora(zip_file, output)
+    except (ConvertError, OSError, ValueError) as exc:
+        err.print(str(exc), markup=False)
+        raise typer.Exit(2)
+    for note in done["notes"]:
+        err.print(f"note: {note}", markup=False)
+    out.print(f"wrote {output}: {done['people']} people in {done['images']} images", markup=False, soft_wrap=True)
+
+
 @app.command()
 def submit(
     file: Annotated[Optional[Path], typer.Argument(help="predictions .npz, a .zip of <benchmark>.npz, or a model file")] = None,

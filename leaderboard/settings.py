@@ -179,6 +179,8 @@ EVAL_CHUNK_SIZE = env_int("EVAL_CHUNK_SIZE", 64)  # bench: 64 beats 256 by ~15% 
 EVAL_GT_MESH_CACHE = env_bool("EVAL_GT_MESH_CACHE", True)  # store GT meshes next to the GT (evaluator.gt_meshes)
 EVAL_DEVICE = os.environ.get("EVAL_DEVICE", "auto")  # auto = cuda when present
 EVAL_STUCK_AFTER_S = env_int("EVAL_STUCK_AFTER_S", 15 * 60)  # no heartbeat for this long = stuck
+# Quiet this long and none of its tasks queued, reserved or running in the (Redis) broker = lost, re-sent at once
+EVAL_LOST_AFTER_S = env_int("EVAL_LOST_AFTER_S", 60)
 EVAL_MAX_ATTEMPTS = env_int("EVAL_MAX_ATTEMPTS", 3)
 EVAL_FINALIZE_GRACE_S = env_int("EVAL_FINALIZE_GRACE_S", 120)  # all shards done but not finished this long = lost chord
 EVAL_SWEEP_INTERVAL_S = env_int("EVAL_SWEEP_INTERVAL_S", 60)

@@ -77,6 +77,24 @@ def _list_task_ids(client, key: bytes) -> set[str]:
         start += PAGE
 
 
+def delivered_task_ids(app) -> set[str] | None:
+    """Task ids of messages delivered to a worker and not yet acknowledged: reserved or running (with acks_late
+    kombu keeps each in its "unacked" hash until the task ends). None when the broker cannot tell.
+
+    With ``waiting_task_ids`` (read first: a message moves from a queue to this hash) it tells live work from
+    work a Redis restart lost: a lost task is in neither (issue 24)."""
+    try:
+        with app.connection_for_read() as conn:
+            if conn.transport.driver_type != "redis":
+                return None
+            channel = conn.default_channel
+            return {task_id for _, raw in channel.client.hscan_iter(channel.unacked_key, count=PAGE)
+                    if (task_id := _task_id(raw))}
+    except Exception:
+        logger.warning("Could not inspect the broker's delivered messages", exc_info=True)
+        return None
+
+
 def waiting_task_ids(app, queues: Iterable[str] = QUEUES) -> set[str] | None:
     """Task ids of messages queued but not yet delivered to a worker (all of them, at any backlog);
     None when the broker cannot tell."""

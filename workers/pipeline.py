@@ -199,6 +199,19 @@ def stuck_submissions(now=None) -> Iterable[Submission]:
     return Submission.objects.filter(status__in=IN_PROGRESS_STATUSES, heartbeat_at__lt=cutoff).order_by("pk")
 
 
+def quiet_submissions(now=None) -> Iterable[Submission]:
+    """In-progress submissions with no heartbeat for EVAL_LOST_AFTER_S (or EVAL_STUCK_AFTER_S, if shorter): those
+    the sweeper checks against the broker's state (lost work) or its timeout (stuck work)."""
+    quiet_s = min(settings.EVAL_LOST_AFTER_S, settings.EVAL_STUCK_AFTER_S)
+    cutoff = (now or timezone.now()) - timedelta(seconds=quiet_s)
+    return Submission.objects.filter(status__in=IN_PROGRESS_STATUSES, heartbeat_at__lt=cutoff).order_by("pk")
+
+
+def is_stuck(submission: Submission, now=None) -> bool:
+    """No heartbeat for EVAL_STUCK_AFTER_S."""
+    return submission.heartbeat_at < (now or timezone.now()) - timedelta(seconds=settings.EVAL_STUCK_AFTER_S)
+
+
 def unfinalized_submissions(now=None) -> Iterable[Submission]:
     """Queued/running submissions quiet for EVAL_FINALIZE_GRACE_S: candidates for a lost chord callback."""
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.EVAL_FINALIZE_GRACE_S)

@@ -336,21 +336,29 @@ def finalize_submission(self: Task, submission_id: int) -> dict:
 @shared_task(bind=True, base=Task, acks_late=False, time_limit=settings.EVAL_FINALIZE_TIME_LIMIT_S)
 def sweep_stuck_submissions(self: Task) -> dict:
     """Beat task: finish submissions whose chord was lost, re-send stalled work, fail after EVAL_MAX_ATTEMPTS."""
-    report = {"finalized": 0, "requeued": 0, "revalidate": 0, "failed": 0, "waiting": 0}
+    report = {"finalized": 0, "requeued": 0, "revalidate": 0, "failed": 0, "waiting": 0, "lost": 0}
     report["reaped"] = model_runs.reap_orphaned_runs()  # runs of dead worker processes on this host
     report["sandbox_flags_cleared"] = model_runs.clear_stale_sandbox_flags()
     for submission in pipeline.unfinalized_submissions():
         if pipeline.finalize_if_complete(submission):
             report["finalized"] += 1
-    waiting = None  # task ids still queued in the broker; read lazily, once per sweep
-    for submission in pipeline.stuck_submissions():
+    broker_read, waiting, delivered = False, None, None  # task ids in the broker; read lazily, once per sweep
+    for submission in pipeline.quiet_submissions():
         if submission.eval_plan.get("shards") and not pipeline.missing_shards(submission):
             continue  # complete: handled by finalize above (once the grace period has passed)
-        if waiting is None:
-            waiting = broker_queue.waiting_task_ids(self.app) or set()
-        if waiting.intersection(pipeline.task_ids(submission.eval_plan)):
+        if not broker_read:  # queues first: a message moves from its queue to the delivered (unacked) hash
+            broker_read, waiting = True, broker_queue.waiting_task_ids(self.app)
+            delivered = broker_queue.delivered_task_ids(self.app) if waiting is not None else None
+        ids = set(pipeline.task_ids(submission.eval_plan))
+        if ids & (waiting or set()):
             report["waiting"] += 1  # behind a backlog, not lost: re-sending would only lengthen the queue
             continue
+        if not pipeline.is_stuck(submission):
+            # Lost sooner than the timeout (issue 24): none of its tasks is queued, reserved or running, as after a
+            # Redis restart that dropped them. Unknown broker state or no task ids: wait for the timeout.
+            if delivered is None or not ids or ids & delivered:
+                continue
+            report["lost"] += 1
         action = pipeline.redispatch(submission.pk)
         if action in report:
             report[action] += 1

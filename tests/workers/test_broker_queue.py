@@ -1,6 +1,7 @@
 """The sweeper tells a submission waiting behind a backlog (messages still queued in Redis) from lost work."""
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -95,3 +96,53 @@ def test_messages_in_another_layout_are_read_in_full(redis_app):
     redis.Redis.from_url(redis_app.conf.broker_url).lpush(EVALUATE_QUEUE, reordered, b"not json", b'"headers": {')
     redis_app.send_task("workers.tasks.evaluate_shard", task_id="celery", queue=EVALUATE_QUEUE)
     assert broker_queue.waiting_task_ids(redis_app) == {"reordered", "celery"}
+
+
+
+@contextlib.contextmanager
+def delivered_without_ack(app: Celery, queue: str):
+    """A worker took the next message and has not acknowledged it (reserved or running, acks_late); a closed
+    connection would put it back (kombu restores unacknowledged messages), so it stays open meanwhile."""
+    with app.connection_for_read() as conn:
+        assert conn.default_channel.basic_get(queue, no_ack=False) is not None
+        yield
+
+
+def test_delivered_task_ids_lists_reserved_and_running_messages(redis_app):
+    for task_id in ("taken", "queued"):
+        redis_app.send_task("workers.tasks.evaluate_shard", args=(1, 1, 0, 0, 8), task_id=task_id, queue=EVALUATE_QUEUE)
+    with delivered_without_ack(redis_app, EVALUATE_QUEUE):  # the oldest, "taken"
+        assert broker_queue.delivered_task_ids(redis_app) == {"taken"}
+        assert broker_queue.waiting_task_ids(redis_app) == {"queued"}
+    with Celery("probe", broker="memory://", set_as_current=False) as memory_app:
+        assert broker_queue.delivered_task_ids(memory_app) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lost_work_is_resent_long_before_the_stuck_timeout_and_live_work_is_not(
+    redis_app, monkeypatch, settings, eager, make_benchmark, make_submission
+):
+    """Issue 24: after a Redis restart that lost queued work, the sweeper waited EVAL_STUCK_AFTER_S (15 min)."""
+    settings.EVAL_STUCK_AFTER_S, settings.EVAL_LOST_AFTER_S = 900, 60
+    for name in ("waiting_task_ids", "delivered_task_ids"):
+        read = getattr(broker_queue, name)
+        monkeypatch.setattr(broker_queue, name, lambda _app, read=read: read(redis_app))
+    benchmark = make_benchmark("agora", 16)
+    queued, running, lost, fresh = (make_submission([benchmark]) for _ in range(4))
+    for n, submission in enumerate((queued, running, lost, fresh)):
+        planned(submission, 16)  # one shard
+        plan = Submission.objects.get(pk=submission.pk).eval_plan
+        plan["shards"][0]["task_id"] = f"s{n}"
+        Submission.objects.filter(pk=submission.pk).update(eval_plan=plan)
+        stall(submission, Status.QUEUED, seconds=10 if submission is fresh else 90, attempts=1)
+    redis_app.send_task("workers.tasks.evaluate_shard", task_id="s1", queue=EVALUATE_QUEUE, args=(running.pk,))
+    with delivered_without_ack(redis_app, EVALUATE_QUEUE):  # s1: a worker runs it
+        redis_app.send_task("workers.tasks.evaluate_shard", task_id="s0", queue=EVALUATE_QUEUE, args=(queued.pk,))
+        report = sweep_stuck_submissions.apply().get()
+
+    assert (report["waiting"], report["lost"], report["requeued"]) == (1, 1, 1)
+    for submission in (queued, running, lost, fresh):
+        submission.refresh_from_db()
+    assert lost.attempts == 2 and lost.status == Status.FINISHED  # re-sent at once (eager) after 90 s, not 900
+    assert [s.attempts for s in (queued, running, fresh)] == [1, 1, 1]  # live or too fresh: untouched
+    assert all(s.status == Status.QUEUED for s in (queued, running, fresh))

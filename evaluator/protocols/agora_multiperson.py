@@ -52,7 +52,7 @@ def _bin_keys() -> list[str]:
     return [f"{dim}{b}_{m}" for dim, n in BREAKDOWNS.items() for b in range(n) for m in ("n", "miss", "mpjpe", "mve")]
 
 
-def bin_labels(dim: str, image_width: float | None = None) -> list[str]:
+def bin_labels(dim: str) -> list[str]:
     if dim == "occlusion":
         return [f"{int(max(lo, 0))}-{int(hi)} %" for lo, hi in zip(OCC_EDGES[:-1], OCC_EDGES[1:])]
     if dim == "orientation":

@@ -12,7 +12,9 @@ in one run, each block with the load average (as ``uptime`` prints it):
   finished, validation included) and scoring only (first shard started -> finished), each on the machine as it
   is ("quiet") and with one extra busy loop beside it ("loaded");
 - upload -> finished latency of a small submission through the API, split per stage (upload, validation, queue
-  wait, shards, finalize) from the submission's and its shard rows' timestamps;
+  wait, shards, finalize) from the submission's and its shard rows' timestamps, on the filesystem store and on the
+  object store (EHPS_STORAGE=s3 against moto_server, web and worker with their own keys, roots and caches;
+  ``--latency-only`` runs just these);
 - the sweeper's broker queue scan per queued message, now vs before (bench/bench_queue_scan.py, in a process of
   its own).
 
@@ -110,6 +112,8 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=64, help="samples of the latency benchmark")
     parser.add_argument("--queue-messages", type=int, default=100_000)
     parser.add_argument("--no-loaded", action="store_true", help="skip the runs with an extra busy loop")
+    parser.add_argument("--latency-only", action="store_true",
+                        help="only upload -> finished of the small submission, filesystem vs object store")
     args = parser.parse_args()
 
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
@@ -153,13 +157,12 @@ def measure(args: argparse.Namespace, env: dict[str, str], outer_env: dict[str, 
     import torch
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from rest_framework.test import APIClient
 
     from leaderboard.storage import private_path
     from leaderboard.submissions.models import Status, Submission
     from workers import evaluation
     from workers.pipeline import start_evaluation
-    from workers.synthetic import create_benchmark, create_submission, noisy_predictions
+    from workers.synthetic import create_benchmark, create_submission
 
     user = get_user_model().objects.create_user("bench")
     benchmark = create_benchmark("bench-big", args.samples)
@@ -170,6 +173,8 @@ def measure(args: argparse.Namespace, env: dict[str, str], outer_env: dict[str, 
           f"{settings.EVAL_SHARDS_PER_PROCESS} shards per process; torch {torch.__version__}, device cpu; "
           f"start: {load_average()}")
 
+    if args.latency_only:
+        loads = ()
     rates: dict[tuple[str, bool], float] = {}
     reference = create_submission(user, [benchmark], method_name="direct")
     gt_path, pred_path = private_path(benchmark.gt_path), private_path(reference.predictions_name(benchmark.slug))
@@ -217,16 +222,38 @@ def measure(args: argparse.Namespace, env: dict[str, str], outer_env: dict[str, 
                       f"{args.samples / scoring:,.0f} scoring only, {submission.progress_total} shards, "
                       f"results identical to in-process: {same} ({load_average()})", flush=True)
 
-    print(f"\n{'samples/s':<58} {'quiet':>7} {'loaded':>7} {'loaded/quiet':>13}   vs in-process 1 thread, same load")
-    for label in dict.fromkeys(k for k, _ in rates):
-        quiet, busy = rates[(label, False)], rates.get((label, True))
-        ratios = f"{quiet / rates[('in-process, 1 thread(s)', False)]:.2f}x quiet"
-        if busy:
-            ratios += f", {busy / rates[('in-process, 1 thread(s)', True)]:.2f}x loaded"
-        tail = f" {busy:>7,.0f} {busy / quiet:>12.2f}x" if busy else f" {'':>7} {'':>13}"
-        print(f"{label:<58} {quiet:>7,.0f}{tail}   {ratios}")
+    if rates:
+        print(f"\n{'samples/s':<58} {'quiet':>7} {'loaded':>7} {'loaded/quiet':>13}   vs in-process 1 thread, same load")
+        for label in dict.fromkeys(k for k, _ in rates):
+            quiet, busy = rates[(label, False)], rates.get((label, True))
+            ratios = f"{quiet / rates[('in-process, 1 thread(s)', False)]:.2f}x quiet"
+            if busy:
+                ratios += f", {busy / rates[('in-process, 1 thread(s)', True)]:.2f}x loaded"
+            tail = f" {busy:>7,.0f} {busy / quiet:>12.2f}x" if busy else f" {'':>7} {'':>13}"
+            print(f"{label:<58} {quiet:>7,.0f}{tail}   {ratios}")
 
-    # Upload -> finished for a small submission, through the API, on the 2 x 1 worker.
+    # Upload -> finished for a small submission, through the API, on the 2 x 1 worker: filesystem, then object store.
+    upload_latency(args, user, small, env, tmp, "filesystem")
+    with object_store(env, tmp) as (stored_env, web_settings, importer_settings):
+        with importer_settings:
+            small_s3 = create_benchmark("bench-small-s3", args.small, seed=3)
+        with web_settings:
+            upload_latency(args, user, small_s3, stored_env, tmp, "object store (S3, moto_server)")
+    if args.latency_only:
+        return
+
+    print(f"\nsweeper queue scan, {args.queue_messages:,} queued messages (bench/bench_queue_scan.py):", flush=True)
+    subprocess.run([sys.executable, str(REPO / "bench" / "bench_queue_scan.py"), "--counts", str(args.queue_messages),
+                    "--no-loaded"], env=outer_env, check=True)  # its own process: Celery reads CELERY_BROKER_URL
+
+
+def upload_latency(args: argparse.Namespace, user, small, env: dict[str, str], tmp: Path, where: str) -> None:
+    """Upload -> finished of a small predictions zip through the API on a 2 x 1 worker, twice, split per stage."""
+    from rest_framework.test import APIClient
+
+    from leaderboard.submissions.models import Status, Submission
+    from workers.synthetic import noisy_predictions
+
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         member = io.BytesIO()
@@ -234,7 +261,7 @@ def measure(args: argparse.Namespace, env: dict[str, str], outer_env: dict[str, 
         archive.writestr(f"{small.slug}.npz", member.getvalue())
     client = APIClient()
     client.force_authenticate(user)
-    with worker(env, tmp / "worker-latency.log", 2, 1):
+    with worker(env, tmp / f"worker-latency-{where.split()[0]}.log", 2, 1):
         for attempt in ("first (GT meshes built)", "second (GT meshes stored)"):
             upload = io.BytesIO(buffer.getvalue())
             upload.name = "predictions.zip"
@@ -248,14 +275,36 @@ def measure(args: argparse.Namespace, env: dict[str, str], outer_env: dict[str, 
             submission.refresh_from_db()
             assert submission.status == Status.FINISHED, submission.error_message
             split = stages(submission, posted, answered, seen)
-            print(f"\nupload -> finished, {args.small} samples, {attempt}: {seen[Status.FINISHED] - posted:.2f} s = "
+            print(f"\n{where}: upload -> finished, {args.small} samples, {attempt}: {seen[Status.FINISHED] - posted:.2f} s = "
                   + " + ".join(f"{name} {seconds:.2f}" for name, seconds in split.items())
                   + f" s; the API answered after {answered - posted:.2f} s ({submission.progress_total} shards; "
-                  f"{load_average()})")
+                  f"{load_average()})", flush=True)
 
-    print(f"\nsweeper queue scan, {args.queue_messages:,} queued messages (bench/bench_queue_scan.py):", flush=True)
-    subprocess.run([sys.executable, str(REPO / "bench" / "bench_queue_scan.py"), "--counts", str(args.queue_messages),
-                    "--no-loaded"], env=outer_env, check=True)  # its own process: Celery reads CELERY_BROKER_URL
+
+@contextmanager
+def object_store(env: dict[str, str], tmp: Path):
+    """moto_server with the web/worker/importer keys (tests/s3_server.py): the worker's environment (own private root
+    and cache) and this process's settings as the web and as the importer."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    from leaderboard.storage_config import private_stores
+    from tests.s3_server import MotoS3
+
+    server = MotoS3(tmp)
+    server.start()
+    base = {k: v for k, v in settings.STORAGES.items() if k in ("default", "staticfiles")}
+
+    def host(role: str, gt: bool) -> override_settings:
+        return override_settings(STORAGES={**base, **private_stores(server.env(role, gt))},
+                                 PRIVATE_STORAGE_ROOT=tmp / f"{role}-private", OBJECT_CACHE_DIR=tmp / f"{role}-cache")
+
+    worker_env = {**env, **server.env("worker", gt=True), "PRIVATE_STORAGE_ROOT": str(tmp / "worker-private"),
+                  "OBJECT_CACHE_DIR": str(tmp / "worker-cache")}
+    try:
+        yield worker_env, host("web", False), host("importer", True)
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":

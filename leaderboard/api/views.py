@@ -37,7 +37,8 @@ from leaderboard.submissions.quotas import QuotaExceeded
 from leaderboard.submissions.uploads import UploadError, check_request_size
 from leaderboard.submissions.visibility import owned_submissions, visible_submissions
 from leaderboard.web.boards import (
-    BadParameter, active_benchmarks, board_query, cached_benchmark, not_modified, positive_int, stamp, validators, wants_all,
+    BadParameter, active_benchmarks, board_query, cached_benchmark, is_canonical, not_modified, positive_int, stamp,
+    validators, wants_all,
 )
 from leaderboard.web.response_cache import share
 
@@ -224,9 +225,12 @@ class BoardView(APIView):
         except BadParameter as exc:
             return Response({"error": "invalid_parameter", "detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         base = request.build_absolute_uri(request.path)
+        # Kept only for the pages the board links to, asked for by the parameters it reads (issue 24, Medium 3).
+        canonical = (limit in (settings.LEADERBOARD_PAGE_SIZE, settings.LEADERBOARD_API_MAX_LIMIT) and offset % limit == 0
+                     and is_canonical(request.query_params, board, limit=limit, offset=offset or None))
 
         def payload() -> bytes:
-            page = board_slice(version, board, offset, limit)
+            page = board_slice(version, board, offset, limit, keep=canonical)
             link = lambda start: f"{base}{board_query(board, limit=limit, offset=start or None)}".rstrip("?")  # noqa: E731
             data = {
                 **board_header(board), "count": page.count, "limit": limit, "offset": offset,
@@ -236,10 +240,10 @@ class BoardView(APIView):
             }
             return json.dumps(data).encode()
 
-        body = cached(version, f"api:{base}:{board.key}:{offset}:{limit}", payload)
+        body = cached(version, f"api:{base}:{board.key}:{offset}:{limit}", payload) if canonical else payload()
         if isinstance(request.accepted_renderer, JSONRenderer):  # the cached bytes as they are
             response = stamp(request, HttpResponse(body, content_type="application/json"), etag, last_modified)
-            return response if request.user.is_authenticated else share(response, version)
+            return share(response, version) if canonical and not request.user.is_authenticated else response
         return stamp(request, Response(json.loads(body)), etag, last_modified)  # browsable API
 
 

@@ -20,13 +20,14 @@ class Slice:
     rows: list[Row]
 
 
-def board_slice(version: Version, board: Board, offset: int, limit: int) -> Slice:
-    """Rows ``offset`` .. ``offset + limit`` of ``board`` and the total, cached."""
+def board_slice(version: Version, board: Board, offset: int, limit: int, keep: bool = True) -> Slice:
+    """Rows ``offset`` .. ``offset + limit`` of ``board`` and the total, cached unless ``keep`` is off (a slice no
+    board page links to: arbitrary offsets must not fill the cache)."""
 
     def compute() -> Slice:
         return Slice(leaderboard.board_count(board), offset, limit, leaderboard.board_rows(board, offset, limit))
 
-    return cached(version, f"slice:{board.key}:{offset}:{limit}", compute)
+    return cached(version, f"slice:{board.key}:{offset}:{limit}", compute) if keep else compute()
 
 
 def board_positions(version: Version, board: Board) -> tuple[dict[int, Position], dict[int, Position]]:

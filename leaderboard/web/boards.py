@@ -6,7 +6,7 @@ version, the query and the user, so an unchanged page costs a 304; the expensive
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from django.conf import settings
 from django.contrib.messages import get_messages
@@ -63,6 +63,15 @@ def board_query(board: Board, **overrides) -> str:
     params.update(overrides)
     clean = {k: v for k, v in params.items() if v not in (None, "", False)}
     return "?" + urlencode(clean) if clean else "?"
+
+
+def is_canonical(params, board: Board, **used) -> bool:
+    """Whether a request named ``board`` only by parameters it read, each once, with the values it used (``used``:
+    the paging values, e.g. page=2). Only such requests are cached for anonymous visitors: any other query string
+    (an unknown parameter, ``sort=junk`` that fell back to the default, ``page=01``) is answered but never kept, so
+    junk requests cannot fill the cache (issue 24, Medium 3)."""
+    canonical = dict(parse_qsl(board_query(board, **used)[1:]))
+    return all(len(params.getlist(name)) == 1 and canonical.get(name) == value for name, value in params.items())
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,12 @@ MIN_COMPARED, MAX_COMPARED = 2, 4
 
 def method_detail(request: HttpRequest, name: str) -> HttpResponse:
     version = board_cache.current_version()
-    rows: list[Row] = board_cache.cached(version, f"method:{name}", lambda: method_rows(name))
-    if not rows:
-        raise Http404("No published submission has this method name.")
+    rows: list[Row] | None = board_cache.peek(version, f"method:{name}")
+    if rows is None:
+        rows = method_rows(name)
+        if not rows:  # only real methods are kept: any name can be asked for (issue 24, Medium 3)
+            raise Http404("No published submission has this method name.")
+        board_cache.store(version, f"method:{name}", rows)
     groups: dict[str, list[Row]] = {}
     for row in rows:
         groups.setdefault(row.entrant, []).append(row)

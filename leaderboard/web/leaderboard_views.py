@@ -19,7 +19,7 @@ from leaderboard.submissions.leaderboard import (
     OVERALL_SCORES, SCORE_LABELS, Board, benchmark_board, display_split, overall_board,
 )
 from leaderboard.web.boards import (
-    BadParameter, Pager, active_benchmarks, board_query, cached_benchmark, my_position, not_modified, page_of,
+    BadParameter, Pager, active_benchmarks, board_query, cached_benchmark, is_canonical, my_position, not_modified, page_of,
     positive_int, row_link, stamp, validators, wants_all,
 )
 from leaderboard.web.response_cache import share
@@ -77,7 +77,9 @@ def _board_page(request: HttpRequest, version, board: Board, template: str, tabl
         "next_href": board_query(board, page=pager.number + 1),
         "csv_href": board_query(board, format="csv"), "json_href": board_query(board, format="json"),
     }
-    return render(request, template, page_context)
+    response = render(request, template, page_context)
+    response.canonical = is_canonical(request.GET, board, page=pager.number)  # only these are cached
+    return response
 
 
 def _shared_page(request: HttpRequest, response: HttpResponse) -> bool:
@@ -109,7 +111,7 @@ def _conditional(view):
             response = view(request, version, *args, **kwargs)
         except BadParameter as exc:
             return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
-        if anonymous and _shared_page(request, response):
+        if anonymous and _shared_page(request, response) and getattr(response, "canonical", False):
             board_cache.store(version, page_key, response.content)
             share(response, version)
         return stamp(request, response, etag, last_modified)

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoint import LoadReport, unwrap_state_dict
+from .checkpoint import LoadReport, load_state, unwrap_state_dict
 
 VITPOSE_PREFIX = "backbone."
 VITPOSE_HEAD_PREFIX = "keypoint_head."
@@ -37,32 +37,21 @@ class PretrainedMismatch(ValueError):
 
 
 def load_vitpose(model: nn.Module, state: dict[str, torch.Tensor] | str | Path) -> LoadReport:
-    """Fill ``model.encoder`` from a ViTPose state dict (or file); raise PretrainedMismatch unless it fits."""
+    """Fill ``model.encoder`` from a ViTPose state dict (or file); raise PretrainedMismatch unless it fits.
+
+    ``backbone.`` is the legacy name of ``encoder.`` that ``checkpoint.load_state`` already maps."""
     if not isinstance(state, dict):
         state = unwrap_state_dict(torch.load(state, map_location="cpu", weights_only=True))
-    own = model.encoder.state_dict()
-    report, loadable = LoadReport(), {}
-    for name, value in state.items():
-        name = name.removeprefix("module.")
-        if name.startswith(VITPOSE_HEAD_PREFIX):
-            report.ignored.append(name)
-            continue
-        if not name.startswith(VITPOSE_PREFIX):
-            report.unexpected.append(name)
-            continue
-        key = name[len(VITPOSE_PREFIX):]
-        if key not in own:
-            report.unexpected.append(name)
-        elif own[key].shape != value.shape:
-            report.mismatched.append(f"{name}: {tuple(value.shape)} vs {tuple(own[key].shape)}")
-        else:
-            loadable[key] = value
-    report.missing = sorted(k for k in set(own) - set(loadable) if k not in ENCODER_ONLY_OURS
-                            and not any(m.startswith(VITPOSE_PREFIX + k + ":") for m in report.mismatched))
-    report.loaded = len(loadable)
+    head = [k for k in state if k.removeprefix("module.").startswith(VITPOSE_HEAD_PREFIX)]
+    body = {k: v for k, v in state.items() if k not in head}
+    report = load_state(model, body, "ViTPose checkpoint", allow_partial=True)
+    report.missing = [k for k in report.missing if k.startswith("encoder.")
+                      and k.removeprefix("encoder.") not in ENCODER_ONLY_OURS]
+    report.unexpected += [k for k in body if not k.removeprefix("module.").startswith(VITPOSE_PREFIX)
+                          and k not in report.unexpected]
+    report.ignored += head
     if not report.complete:
         raise PretrainedMismatch(f"ViTPose checkpoint does not fit the {model.size} encoder: {report.describe()}")
-    model.encoder.load_state_dict(loadable, strict=False)
     return report
 
 

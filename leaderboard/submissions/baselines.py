@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.benchmarks.services import sha256_file
-from leaderboard.storage import GROUND_TRUTH, local_folder
+from leaderboard.storage import GROUND_TRUTH, local_folder, local_path
 from leaderboard.submissions.actions import create_submission
 from leaderboard.submissions.board_cache import bump_version
 from leaderboard.submissions.models import BaselineSource, BenchmarkResult, Status, Submission, SubmissionKind
@@ -191,12 +191,35 @@ def held_out_images_dir(benchmark: Benchmark) -> Path:
     return folder
 
 
+def host_benchmark_targets(slugs: list[str] | None = None) -> list:
+    """``reference_models.evaluate`` targets for this host's benchmarks with held-out images (all, or ``slugs``),
+    each with its own protocol, options and primary metric, as the workers score them."""
+    from reference_models.evaluate import BenchmarkTarget
+
+    benchmarks = list(Benchmark.objects.exclude(images_path="")) if slugs is None else []
+    for slug in slugs or ():
+        benchmark = Benchmark.objects.filter(slug=slug).first()
+        if benchmark is None:
+            raise BaselineError(f"No benchmark with slug '{slug}'.")
+        benchmarks.append(benchmark)
+    targets = []
+    for benchmark in benchmarks:
+        try:
+            gt = local_path(GROUND_TRUTH, benchmark.gt_path)
+        except FileNotFoundError:
+            raise BaselineError(f"Benchmark '{benchmark.slug}': its ground truth is no longer stored.") from None
+        targets.append(BenchmarkTarget(benchmark.slug, held_out_images_dir(benchmark), gt, benchmark.protocol,
+                                       dict(benchmark.protocol_options), benchmark.primary_metric))
+    return targets
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     model: object  # torch.nn.Module
     arch: str
     size: str
     sha256: str
+    config: dict | None = None  # the training config stored in one of our checkpoints
 
 
 def load_reference_model(checkpoint: Path, arch: str | None = None, size: str | None = None) -> LoadedModel:
@@ -226,7 +249,33 @@ def load_reference_model(checkpoint: Path, arch: str | None = None, size: str | 
     for given, stored, name in ((arch, ckpt["arch"], "arch"), (size, ckpt["size"], "size")):
         if given and given != stored:
             raise BaselineError(f"{checkpoint} holds a {stored!r} model but --{name} {given!r} was given.")
-    return LoadedModel(model, ckpt["arch"], ckpt["size"], digest)
+    return LoadedModel(model, ckpt["arch"], ckpt["size"], digest, ckpt.get("config"))
+
+
+def provenance(loaded: LoadedModel) -> dict:
+    """What produced a computed row: checkpoint digest, training config, code commit, evaluator version (each
+    BenchmarkResult also carries the protocol and evaluator versions the worker scored it with)."""
+    from evaluator import __version__ as evaluator_version
+    from reference_models.test import code_commit
+
+    return {"checkpoint_sha256": loaded.sha256, "arch": loaded.arch, "size": loaded.size,
+            "config": loaded.config or "official weights", "code_commit": code_commit() or "unknown",
+            "evaluator_version": evaluator_version}
+
+
+PROVENANCE_PREFIX = "Provenance: "
+
+
+def provenance_line(loaded: LoadedModel) -> str:
+    """``Provenance: {json}``, the last line of a computed row's description (parse with ``parse_provenance``)."""
+    return "\n" + PROVENANCE_PREFIX + json.dumps(provenance(loaded), sort_keys=True, separators=(",", ":"))
+
+
+def parse_provenance(description: str) -> dict | None:
+    for line in reversed(description.splitlines()):
+        if line.startswith(PROVENANCE_PREFIX):
+            return json.loads(line[len(PROVENANCE_PREFIX):])
+    return None
 
 
 def submit_reference_model(checkpoint: Path, benchmark_slug: str, *, arch: str | None = None, size: str | None = None,
@@ -249,7 +298,8 @@ def submit_reference_model(checkpoint: Path, benchmark_slug: str, *, arch: str |
     metadata = {
         "method_name": method_name or f"{label} (reference, {loaded.sha256[:8]})",
         "description": (f"Reference model {label} run by the server on the held-out images of '{benchmark.slug}' "
-                        f"(manage.py submit_reference_model). Checkpoint sha256 {loaded.sha256}."),
+                        f"(manage.py submit_reference_model). Checkpoint sha256 {loaded.sha256}. "
+                        + provenance_line(loaded)),
     }
     owner = owner or system_user()
     with tempfile.TemporaryDirectory() as tmp:

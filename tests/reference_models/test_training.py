@@ -299,3 +299,18 @@ def test_two_process_gloo_training_and_resume(assets):
     assert steps[2]["total"] == steps[3]["total"] and steps[2]["draws"] == steps[3]["draws"]  # and redone identically
     assert log[-1]["world_size"] == 2 and log[-1]["step"] == 4
     assert log[-1]["rank_param_spread"] == 0.0  # both ranks hold identical parameters
+
+
+# --- GPU mixed-precision check (runs its CPU half here) ---------------------------------------------------------
+
+def test_amp_check_skips_clearly_without_cuda(assets, tmp_path, capsys, monkeypatch):
+    from reference_models import amp_check
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    args = ["--size", "tiny", "--steps", "2", "--batch-size", "2", "--model-dir", str(assets[1])]
+    assert amp_check.main(args + ["--json", str(tmp_path / "r.json")]) == 0
+    assert "SKIP: no CUDA device" in capsys.readouterr().out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert len(report["cpu"]["losses"]) == 2 and report["skipped"] == "no CUDA device"
+    assert amp_check.compare([10.0, 10.0], [10.05, 10.4]) == ([pytest.approx(5e-3), pytest.approx(4e-2)], True)
+    assert not amp_check.compare([10.0], [10.2])[1]  # step 0 beyond 1e-2

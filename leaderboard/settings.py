@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "leaderboard.nul_guard.NulByteGuardMiddleware",  # a NUL in the path or query: 400, before any look-up
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Warm anonymous board requests are answered here, before sessions, auth and the views (leaderboard/web/response_cache.py).
     "leaderboard.web.response_cache.AnonymousBoardCacheMiddleware",

@@ -6,10 +6,12 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
+from django.contrib.auth.validators import ASCIIUsernameValidator
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from rest_framework.authtoken.models import Token
 
@@ -20,11 +22,19 @@ DUPLICATE_ADDRESS = "This address is already used by another account."
 
 
 class SignUpForm(UserCreationForm):
+    """Usernames are ASCII letters, digits and @.+-_ only (Django's ``ASCIIUsernameValidator``): one script, so no
+    homoglyph (a Cyrillic "а" in "аlice", a fullwidth "ｂob") can pass for another user's name (issue 24, Low)."""
+
     email = forms.EmailField(required=False, help_text="Optional: once you confirm it (we send a link), we email you "
                                                        "when an evaluation ends, and it lets you reset a forgotten password.")
 
     class Meta(UserCreationForm.Meta):
         fields = ("username", "email")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].validators.append(ASCIIUsernameValidator())
+        self.fields["username"].help_text = "Letters a-z and A-Z, digits and @ . + - _ only; 150 characters at most."
 
     def clean_email(self) -> str:
         """One account per address, case ignored (the database's unique index is the last word, for races)."""
@@ -88,6 +98,7 @@ def email_page(request: HttpRequest) -> HttpResponse:
         "address": request.user.email, "verified": verification.is_verified(request.user)})
 
 
+@never_cache  # the page shows a live credential: no browser or proxy may keep it (Cache-Control: no-store)
 @login_required
 @require_http_methods(["GET", "POST"])
 @throttle_posts(TokenCreationThrottle)

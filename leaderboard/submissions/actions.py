@@ -5,6 +5,7 @@ Both front ends call these, so a rule (quota, state machine, on-commit enqueue) 
 from __future__ import annotations
 
 import logging
+import unicodedata
 from pathlib import PurePosixPath
 
 from django.db import transaction
@@ -14,7 +15,7 @@ from leaderboard.storage import PRIVATE, copy_prefix, delete_prefix, exists
 from leaderboard.submissions.board_cache import bump_version
 from leaderboard.submissions.models import InvalidTransition, Status, Submission, SubmissionKind, Team
 from leaderboard.submissions.quotas import check_quotas, lock_user
-from leaderboard.submissions.uploads import stage_upload
+from leaderboard.submissions.uploads import UploadError, stage_upload
 from leaderboard.submissions.visibility import user_teams
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,20 @@ def _start_evaluation(submission_id: int) -> None:
     start_evaluation(submission_id)
 
 
+ONE_LINE_FIELDS = ("method_name", "paper_url", "code_url")  # shown in headers, subjects, tables: plain text only
+
+
+def check_one_line_fields(metadata: dict) -> None:
+    """Refuse control and format characters (CR/LF, tabs, escapes, bidi overrides) in one-line fields: a CR/LF in a
+    method name went into the subject of the owner's email, which was then silently lost (issue 24, Low)."""
+    for field in ONE_LINE_FIELDS:
+        value = str(metadata.get(field) or "")
+        bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Cf")), None)
+        if bad is not None:
+            raise UploadError(f"The {field.replace('_', ' ')} contains a control character (U+{ord(bad):04X}); "
+                              "use plain text on one line.", field=field)
+
+
 def create_submission(
     user, uploaded_file, kind: str, benchmark_slugs: list[str], metadata: dict, team: Team | None = None
 ) -> Submission:
@@ -38,6 +53,7 @@ def create_submission(
     """
     if team is not None and not user_teams(user).filter(pk=team.pk).exists():
         raise PermissionError(f"{user} is not a member of team {team.name!r}.")
+    check_one_line_fields(metadata)  # before the file is looked at
     staged = stage_upload(uploaded_file, kind, benchmark_slugs)
     try:
         with transaction.atomic():

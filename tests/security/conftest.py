@@ -65,3 +65,17 @@ def world(db) -> World:
     with np.load(gt_file, allow_pickle=False) as gt:
         markers = [f"{gt['betas'][0, 0]:.6f}", f"{gt['global_orient'][1, 2]:.6f}"]
     return World(benchmark, finished, running, users, gt_file.read_bytes(), markers)
+
+
+@pytest.fixture
+def throttle_rates(monkeypatch):
+    """Call with DRF throttle rates ({scope: "n/period"}) for this test; counters are cleared before and after."""
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    def use(rates: dict[str, str]) -> None:
+        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+        cache.clear()
+
+    yield use
+    cache.clear()

@@ -9,7 +9,6 @@ from django.contrib.auth.models import User
 from django.core import mail
 from django.db import IntegrityError, transaction
 from django.test import Client
-from rest_framework.throttling import SimpleRateThrottle
 
 from leaderboard.accounts.verification import is_verified, verification_token
 from leaderboard.submissions.models import Status, Submission
@@ -21,13 +20,8 @@ RATES = {"anon": "1000/min", "user": "1000/min", "login": "1000/min", "login_use
 
 
 @pytest.fixture
-def small_rates(monkeypatch):
-    from django.core.cache import cache
-
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", RATES)
-    cache.clear()
-    yield
-    cache.clear()
+def small_rates(throttle_rates):
+    throttle_rates(RATES)
 
 
 def sign_up(username: str, email: str, client: Client | None = None):

@@ -11,7 +11,6 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
-from rest_framework.throttling import SimpleRateThrottle
 
 from leaderboard import resilient_cache
 from leaderboard.benchmarks.testing import make_benchmark
@@ -31,14 +30,13 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture
-def redis_cache(redis_server: RedisServer, settings, monkeypatch):
+def redis_cache(redis_server: RedisServer, settings, throttle_rates):
     """The default cache on the private Redis, as CACHE_URL=redis://... configures it."""
     if redis_server.process is None:
         redis_server.start()
     settings.CACHES = {"default": {**resilient_cache.cache_config(f"{redis_server.url}/2"), "KEY_PREFIX": "t"}}
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", RATES)
     resilient_cache.reset()
-    cache.clear()
+    throttle_rates(RATES)
     yield redis_server
     resilient_cache.reset()
 

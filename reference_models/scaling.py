@@ -165,7 +165,7 @@ def markdown(result: dict, seconds: float | None = None) -> str:
 def svg_plot(result: dict, width: int = 480, height: int = 300) -> str:
     """MPE vs number of datasets, one line per strategy (one model size: tiny)."""
     summ = summary(result)
-    values = [v[0] for s in summ.values() for v in s.values()]
+    values = [m + d for s in summ.values() for m, spread in s.values() for d in (-spread, spread)]
     lo, hi = min(values), max(values)
     pad = max((hi - lo) * 0.15, 1.0)
     lo, hi = lo - pad, hi + pad

@@ -314,3 +314,20 @@ def test_amp_check_skips_clearly_without_cuda(assets, tmp_path, capsys, monkeypa
     assert len(report["cpu"]["losses"]) == 2 and report["skipped"] == "no CUDA device"
     assert amp_check.compare([10.0, 10.0], [10.05, 10.4]) == ([pytest.approx(5e-3), pytest.approx(4e-2)], True)
     assert not amp_check.compare([10.0], [10.2])[1]  # step 0 beyond 1e-2
+
+
+def test_scaling_tables_and_plot_from_a_grid(tmp_path):
+    from reference_models import scaling
+
+    cfg = scaling.run_config(scaling.Grid(tmp_path, steps=10, batch_size=4), list(scaling.DOMAINS)[:2], "concat", 1)
+    assert [e["name"] for e in cfg.train] == list(scaling.DOMAINS)[:2] and cfg.total_data_len == 40 and cfg.seed == 1
+    benches = ["x", "y"]
+    runs = [{"run": f"r{n}{s}{k}", "datasets": list("abcd")[:n], "strategy": s, "seed": k, "mpe": 100.0 - n + k,
+             "errors": {"x": 1.0, "y": 2.0}} for n in (1, 2, 4) for s in scaling.STRATEGIES for k in (0, 1)]
+    result = {"grid": {"steps": 10, "batch_size": 4, "train_images": 8, "test_images": 4, "seeds": [0, 1],
+                       "benchmarks": benches}, "runs": runs, "per_dataset": [dict(runs[0], datasets=["a"])]}
+    assert scaling.summary(result)["balance"][4] == (96.5, 0.5)
+    text = scaling.markdown(result)
+    assert "| 4 | 96.5 ± 0.5 | 96.5 ± 0.5 |" in text and "| 1 | a | 99.0 |" in text
+    svg = scaling.svg_plot(result)
+    assert svg.count("<polyline") == 2 and svg.startswith("<svg")

@@ -108,6 +108,13 @@ class Submission(models.Model):
     baseline_source = models.CharField(max_length=10, choices=BaselineSource.choices, default="", blank=True)
     citation = models.CharField(max_length=300, blank=True)
 
+    # Provenance of a computed row (issue 22 §5): the model artefact or checkpoint it came from and the code commit
+    # (reference models: this repository's; users: their own, optional). Code URL above; protocol and evaluator
+    # versions on each BenchmarkResult. ``provenance`` holds the rest (arch, size, training config, scaling run).
+    checkpoint_sha256 = models.CharField(max_length=64, blank=True)
+    code_commit = models.CharField(max_length=40, blank=True)
+    provenance = models.JSONField(default=dict, blank=True)
+
     mpe = models.FloatField(null=True, blank=True)
     hand_mpe = models.FloatField(null=True, blank=True)
     pa_hand_mpe = models.FloatField(null=True, blank=True)
@@ -228,6 +235,30 @@ class ShardResult(ProtocolStamp):
         constraints = [
             models.UniqueConstraint(fields=["submission", "benchmark", "shard_index"], name="unique_shard")
         ]
+
+
+class EfficiencySource(models.TextChoices):
+    MEASURED = "measured", "Measured by this server"
+    REPORTED = "reported", "Reported by the submitter"
+
+
+class Efficiency(models.Model):
+    """Speed and size of a submission's model on one benchmark: measured where this server ran the model (sandbox
+    runner, reference models), else as the submitter reported them (``leaderboard.submissions.efficiency``)."""
+
+    submission = models.ForeignKey(Submission, related_name="efficiency", on_delete=models.CASCADE)
+    benchmark = models.ForeignKey(Benchmark, related_name="+", on_delete=models.CASCADE)
+    source = models.CharField(max_length=10, choices=EfficiencySource.choices)
+    ms_per_image = models.FloatField(null=True, blank=True, help_text="Median after a warm-up (measured).")
+    peak_memory_mb = models.FloatField(null=True, blank=True)
+    device = models.CharField(max_length=80, blank=True)
+    params = models.BigIntegerField(null=True, blank=True, help_text="Parameter count of the model.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["submission", "benchmark"], name="unique_efficiency")]
+
+    def __str__(self) -> str:
+        return f"{self.submission_id} {self.benchmark_id} ({self.source})"
 
 
 class LeaderboardVersion(models.Model):

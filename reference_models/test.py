@@ -36,8 +36,10 @@ def code_commit() -> str:
 def _setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leaderboard.settings")
     import django
+    from django.apps import apps
 
-    django.setup()
+    if not apps.ready:  # a second setup() would re-run LOGGING's dictConfig onto whatever sys.stderr is now
+        django.setup()
 
 
 def host_targets(slugs: list[str] | None) -> list[BenchmarkTarget]:

@@ -94,6 +94,6 @@ def test_3dpw_and_ubody_submissions_are_scored_by_their_protocols(worker, django
     assert submission_coverage(done).label == f"pw3d/dev (3dpw v{versions['pw3d']}); ubody/test (ubody v{versions['ubody']})"
 
     # the owner downloads per-sample errors of the revealed 3DPW split only
-    rows = list(csv.DictReader(io.StringIO(client.get(
-        f"/api/v1/submissions/{done.uuid}/per-sample/", {"benchmark": "pw3d"}).content.decode())))
+    streamed = client.get(f"/api/v1/submissions/{done.uuid}/per-sample/", {"benchmark": "pw3d"})
+    rows = list(csv.DictReader(io.StringIO(b"".join(streamed.streaming_content).decode())))
     assert {r["split"] for r in rows} == {"dev"} and len(rows) == pw3d.splits.get(name="dev").num_samples

@@ -1,8 +1,11 @@
 """Benchmarks and their splits. Ground-truth files live in private storage and are never served."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import F, Q
 from django.urls import reverse
 
 GT_PARTS = ("body", "hands", "face")
@@ -127,3 +130,64 @@ class Split(models.Model):
 
     def __str__(self) -> str:
         return f"{self.benchmark.slug}/{self.name}"
+
+
+class Phase(models.Model):
+    """A period in which a benchmark takes submissions (development, test, final...), with its own board splits,
+    quotas and whether results show before it ends. Phases of a benchmark do not overlap, so the time of a
+    submission names its phase; a benchmark without phases is always open. Services: ``benchmarks.phases``."""
+
+    benchmark = models.ForeignKey(Benchmark, related_name="phases", on_delete=models.CASCADE)
+    name = models.SlugField(max_length=40, help_text="In board addresses (?phase=name).")
+    title = models.CharField(max_length=120, blank=True)
+    starts_at = models.DateTimeField(null=True, blank=True, help_text="Empty: open from the start.")
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty: open-ended.")
+    splits = models.JSONField(default=list, blank=True, help_text='Split names its board shows, e.g. ["dev"]; empty: all.')
+    submissions_per_day = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Per user (and per team) per UTC day; empty: SUBMISSIONS_PER_BENCHMARK_PER_DAY.")
+    max_submissions = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Per user (and per team) over the whole phase; empty: no limit.")
+    results_before_end = models.BooleanField(
+        default=True, help_text="Off: results of its submissions are shown to staff only until the phase ends.")
+
+    class Meta:
+        ordering = ["benchmark", F("starts_at").asc(nulls_first=True), "name"]
+        constraints = [models.UniqueConstraint(fields=["benchmark", "name"], name="unique_phase_per_benchmark")]
+
+    def __str__(self) -> str:
+        return f"{self.benchmark.slug}/{self.name}"
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name
+
+    @property
+    def dates(self) -> str:
+        """e.g. 'from 2026-12-01 00:00 UTC until 2026-12-31 00:00 UTC'; 'open-ended' without dates."""
+        start = f"from {self.starts_at:%Y-%m-%d %H:%M} UTC" if self.starts_at else ""
+        end = f"until {self.ends_at:%Y-%m-%d %H:%M} UTC" if self.ends_at else "open-ended"
+        return f"{start} {end}".strip()
+
+    def is_open(self, now: datetime) -> bool:
+        return (self.starts_at is None or self.starts_at <= now) and (self.ends_at is None or now < self.ends_at)
+
+    def hides_results(self, now: datetime) -> bool:
+        """Results of its submissions are hidden now (from all but staff): not shown before an end that is ahead."""
+        return not self.results_before_end and (self.ends_at is None or now < self.ends_at)
+
+    def clean(self) -> None:
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "The end must come after the start."})
+        if not isinstance(self.splits, list) or not all(isinstance(name, str) for name in self.splits):
+            raise ValidationError({"splits": f"A list of split names; got {self.splits!r}."})
+        if self.benchmark_id is None:
+            return
+        unknown = sorted(set(self.splits) - set(self.benchmark.splits.values_list("name", flat=True)))
+        if unknown:
+            raise ValidationError({"splits": f"No such split of {self.benchmark.slug}: {', '.join(unknown)}."})
+        overlapping = self.benchmark.phases.exclude(pk=self.pk).filter(
+            Q(starts_at__isnull=True) | Q(starts_at__lt=self.ends_at) if self.ends_at else Q(),
+            Q(ends_at__isnull=True) | Q(ends_at__gt=self.starts_at) if self.starts_at else Q(),
+        ).first()
+        if overlapping is not None:
+            raise ValidationError(f"Phases of a benchmark may not overlap: {overlapping.name} runs {overlapping.dates}.")

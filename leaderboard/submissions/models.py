@@ -1,6 +1,7 @@
 """Submissions, their guarded status machine, and the results the workers write."""
 from __future__ import annotations
 
+import secrets
 import uuid
 
 from django.conf import settings
@@ -8,7 +9,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from leaderboard.benchmarks.models import Benchmark
+from leaderboard.benchmarks.models import Benchmark, Phase
 from leaderboard.storage import private_storage
 from leaderboard.submissions.events import submission_finalised
 
@@ -54,12 +55,43 @@ class InvalidTransition(Exception):
     """Raised when a status change is not allowed from the row's current status."""
 
 
+def new_invite_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
 class Team(models.Model):
+    """Users who submit together: a team's submissions share its quota and its board row (``submissions.teams``)."""
+
     name = models.CharField(max_length=120, unique=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams")
+    # Manages members (invite, remove, transfer); null for teams made by staff before owners existed.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, related_name="owned_teams",
+                              on_delete=models.SET_NULL)
+    # The secret of the team's join link (/teams/join/<token>/); the owner can replace it to revoke the old link.
+    invite_token = models.CharField(max_length=64, unique=True, default=new_invite_token, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("team-detail", args=[self.pk])
+
+
+class TeamInvitation(models.Model):
+    """An invitation by username, waiting for the invited user to accept or decline it."""
+
+    team = models.ForeignKey(Team, related_name="invitations", on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="team_invitations", on_delete=models.CASCADE)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, related_name="+", on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="unique_invitation_per_team")]
+
+    def __str__(self) -> str:
+        return f"{self.user} to {self.team}"
 
 
 def upload_path(instance: "Submission", filename: str) -> str:
@@ -76,6 +108,8 @@ class Submission(models.Model):
     code_url = models.URLField(blank=True)
     kind = models.CharField(max_length=20, choices=SubmissionKind.choices, default=SubmissionKind.PREDICTIONS)
     benchmarks = models.ManyToManyField(Benchmark, related_name="submissions", blank=True)
+    # The phase each benchmark was in when this was submitted (none for benchmarks without phases).
+    phases = models.ManyToManyField(Phase, related_name="submissions", blank=True)
     # Stored relative to PRIVATE_STORAGE_ROOT by the private storage backend; only the owner can download it.
     upload = models.FileField(upload_to=upload_path, storage=private_storage, max_length=500, blank=True)
     upload_sha256 = models.CharField(max_length=64, blank=True)

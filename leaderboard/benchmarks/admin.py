@@ -20,7 +20,7 @@ class SplitInline(ImportedOnly, admin.TabularInline):
     model = Split
     extra = 0
     can_delete = False
-    fields = ("name", "num_samples", "is_revealed", "is_ranking")
+    fields = ("name", "num_samples", "is_revealed", "is_ranking", "public_ground_truth")
     readonly_fields = ("name", "num_samples")
 
 
@@ -65,8 +65,8 @@ class BenchmarkAdmin(ImportedOnly, admin.ModelAdmin):
 class SplitAdmin(ImportedOnly, admin.ModelAdmin):
     """Revealing, ranking and hiding are separate actions; the two that publish or reorder ask first."""
 
-    list_display = ("benchmark", "name", "num_samples", "is_revealed", "is_ranking")
-    list_filter = ("is_revealed", "is_ranking", "benchmark")
+    list_display = ("benchmark", "name", "num_samples", "is_revealed", "is_ranking", "public_ground_truth")
+    list_filter = ("is_revealed", "is_ranking", "public_ground_truth", "benchmark")
     actions = ["reveal_splits", "make_ranking", "hide_splits"]
 
     def _confirmation(self, request, queryset, action: str, verb: str, consequence: str) -> TemplateResponse | None:

@@ -123,6 +123,11 @@ class Split(models.Model):
     num_samples = models.PositiveIntegerField(default=0)
     is_revealed = models.BooleanField(default=True, help_text="Results on this split are visible to everyone.")
     is_ranking = models.BooleanField(default=False, help_text="The leaderboard and MPE rank by this split.")
+    # Renders of the worst samples may show GT (grey mesh, per-vertex error colours) only here: per-vertex errors of a
+    # few crafted submissions would trilaterate every GT vertex (docs/security.md, "Failure renders").
+    public_ground_truth = models.BooleanField(
+        default=False, help_text="The GT of this split is published anyway (e.g. a validation set): renders of the "
+                                 "worst samples may show the GT mesh and per-vertex errors.")
 
     class Meta:
         ordering = ["benchmark", "name"]

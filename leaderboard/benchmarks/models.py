@@ -196,3 +196,43 @@ class Phase(models.Model):
         ).first()
         if overlapping is not None:
             raise ValidationError(f"Phases of a benchmark may not overlap: {overlapping.name} runs {overlapping.dates}.")
+
+
+class BenchmarkImport(models.Model):
+    """One import started from the staff import page: what it was told, its progress and its report.
+
+    A worker runs it (``workers.imports``) with ``leaderboard.benchmarks.importing.run_import``, the code
+    ``manage.py import_benchmark`` runs; the benchmark changes only if it succeeds.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    created_by = models.ForeignKey("auth.User", null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    slug = models.SlugField()
+    options = models.JSONField(default=dict, help_text="importing.ImportRequest without its paths.")
+    # Private-store names: the bundle (an uploaded one is removed once the import ends) and the file or folder in it.
+    bundle_name = models.CharField(max_length=500)
+    bundle_uploaded = models.BooleanField(default=False, help_text="Uploaded on the page (removed when done).")
+    source_path = models.CharField(max_length=500, blank=True, help_text="File or folder inside a .zip bundle.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    progress = models.FloatField(default=0.0)
+    stage = models.CharField(max_length=200, blank=True)
+    report = models.TextField(blank=True)
+    changes = models.JSONField(default=dict, blank=True, help_text="import_report.ImportChanges: notes and score moves.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import #{self.pk} of {self.slug} ({self.state})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in (self.State.SUCCEEDED, self.State.FAILED)

@@ -21,6 +21,8 @@ class MetricLabel(NamedTuple):
     label: str  # short human label for tables and plots
     part: str  # "all", "body", "hands" or "face"
     procrustes: bool  # True for PA-aligned metrics
+    higher_is_better: bool = False  # detection rates (precision, recall, F1); every error is lower-is-better
+    unit: str = "mm"  # "" for a fraction
 
 
 METRIC_LABELS: dict[str, MetricLabel] = {

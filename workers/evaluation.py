@@ -11,6 +11,7 @@ imports workers.tasks to enqueue work and must not pay for torch.
 """
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from evaluator.formats import load_sample_set, match_samples
+from evaluator.formats import load_sample_set
 from evaluator.metric_sums import MetricSums
 
 if TYPE_CHECKING:
@@ -106,28 +107,43 @@ def _remember(cache: OrderedDict, key: tuple, value: Any) -> Any:
     return value
 
 
+def _cached_load(key: tuple, load: Callable[[], Any]) -> Any:
+    with _lock:
+        if key in _sample_sets:
+            _sample_sets.move_to_end(key)
+            return _sample_sets[key]
+    loaded = load()
+    with _lock:
+        return _remember(_sample_sets, key, loaded)
+
+
 def sample_set(path: Path, role: str, schema: str = "smplx"):
     """``evaluator.formats.load_sample_set`` (role ``gt`` or ``pred``) with an LRU cache; FormatError for bad files.
 
     ``schema`` is the GT layout of the benchmark's protocol (``Protocol.gt_schema``); predictions are SMPL-X.
     """
-    key = (role, schema, *_fingerprint(path))
-    with _lock:
-        if key in _sample_sets:
-            _sample_sets.move_to_end(key)
-            return _sample_sets[key]
-    loaded = load_sample_set(path, role=role, schema=schema)
-    with _lock:
-        return _remember(_sample_sets, key, loaded)
+    return _cached_load((role, schema, *_fingerprint(path)), lambda: load_sample_set(path, role=role, schema=schema))
 
 
-def matched_indices(gt_path: Path, pred_path: Path, gt_schema: str = "smplx") -> np.ndarray:
-    """For every GT sample (in GT order) the index of its prediction; FormatError if ids do not match."""
-    key = (gt_schema, _fingerprint(gt_path), _fingerprint(pred_path))
+def ground_truth(protocol: "Protocol", gt_path: Path):
+    """The benchmark's GT as its protocol reads it (``Protocol.load_gt``), cached; FormatError for a bad file."""
+    return _cached_load(("gt", protocol.gt_schema, *_fingerprint(gt_path)), lambda: protocol.load_gt(gt_path))
+
+
+def predictions(protocol: "Protocol", gt_path: Path, pred_path: Path):
+    """The predictions file as the protocol scores it (``Protocol.load_predictions``), cached; FormatError."""
+    key = ("pred", protocol.name, json.dumps(protocol.options, sort_keys=True), *_fingerprint(pred_path))
+    return _cached_load(key, lambda: protocol.load_predictions(pred_path, ground_truth(protocol, gt_path)))
+
+
+def matched_indices(protocol: "Protocol", gt_path: Path, pred_path: Path) -> np.ndarray | None:
+    """``Protocol.prediction_index``: for every GT sample (in GT order) the index of its prediction (None for a
+    protocol that pairs while scoring); FormatError if the predictions do not fit the GT."""
+    key = (protocol.name, protocol.gt_schema, _fingerprint(gt_path), _fingerprint(pred_path))
     with _lock:
         if key in _matches:
             return _matches[key]
-    indices = np.asarray(match_samples(sample_set(gt_path, "gt", gt_schema), sample_set(pred_path, "pred")))
+    indices = protocol.prediction_index(ground_truth(protocol, gt_path), predictions(protocol, gt_path, pred_path))
     with _lock:
         return _remember(_matches, key, indices)
 
@@ -164,8 +180,9 @@ def gt_with_meshes(gt_path: Path, gt_schema: str = "smplx"):
         return _remember(_mesh_caches, key, cached)
 
 
-def num_samples(gt_path: Path, gt_schema: str = "smplx") -> int:
-    return len(sample_set(gt_path, "gt", gt_schema))
+def num_samples(protocol: "Protocol", gt_path: Path) -> int:
+    """What shards cut: samples, or whole images for a multi-person GT (its ``sample_ids`` are the images)."""
+    return len(ground_truth(protocol, gt_path).sample_ids)
 
 
 def protocol_stamp(protocol: "Protocol") -> dict[str, object]:
@@ -179,17 +196,7 @@ def protocol_stamp(protocol: "Protocol") -> dict[str, object]:
 @dataclass(frozen=True)
 class ShardScores:
     sums: dict[str, MetricSums]  # per split
-    per_sample: dict[str, np.ndarray]  # "sample_id", "split" and every metric of the protocol, in GT order
-
-
-def sums_by_split(per_sample: dict[str, np.ndarray], metrics: tuple[str, ...]) -> dict[str, MetricSums]:
-    """Metric sums per split of per-sample values (what ``Protocol.score`` adds up, from the same float64 values)."""
-    splits = per_sample["split"]
-    sums: dict[str, MetricSums] = {}
-    for split in np.unique(splits):
-        mask = splits == split
-        sums[str(split)] = MetricSums.empty(metrics).add({k: per_sample[k][mask] for k in metrics})
-    return sums
+    per_sample: dict[str, np.ndarray] | None  # "sample_id", "split" and every metric, in GT order (None: not kept)
 
 
 def score_range(
@@ -202,18 +209,17 @@ def score_range(
     on_chunk: Callable[..., Any] | None = None,
     threads: int = 1,
 ) -> ShardScores:
-    """Per-sample values and metric sums per split over GT samples ``[start, stop)`` under ``protocol``.
+    """Metric sums per split over GT samples ``[start, stop)`` (``Protocol.shard_scores``) and the per-sample values
+    they were added from, which the owner can download later (revealed splits).
 
-    One pass: the sums are added from the per-sample values, which the owner can download later (revealed splits).
     ``on_chunk`` runs after every chunk, on the calling thread; ``threads`` chunks are scored at a time.
     """
-    gt = gt_with_meshes(gt_path, protocol.gt_schema)
-    pred = sample_set(pred_path, "pred")
-    pred_index = matched_indices(gt_path, pred_path, protocol.gt_schema)
-    gt_index = np.arange(start, stop)
-    values = protocol.per_sample(protocol_models(protocol), gt, pred, gt_index, pred_index[start:stop], chunk_size, on_chunk,
-                                threads)
-    return ShardScores(sums_by_split(values, protocol.metrics), values)
+    gt = gt_with_meshes(gt_path, protocol.gt_schema) if protocol.gt_schema in SMPLX_SCHEMAS else ground_truth(protocol, gt_path)
+    pred = predictions(protocol, gt_path, pred_path)
+    pred_index = matched_indices(protocol, gt_path, pred_path)
+    sums, values = protocol.shard_scores(protocol_models(protocol), gt, pred, pred_index, start, stop, chunk_size,
+                                         on_chunk, threads)
+    return ShardScores(sums, values)
 
 
 def clear_caches() -> None:

@@ -135,15 +135,15 @@ def _protocol(benchmark: Benchmark):
 def _validated_size(submission: Submission, benchmark: Benchmark) -> int:
     """Full evaluator validation of one benchmark's stored predictions; returns the number of GT samples."""
     gt_path = _gt_path(benchmark)
-    schema = _protocol(benchmark).gt_schema
+    protocol = _protocol(benchmark)
     try:
-        num_gt = evaluation.num_samples(gt_path, schema)
+        num_gt = evaluation.num_samples(protocol, gt_path)
     except FormatError as exc:
         logger.error("GT file of benchmark %s is invalid: %s", benchmark.slug, exc)
         raise RuntimeError(f"the ground truth of benchmark {benchmark.slug!r} is invalid on the server") from exc
     pred_path = _predictions_path(submission, benchmark)
     try:
-        evaluation.matched_indices(gt_path, pred_path, schema)
+        evaluation.matched_indices(protocol, gt_path, pred_path)
     except FormatError as exc:  # name the file as the user knows it, not by its server path
         message = str(exc).replace(str(pred_path), f"{benchmark.slug}.npz").replace(str(gt_path), "ground truth")
         if submission.kind in RUNNER_KINDS:  # the model's ids and keys may carry held-out pixels: staff only
@@ -268,7 +268,8 @@ def evaluate_shard(self: Task, submission_id: int, benchmark_id: int, shard_inde
                                         max(1, settings.EVAL_SCORING_THREADS))
     except ShardAborted:
         return {"skipped": "final"}
-    per_sample.store_shard(submission, benchmark.slug, shard_index, scores.per_sample)
+    if scores.per_sample is not None:
+        per_sample.store_shard(submission, benchmark.slug, shard_index, scores.per_sample)
     try:
         with transaction.atomic():
             ShardResult.objects.get_or_create(

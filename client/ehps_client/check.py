@@ -1,8 +1,8 @@
 """The offline prediction checker (``ehps check``; ``python -m evaluator check`` is the same): the upload checks,
 without ground truth.
 
-NumPy only. A predictions file passes here exactly when the site's own checks pass (ehps_client.formats is the one
-implementation of both): keys, shapes, dtypes, finiteness and, given the benchmark's public sample-id list, ids
+NumPy only. A predictions file passes here exactly when the site's own checks pass (ehps_client.formats, and
+ehps_client.multiperson for a multi-person file of whole images, are the one implementation of both): keys, shapes, dtypes, finiteness and, given the benchmark's public sample-id list, ids
 that are missing or unknown. Takes one ``.npz`` or the multi-benchmark ``.zip`` of ``<benchmark slug>.npz`` the
 site accepts.
 """
@@ -21,6 +21,7 @@ import httpx
 import numpy as np
 
 from .formats import FormatError, SampleSet, bundle_slugs, load_sample_set, match_samples
+from .multiperson import IMAGE_IDS, check_prediction_images, load_person_set
 
 TRANSPORT: httpx.BaseTransport | None = None  # tests answer the server's requests in-process
 
@@ -36,6 +37,7 @@ class CheckReport:
     layout: str = ""  # "params" or "vertices"
     ids_checked: int | None = None  # benchmark ids the file was matched against
     problems: list[str] = field(default_factory=list)
+    images: int | None = None  # a multi-person file: the images its people are in (num_samples counts people)
 
     @property
     def ok(self) -> bool:
@@ -81,6 +83,8 @@ def fetch_sample_ids(slug: str, server: str, timeout: float = 30.0) -> np.ndarra
 def check_predictions(path: str | os.PathLike, sample_ids: np.ndarray | None = None, label: str | None = None) -> CheckReport:
     """One predictions .npz, against ``sample_ids`` when given (the site's matcher: every id once, none unknown)."""
     report = CheckReport(label or Path(path).name)
+    if _is_multiperson(path):
+        return _check_people(path, sample_ids, report)
     try:
         pred = load_sample_set(path, name=report.label, role="pred")
         report.num_samples, report.layout = len(pred), pred.kind
@@ -88,6 +92,29 @@ def check_predictions(path: str | os.PathLike, sample_ids: np.ndarray | None = N
             report.ids_checked = len(sample_ids)
             expected = np.asarray(sample_ids, dtype=str)
             match_samples(SampleSet(name="benchmark", sample_ids=expected, splits=expected, arrays={}), pred)
+    except FormatError as exc:
+        report.problems.append(str(exc).removeprefix(f"{report.label}: "))
+    return report
+
+
+def _is_multiperson(path: str | os.PathLike) -> bool:
+    """A multi-person file (whole images: ``image_ids`` per person) rather than one prediction per sample id."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return f"{IMAGE_IDS}.npy" in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _check_people(path: str | os.PathLike, image_ids: np.ndarray | None, report: CheckReport) -> CheckReport:
+    """The site's checks of a multi-person file: keys, shapes, finiteness and, given the benchmark's public image
+    ids, none unknown (an image may have no people predicted: that is scored, not refused)."""
+    try:
+        pred = load_person_set(path, role="pred", name=report.label)
+        report.num_samples, report.layout, report.images = len(pred), pred.kind, len(pred.images)
+        if image_ids is not None:
+            report.ids_checked = len(image_ids)
+            check_prediction_images(np.asarray(image_ids, dtype=str), pred)
     except FormatError as exc:
         report.problems.append(str(exc).removeprefix(f"{report.label}: "))
     return report
@@ -161,7 +188,14 @@ def run_check(path: str | os.PathLike, benchmarks: list[str], sample_ids_file: s
         for problem in report.problems:
             complain(f"error: {report.label}: {problem}")
         if report.ok:
+            unchecked = " (ids not checked: no --benchmark/--sample-ids)"
+            if report.images is not None:
+                against = (f", every image one of the benchmark's {report.ids_checked}" if report.ids_checked is not None
+                           else unchecked)
+                say(f"OK: {report.label} holds {report.num_samples} people in {report.images} images as "
+                    f"{report.layout}{against}")
+                continue
             against = (f", all {report.ids_checked} benchmark ids present" if report.ids_checked is not None
-                       else " (ids not checked: no --benchmark/--sample-ids)")
+                       else unchecked)
             say(f"OK: {report.label} holds {report.num_samples} samples as {report.layout}{against}")
     return 0 if all(r.ok for r in reports) else 1

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .agora import parse_agora
+from .agora_multiperson import parse_agora_multiperson
 from .base import GroundTruthImportError, ImportedGT, process_bbox, rodrigues, sanitize_bbox
 from .ehf import parse_ehf
 from .humandata import parse_humandata
@@ -25,6 +26,9 @@ def parse_npz(source: str | os.PathLike, schema: str = "smplx", protocol: str = 
     """Our own GT layout, validated (for a benchmark already converted elsewhere)."""
     from ..formats import FormatError, load_sample_set
 
+    if schema in NPZ_PARSERS:  # a GT layout with its own reader (whole images: one row per person)
+        return NPZ_PARSERS[schema](source)
+
     try:
         s = load_sample_set(source, role="gt", schema=schema)
     except FormatError as exc:
@@ -35,8 +39,9 @@ def parse_npz(source: str | os.PathLike, schema: str = "smplx", protocol: str = 
 
 PARSERS: dict[str, Callable[..., ImportedGT]] = {
     "humandata": parse_humandata, "ehf": parse_ehf, "agora": parse_agora, "3dpw": parse_3dpw,
-    "ubody": parse_ubody, "npz": parse_npz,
+    "ubody": parse_ubody, "agora-multiperson": parse_agora_multiperson, "npz": parse_npz,
 }
+NPZ_PARSERS: dict[str, Callable[..., ImportedGT]] = {"agora-multiperson": parse_agora_multiperson}
 IMPORT_FORMATS: tuple[str, ...] = tuple(PARSERS)
 
 
@@ -60,5 +65,5 @@ def import_ground_truth(fmt: str, source: str | os.PathLike, out_path: str | os.
 
 
 __all__ = ["IMPORT_FORMATS", "PARSERS", "GroundTruthImportError", "ImportedGT", "import_ground_truth", "parse_3dpw",
-           "parse_agora", "parse_ehf", "parse_ground_truth", "parse_humandata", "parse_npz", "parse_ubody",
+           "parse_agora", "parse_agora_multiperson", "parse_ehf", "parse_ground_truth", "parse_humandata", "parse_npz", "parse_ubody",
            "process_bbox", "read_ply_vertices", "rodrigues", "sanitize_bbox"]

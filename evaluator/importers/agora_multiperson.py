@@ -17,15 +17,54 @@ from __future__ import annotations
 import math
 import os
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
 from ..multiperson_format import MultiPersonFormatError, load_person_set
-from .base import GroundTruthImportError
+from .base import GroundTruthImportError, ImportedGT
 
 AGORA_SIZE = (3840, 2160)
+SCHEMA = PROTOCOL = "agora-multiperson"
+WHOLE_IMAGES_NOTE = "whole images: no person boxes (the method finds the people; how many each image has stays private)"
+
+
+@dataclass
+class ImportedPersons(ImportedGT):
+    """GT of whole images: ``sample_ids`` are the images, ``arrays`` one row per person (with ``image_ids`` and the
+    per-person flags), written as the multi-person GT ``.npz`` (docs/formats.md, "Multi-person images")."""
+
+    def write(self, out_path: str | os.PathLike, split: str = "test") -> Path:
+        out = Path(out_path)
+        arrays = dict(self.arrays)
+        arrays.setdefault("splits", np.full(len(arrays["image_ids"]), split))
+        np.savez(out, **arrays)
+        _checked(out)  # the file we wrote must pass our own checks
+        return out
+
+    def inputs_manifest(self) -> dict:
+        from ehps_client.inputs import build_manifest
+
+        return build_manifest(self.sample_ids, self.inputs, [WHOLE_IMAGES_NOTE])
+
+
+def _checked(path: Path):
+    try:
+        return load_person_set(path, role="gt")
+    except MultiPersonFormatError as exc:
+        raise GroundTruthImportError(str(exc)) from None
+
+
+def _people_notes(arrays: dict[str, np.ndarray]) -> list[str]:
+    """What the import report says about the people (the scoring rules that apply to them: docs/metrics.md)."""
+    n = len(arrays["image_ids"])
+    valid = np.asarray(arrays["valid"], bool) if "valid" in arrays else np.ones(n, bool)
+    kids = int(np.asarray(arrays.get("kid", np.zeros(n, bool)), bool).sum())
+    occluded = int((np.asarray(arrays["occlusion"]) > 90).sum())
+    return [f"{n} people in {len(np.unique(arrays['image_ids']))} images: {int(valid.sum())} valid, {n - int(valid.sum())} "
+            f"invalid ({occluded} more than 90 % occluded; invalid people are left out of matching, never misses), {kids} kids"]
 
 
 def _rows(obj: Any) -> list[dict]:
@@ -87,27 +126,37 @@ def agora_rows_to_arrays(rows: Iterable[dict], image_size: tuple[int, int] = AGO
         raise GroundTruthImportError(f"people differ in array shapes: {exc}") from None
 
 
-def import_agora_multiperson(source: str | os.PathLike, out_path: str | os.PathLike, split: str = "test",
-                             image_width: int = AGORA_SIZE[0], image_height: int = AGORA_SIZE[1]) -> Path:
-    """Read ``source`` (AGORA dataframe ``.pkl`` / folder of them, or our ``.npz``), write the GT ``.npz``
-    to ``out_path`` and check it loads back; GroundTruthImportError naming the problem."""
-    source, out = Path(source), Path(out_path)
+def parse_agora_multiperson(source: str | os.PathLike, image_width: int = AGORA_SIZE[0],
+                            image_height: int = AGORA_SIZE[1]) -> ImportedPersons:
+    """``import_benchmark --format agora-multiperson``: the AGORA GT dataframes (``.pkl`` / a folder of them;
+    trusted operator files) or our multi-person ``.npz`` (validated, kept unchanged)."""
+    source = Path(source)
+    rows_read = None
     if source.suffix == ".npz":
-        try:
-            load_person_set(source, role="gt")
-        except MultiPersonFormatError as exc:
-            raise GroundTruthImportError(str(exc)) from None
+        _checked(source)
         with np.load(source, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     else:
         files = sorted(source.glob("*.pkl")) if source.is_dir() else [source]
         if not files:
             raise GroundTruthImportError(f"{source}: no .pkl dataframes")
-        arrays = agora_rows_to_arrays([r for f in files for r in _load_trusted(f)], (image_width, image_height))
-    arrays.setdefault("splits", np.full(len(arrays["image_ids"]), split))
-    np.savez(out, **arrays)
-    try:
-        load_person_set(out, role="gt")
-    except MultiPersonFormatError as exc:
-        raise GroundTruthImportError(str(exc)) from None
-    return out
+        rows = [r for f in files for r in _load_trusted(f)]
+        rows_read = len(rows)
+        arrays = agora_rows_to_arrays(rows, (image_width, image_height))
+    images, first = np.unique(arrays["image_ids"], return_index=True)
+    images = images[np.argsort(first, kind="stable")]
+    splits = None
+    if "splits" in arrays:
+        lookup = dict(zip(arrays["image_ids"].astype(str), arrays["splits"].astype(str)))
+        splits = np.array([lookup[str(i)] for i in images])
+    sizes = np.unique(np.stack([arrays["image_width"], arrays["image_height"]], 1), axis=0)
+    size_note = "image sizes " + ", ".join(f"{w:g} x {h:g}" for w, h in sizes[:3]) + (" ..." if len(sizes) > 3 else "")
+    return ImportedPersons(images, arrays, schema=SCHEMA, protocol=PROTOCOL, splits=splits, rows_read=rows_read,
+                           notes=[*_people_notes(arrays), size_note])
+
+
+def import_agora_multiperson(source: str | os.PathLike, out_path: str | os.PathLike, split: str = "test",
+                             image_width: int = AGORA_SIZE[0], image_height: int = AGORA_SIZE[1]) -> Path:
+    """Read ``source`` (AGORA dataframe ``.pkl`` / folder of them, or our ``.npz``), write the GT ``.npz``
+    to ``out_path`` and check it loads back; GroundTruthImportError naming the problem."""
+    return parse_agora_multiperson(source, image_width, image_height).write(out_path, split=split)

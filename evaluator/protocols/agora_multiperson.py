@@ -17,10 +17,12 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ..metric_names import MetricLabel
 from ..metric_sums import MetricSums
-from ..multiperson_format import (JOINTS2D, JOINTS3D, VERTICES, PersonSet, check_prediction_images,
-                                  load_person_set)
+from ..multiperson_format import (IMAGE_IDS, JOINTS2D, JOINTS3D, SCORES, VERTICES, MultiPersonFormatError,
+                                  PersonSet, check_prediction_images, load_person_set)
 from ..multiperson_matching import match_image
+from ..smplx_params import PARAM_SIZES
 from .base import OptionSpec, Progress, Protocol
 
 MM = 1e3
@@ -39,6 +41,9 @@ PART_JOINTS = {
     "face": np.r_[12, 76:127],
 }
 PARTS = tuple(PART_JOINTS)
+PART_GROUPS = {"body": "body", "lhand": "hands", "rhand": "hands", "face": "face"}
+PART_NAMES = {"body": "body", "lhand": "left hand", "rhand": "right hand", "face": "face"}
+RATES = ("f1", "precision", "recall")
 BODY_VERTS_FILE = "body_verts_smplx.npy"  # optional AGORA body vertex ids in MODEL_DIR/smplx
 
 
@@ -90,20 +95,65 @@ class AgoraMultiPerson(Protocol):
     primary_metric = "fb_nmve"
     option_specs = {"variant": OptionSpec("agora", ("agora", "bedlam"), doc="whose leaderboard rules")}
 
+    in_mpe = False  # ranks by F1-normalised errors of whole images: not comparable with per-crop MPE
+    per_sample_rows = False  # results are aggregates of matched people; nothing per image is stored
+
     def configure(self) -> None:
         self.kids = self.options["variant"] == "agora"
         self.metrics = tuple(_person_keys() + (_person_keys("kid_") if self.kids else []) + _bin_keys() + ["fp"])
+
+    # --- what results hold: summarize's figures --------------------------------------------------
+    @property
+    def ranking_metrics(self) -> tuple[str, ...]:
+        """The printed (official rounding) error figures; FB-NMVE by default."""
+        prefixes = ("", "kid_") if self.kids else ("",)
+        keys = [f"{p}{k}" for p in prefixes for k in ("fb_nmve", "fb_nmje", "body_nmve", "body_nmje", "fb_mve", "fb_mpjpe")]
+        keys += [f"{p}{part}_{m}" for p in prefixes for part in PARTS for m in ("mve", "mpjpe")]
+        return tuple(keys)
+
+    def result_labels(self) -> dict[str, MetricLabel]:
+        """Board columns: detection rates, then F1-normalised and plain errors (kids in the submission's kids row)."""
+        labels = {k: MetricLabel(k.upper() if k == "f1" else k.capitalize(), "all", False, True, "") for k in RATES}
+        for key, label, part in (("fb_nmve", "FB-NMVE", "all"), ("fb_nmje", "FB-NMJE", "all"),
+                                 ("body_nmve", "NMVE (body)", "body"), ("body_nmje", "NMJE (body)", "body"),
+                                 ("fb_mve", "FB-MVE", "all"), ("fb_mpjpe", "FB-MPJPE", "all")):
+            labels[key] = MetricLabel(label, part, False)
+        for part in PARTS:
+            for m, name in (("mve", "MVE"), ("mpjpe", "MPJPE")):
+                labels[f"{part}_{m}"] = MetricLabel(f"{name} ({PART_NAMES[part]})", PART_GROUPS[part], False)
+        return labels
 
     # --- files -----------------------------------------------------------------------------
     def load_gt(self, source: str | os.PathLike, name: str | None = None) -> PersonSet:
         return load_person_set(source, role="gt", name=name)
 
+    def prediction_keys(self) -> frozenset[str]:
+        return frozenset({IMAGE_IDS, JOINTS2D, VERTICES, JOINTS3D, SCORES, *PARAM_SIZES})
+
+    def check_prediction_file(self, source: Any, sample_ids: np.ndarray, name: str) -> int:
+        """The upload check against the public image ids: returns the number of predicted people."""
+        return len(self._checked_predictions(source, np.asarray(sample_ids), name))
+
     def load_predictions(self, source: Any, gt: PersonSet, name: str | None = None) -> PersonSet:
+        return self._checked_predictions(source, gt.images, name)
+
+    def _checked_predictions(self, source: Any, images: np.ndarray, name: str | None) -> PersonSet:
         pred = load_person_set(source, role="pred", name=name, require_joints3d=not self.kids)
         if not self.kids and VERTICES not in pred.arrays:
-            raise ValueError(f"{pred.name}: this benchmark needs 'vertices' (BEDLAM takes no SMPL-X params)")
-        check_prediction_images(gt.images, pred)
+            raise MultiPersonFormatError(f"{pred.name}: this benchmark needs 'vertices' (BEDLAM takes no SMPL-X params)")
+        check_prediction_images(images, pred)
         return pred
+
+    def prediction_index(self, gt: PersonSet, pred: PersonSet) -> None:
+        """No pairing by id: people are matched per image while scoring; only unknown image ids are refused."""
+        check_prediction_images(gt.images, pred)
+        return None
+
+    def shard_scores(self, models: Any, gt: PersonSet, pred: PersonSet, pred_index: None, start: int, stop: int,
+                     chunk_size: int, progress: Progress | None = None,
+                     threads: int = 1) -> tuple[dict[str, MetricSums], None]:
+        """Images ``[start, stop)`` of ``gt.images``: a shard never splits an image (one chunk thread)."""
+        return self.score(models, gt, pred, np.arange(start, stop), chunk_size=chunk_size, progress=progress), None
 
     # --- scoring ---------------------------------------------------------------------------
     def score(self, models: Any, gt: PersonSet, pred: PersonSet, gt_index: np.ndarray | None = None,

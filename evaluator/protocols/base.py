@@ -14,9 +14,20 @@ from typing import Any, Callable, ClassVar, Iterator, Mapping
 import numpy as np
 
 from ..formats import SampleSet, load_sample_set, match_samples
+from ..metric_names import ALL_METRIC_LABELS, MetricLabel
 from ..metric_sums import MetricSums
 
 Progress = Callable[[int, int], None]
+
+
+def sums_by_split(per_sample: dict[str, np.ndarray], metrics: tuple[str, ...]) -> dict[str, MetricSums]:
+    """Metric sums per split of per-sample values (what ``Protocol.score`` adds up, from the same float64 values)."""
+    splits = per_sample["split"]
+    sums: dict[str, MetricSums] = {}
+    for split in np.unique(splits):
+        mask = splits == split
+        sums[str(split)] = MetricSums.empty(metrics).add({k: per_sample[k][mask] for k in metrics})
+    return sums
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,11 @@ class Protocol:
     metrics: tuple[str, ...] = ()
     primary_metric: ClassVar[str] = "mpvpe_all"
     option_specs: ClassVar[dict[str, OptionSpec]] = {}
+    # Whether MPE / hand MPE may average this protocol's results (per-crop errors in mm). A protocol whose headline
+    # is another quantity (agora-multiperson: F1-normalised errors) is never part of them.
+    in_mpe: ClassVar[bool] = True
+    # Whether workers keep per-sample values for the owner's download and the failures page.
+    per_sample_rows: ClassVar[bool] = True
 
     def __init__(self, options: Mapping[str, object] | None = None):
         options = dict(options or {})
@@ -86,9 +102,55 @@ class Protocol:
                 "parts": sorted(self.parts), "metrics": list(self.metrics),
                 "primary_metric": self.primary_metric, "gt_schema": self.gt_schema, "source": self.source}
 
+    # --- what results hold (the pipeline and the pages ask these; docs/architecture.md) -----------
+    @property
+    def ranking_metrics(self) -> tuple[str, ...]:
+        """Result keys a benchmark may rank by (lower is better)."""
+        return self.metrics
+
+    def result_labels(self) -> dict[str, MetricLabel]:
+        """Result keys shown as table columns, in display order, with their labels."""
+        return {k: m for k, m in ALL_METRIC_LABELS.items() if k in self.metrics}
+
+    def summarize(self, sums: MetricSums) -> dict[str, Any]:
+        """A stored result (BenchmarkResult.metrics) from the merged sums of one split: the means here."""
+        return sums.means()
+
     # --- files -----------------------------------------------------------------------------
     def load_gt(self, source: str | os.PathLike, name: str | None = None) -> SampleSet:
         return load_sample_set(source, name=name, role="gt", schema=self.gt_schema)
+
+    def prediction_keys(self) -> frozenset[str]:
+        """Every key a predictions ``.npz`` may hold (the upload check refuses others before loading anything)."""
+        from ..formats import SAMPLE_IDS, SCHEMAS, VERTICES
+
+        return frozenset({SAMPLE_IDS, VERTICES, *SCHEMAS["smplx"].params})
+
+    def check_prediction_file(self, source: Any, sample_ids: np.ndarray, name: str) -> int:
+        """The upload check against the benchmark's public id list (no GT): FormatError naming the problem;
+        returns the number of predictions."""
+        pred = load_sample_set(source, name=name, role="pred")
+        match_samples(SampleSet(name="benchmark", sample_ids=sample_ids, splits=sample_ids, arrays={}), pred)
+        return len(pred)
+
+    def load_predictions(self, source: Any, gt: Any, name: str | None = None) -> SampleSet:
+        """A predictions file for scoring against ``gt``; FormatError naming the problem."""
+        return load_sample_set(source, name=name, role="pred")
+
+    def prediction_index(self, gt: Any, pred: Any) -> np.ndarray | None:
+        """For every GT sample its prediction row (``match_samples``); FormatError on missing/unknown ids.
+        None for a protocol that pairs inside ``shard_scores`` (agora-multiperson matches people per image)."""
+        return np.asarray(match_samples(gt, pred))
+
+    def shard_scores(self, models: Any, gt: Any, pred: Any, pred_index: np.ndarray | None, start: int, stop: int,
+                     chunk_size: int, progress: Progress | None = None,
+                     threads: int = 1) -> tuple[dict[str, MetricSums], dict[str, np.ndarray] | None]:
+        """Sums per split of GT samples ``[start, stop)`` (a worker's shard) and, when ``per_sample_rows``, every
+        metric per sample ("sample_id", "split", metric: (n,)). Sums are exact, so any sharding gives the same
+        result."""
+        values = self.per_sample(models, gt, pred, np.arange(start, stop), pred_index[start:stop], chunk_size,
+                                 progress, threads)
+        return sums_by_split(values, self.metrics), values
 
     # --- scoring ---------------------------------------------------------------------------
     def chunk_values(self, models: ProtocolModels, gt: SampleSet, pred: SampleSet, gt_index: np.ndarray,

@@ -70,9 +70,13 @@ class Benchmark(models.Model):
         except ValueError as exc:
             field = "protocol" if self.protocol not in available_protocols() else "protocol_options"
             raise ValidationError({field: str(exc)}) from None
-        if self.primary_metric not in protocol.metrics:
+        if self.primary_metric not in protocol.ranking_metrics:
             errors["primary_metric"] = (f"Unknown primary metric {self.primary_metric!r} for protocol {protocol.name!r}; "
-                                        f"choose one of {', '.join(protocol.metrics)}.")
+                                        f"choose one of {', '.join(protocol.ranking_metrics)}.")
+        if not protocol.in_mpe:  # e.g. F1-normalised errors of whole images: averaging them into MPE means nothing
+            for field, score in (("counts_toward_mpe", "MPE"), ("counts_toward_hand_mpe", "hand MPE")):
+                if getattr(self, field):
+                    errors[field] = f"Protocol {protocol.name!r} is never averaged into {score}: untick this."
         if not isinstance(self.gt_parts, list) or not set(self.gt_parts) <= set(GT_PARTS) or not self.gt_parts:
             errors["gt_parts"] = f"A non-empty list drawn from {', '.join(GT_PARTS)}; got {self.gt_parts!r}."
         elif not set(self.gt_parts) <= protocol.parts:
@@ -92,15 +96,19 @@ class Benchmark(models.Model):
 
         The boards and the submission page show only these columns (3DPW: the two body MPJPEs).
         """
+        return tuple(self.metric_labels())
+
+    def metric_labels(self) -> dict:
+        """``{key: evaluator.metric_names.MetricLabel}`` of ``applicable_metrics``, in display order (the protocol's
+        ``result_labels``: agora-multiperson adds P/R/F1 and F1-normalised errors)."""
         from evaluator.metric_names import ALL_METRIC_LABELS
 
         parts = set(self.gt_parts or ())
         try:
-            produced = self.get_protocol().metrics
+            labels = self.get_protocol().result_labels()
         except ValueError:  # a stored protocol this evaluator no longer knows: judge by the parts alone
-            produced = tuple(ALL_METRIC_LABELS)
-        return tuple(key for key in produced
-                     if key in ALL_METRIC_LABELS and (ALL_METRIC_LABELS[key].part == "all" or ALL_METRIC_LABELS[key].part in parts))
+            labels = ALL_METRIC_LABELS
+        return {key: m for key, m in labels.items() if m.part == "all" or m.part in parts}
 
     @property
     def accepts_models(self) -> bool:

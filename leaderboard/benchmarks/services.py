@@ -118,12 +118,20 @@ class Membership:
     why_hand_mpe: str
 
 
-def mpe_membership(slug: str, mpe: bool | None, hand_mpe: bool | None, has_hands: bool) -> Membership:
+def mpe_membership(slug: str, mpe: bool | None, hand_mpe: bool | None, has_hands: bool,
+                   protocol: str | None = None, in_mpe: bool = True) -> Membership:
     """One explicit flag per aggregate; without one, a re-import keeps the benchmark's membership and a new
     benchmark joins MPE only while fewer than the paper's five real benchmarks count (a sixth needs ``--mpe``).
-    Hand MPE follows the MPE decision (and hand GT) unless its own flag says otherwise."""
+    Hand MPE follows the MPE decision (and hand GT) unless its own flag says otherwise. A protocol that is never
+    averaged into MPE (``in_mpe`` False: agora-multiperson) is out of both, and ``--mpe`` is refused."""
     from leaderboard.benchmarks.demo import DEMO_SLUGS
 
+    if not in_mpe:
+        if mpe or hand_mpe:
+            raise BenchmarkImportError(f"Protocol {protocol!r} ranks by its own figures and is never averaged into MPE "
+                                       "or hand MPE; drop --mpe / --hand-mpe.")
+        why = f"protocol {protocol} is never averaged into MPE (its results are not per-crop errors in mm)"
+        return Membership(False, False, why, why)
     existing = Benchmark.objects.filter(slug=slug).first()
     if mpe is not None:
         why_mpe = "--mpe" if mpe else "--no-mpe"

@@ -260,6 +260,19 @@ def shard_stamps(shards: Iterable[ShardResult]) -> dict[int, dict[str, str]]:
     return stamps
 
 
+def _summarizing_protocol(benchmark: Benchmark, stamp: Mapping | None):
+    """The protocol the shards were scored under (their stamp), else the benchmark's: it turns sums into the stored
+    figures (``Protocol.summarize``: means, or agora-multiperson's P/R/F1 and F1-normalised errors)."""
+    from evaluator.protocols import get_protocol
+
+    if stamp and stamp.get("protocol"):
+        try:
+            return get_protocol(str(stamp["protocol"]), stamp.get("protocol_options") or {})
+        except ValueError:
+            log.warning("Shards of %s were stamped with an unknown protocol %s", benchmark.slug, stamp)
+    return benchmark.get_protocol()
+
+
 def write_results(
     submission: Submission, totals: dict[int, dict[str, MetricSums]], stamps: Mapping[int, Mapping[str, str]] | None = None
 ) -> SubmissionScores:
@@ -270,8 +283,9 @@ def write_results(
     with transaction.atomic():
         for benchmark_id, per_split in totals.items():
             benchmark = benchmarks[benchmark_id]
+            protocol = _summarizing_protocol(benchmark, stamps.get(benchmark_id))
             for split, sums in per_split.items():
-                metrics = sums.means()
+                metrics = protocol.summarize(sums)
                 BenchmarkResult.objects.update_or_create(
                     submission=submission,
                     benchmark=benchmark,

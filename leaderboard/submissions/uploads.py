@@ -131,11 +131,12 @@ def open_zip(path: Path, label: str) -> zipfile.ZipFile:
     return zipfile.ZipFile(path)
 
 
-def prediction_keys() -> frozenset[str]:
-    """Every key a predictions .npz may hold (the evaluator's loader refuses others, but only after loading)."""
-    from evaluator.formats import SAMPLE_IDS, SCHEMAS, VERTICES
+def prediction_keys(benchmark: Benchmark | None = None) -> frozenset[str]:
+    """Every key a predictions .npz may hold (the evaluator's loader refuses others, but only after loading): the
+    benchmark's protocol says (``Protocol.prediction_keys``; a multi-person file has ``image_ids``, ``joints2d``...)."""
+    from evaluator.protocols import get_protocol
 
-    return frozenset({SAMPLE_IDS, VERTICES, *SCHEMAS["smplx"].params})
+    return (benchmark.get_protocol() if benchmark is not None else get_protocol("smplx-generic")).prediction_keys()
 
 
 # --- npz internals -------------------------------------------------------------------------------------------
@@ -196,19 +197,17 @@ def _check_npy_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, label: st
 def validate_predictions(path: Path, benchmark: Benchmark, label: str) -> int:
     """Full check of one predictions file against the benchmark's public sample ids; returns the sample count.
 
-    Uses the evaluator's own loader and matcher, so the web refuses exactly what the workers would refuse.
+    Uses the evaluator's own loader and matcher (``Protocol.check_prediction_file``: the benchmark's protocol says
+    what a file holds; for a multi-person benchmark, people of whole images, each named by its image id), so the web
+    refuses exactly what the workers would refuse.
     """
-    from evaluator.formats import FormatError, SampleSet, load_sample_set, match_samples
+    from evaluator.formats import FormatError
 
-    check_npz_structure(path, label, prediction_keys())
+    check_npz_structure(path, label, prediction_keys(benchmark))
     try:
-        predictions = load_sample_set(path, name=label, role="pred")
-        ids = public_sample_ids(benchmark)
-        expected = SampleSet(name=benchmark.slug, sample_ids=ids, splits=ids, arrays={})
-        match_samples(expected, predictions)
+        return benchmark.get_protocol().check_prediction_file(path, public_sample_ids(benchmark), label)
     except FormatError as exc:
         raise UploadError(str(exc)) from None
-    return len(predictions)
 
 
 # --- bundles of predictions ----------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from evaluator.importers.base import GroundTruthImportError
 from evaluator.multiperson_format import load_person_set
 
 
-def _rows() -> list[dict]:
+def agora_rows() -> list[dict]:
+    """Two AGORA GT dataframe rows (a.png: two people, the second an invalid kid; b.png: one) as row dicts."""
     rng = np.random.default_rng(0)
     person = lambda: dict(j2=rng.uniform(0, 3000, (127, 2)), v=rng.normal(size=(10475, 3)), j3=rng.normal(size=(127, 3)))  # noqa: E731
     people = [person() for _ in range(3)]
@@ -27,7 +28,7 @@ def _rows() -> list[dict]:
 
 def test_agora_dataframe_rows_become_per_person_gt(tmp_path):
     src = tmp_path / "val_0.pkl"
-    src.write_bytes(pickle.dumps(_rows()))
+    src.write_bytes(pickle.dumps(agora_rows()))
     out = import_agora_multiperson(tmp_path, tmp_path / "gt.npz", split="hidden")
     gt = load_person_set(out, role="gt")
     assert list(gt.images) == ["a.png", "b.png"] and list(gt.splits) == ["hidden", "hidden"]
@@ -40,7 +41,7 @@ def test_agora_dataframe_rows_become_per_person_gt(tmp_path):
 
 
 def test_bad_sources_name_the_problem(tmp_path):
-    rows = _rows()
+    rows = agora_rows()
     del rows[1]["Yaw"]
     (tmp_path / "x.pkl").write_bytes(pickle.dumps(rows))
     with pytest.raises(GroundTruthImportError, match="'b.png': person 0 has neither YawLocal nor Yaw"):

@@ -305,6 +305,9 @@ class LeaderboardVersion(models.Model):
 
     token = models.CharField(max_length=32)
     changed_at = models.DateTimeField()
+    # Every phase start and end (ISO strings, sorted) as of the last bump: readers fold the ones passed into the
+    # token (``board_cache.with_clock``) without another query. Phase saves bump, so it is never stale.
+    phase_boundaries = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return f"leaderboard version {self.token} ({self.changed_at:%Y-%m-%d %H:%M:%S})"

@@ -151,6 +151,9 @@ SMPL_MODEL_DIR = Path(os.environ["SMPL_MODEL_DIR"]) if os.environ.get("SMPL_MODE
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
 MAX_UNCOMPRESSED_BYTES = env_int("MAX_UNCOMPRESSED_BYTES", 2 * 1024 * 1024 * 1024)
 MAX_ARCHIVE_MEMBERS = env_int("MAX_ARCHIVE_MEMBERS", 10_000)  # zip entries / tar members, checked before parsing
+# Ground-truth bundles imported from the staff page (staff-trusted, still bounded): a .zip's members and bytes.
+MAX_GT_BUNDLE_MEMBERS = env_int("MAX_GT_BUNDLE_MEMBERS", 100_000)
+MAX_GT_BUNDLE_BYTES = env_int("MAX_GT_BUNDLE_BYTES", 16 * 1024**3)
 # Request bodies (leaderboard/upload_guard.py refuses them from the headers, before anything reads them):
 MAX_ANONYMOUS_BODY_BYTES = env_int("MAX_ANONYMOUS_BODY_BYTES", 64 * 1024)  # log-in / sign-up forms, token requests
 MAX_FORM_BODY_BYTES = env_int("MAX_FORM_BODY_BYTES", 2 * 1024 * 1024)  # any other view, for a logged-in user
@@ -195,6 +198,7 @@ EVAL_SHARD_SOFT_TIME_LIMIT_S = env_int("EVAL_SHARD_SOFT_TIME_LIMIT_S", 30 * 60)
 EVAL_SHARD_TIME_LIMIT_S = env_int("EVAL_SHARD_TIME_LIMIT_S", 35 * 60)
 EVAL_VALIDATE_SOFT_TIME_LIMIT_S = env_int("EVAL_VALIDATE_SOFT_TIME_LIMIT_S", 2 * 60 * 60)  # includes model runs
 EVAL_VALIDATE_TIME_LIMIT_S = env_int("EVAL_VALIDATE_TIME_LIMIT_S", 2 * 60 * 60 + 5 * 60)
+BENCHMARK_IMPORT_TIME_LIMIT_S = env_int("BENCHMARK_IMPORT_TIME_LIMIT_S", 2 * 60 * 60)  # one import from the staff page
 EVAL_FINALIZE_TIME_LIMIT_S = env_int("EVAL_FINALIZE_TIME_LIMIT_S", 5 * 60)
 # Limits of one model run (container / TorchScript archive) on one benchmark; see docs/model_submissions.md.
 MODEL_RUN_TIME_LIMIT_S = env_int("MODEL_RUN_TIME_LIMIT_S", 30 * 60)

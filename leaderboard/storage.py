@@ -202,6 +202,11 @@ def list_names(kind: str, prefix: str) -> list[str]:
     return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
 
 
+def delete_file(kind: str, name: str) -> None:
+    """Remove ``name``; no error when it is not there (both backends' ``delete`` ignore a missing file)."""
+    _store(kind).delete(name)
+
+
 def delete_prefix(kind: str, prefix: str) -> None:
     storage = _store(kind)
     if isinstance(storage, FileSystemStorage):

@@ -14,6 +14,8 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -25,10 +27,12 @@ from leaderboard.benchmarks.models import GT_PARTS, Benchmark, Split
 from leaderboard.storage import (
     GROUND_TRUTH,
     PRIVATE,
+    delete_file,
     delete_prefix,
     is_local,
     local_path,
     make_private,
+    open_file,
     private_root,
     put_file,
     put_folder,
@@ -262,6 +266,55 @@ def import_ground_truth(gt_file: str | os.PathLike, spec: BenchmarkSpec, images_
                 defaults={"num_samples": counts[name], "is_revealed": name not in hidden, "is_ranking": name == ranking},
             )
     return benchmark
+
+
+def _stored_files(slug: str) -> list[tuple[str, str]]:
+    folder = gt_folder(slug)
+    return [(GROUND_TRUTH, f"{folder}/{GT_NAME}"), *((PRIVATE, f"{folder}/{n}") for n in (IDS_NAME, SPLITS_NAME, INPUTS_NAME))]
+
+
+def _save_copy(kind: str, name: str, copy: Path) -> bool:
+    """Keep the stored file's current content at ``copy``; False when there is no such file."""
+    try:
+        if is_local(kind):
+            try:
+                os.link(local_path(kind, name), copy)
+                return True
+            except FileNotFoundError:
+                raise
+            except OSError:  # another file system: copied below
+                pass
+        with open_file(kind, name) as src, open(copy, "wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+@contextmanager
+def restorable(slug: str) -> Iterator[None]:
+    """Put the benchmark's stored GT and public id lists back as they were if the block raises.
+
+    An import writes its files before the database commits; with this around both, a failure anywhere (a store,
+    the commit, a later check) leaves the benchmark as it was: old files, old rows (the transaction rolls back).
+    On disk the saved copies are hard links (``put_file`` replaces files by rename, so a link keeps the old
+    content for free); elsewhere they are copies.
+    """
+    with tempfile.TemporaryDirectory(prefix="ehps-restore-", dir=private_root()) as tmp:
+        saved: dict[tuple[str, str], Path | None] = {}
+        for i, (kind, name) in enumerate(_stored_files(slug)):
+            copy = Path(tmp) / str(i)
+            # None: a new benchmark, the file is removed again
+            saved[(kind, name)] = copy if _save_copy(kind, name, copy) else None
+        try:
+            yield
+        except BaseException:
+            for (kind, name), copy in saved.items():
+                if copy is None:
+                    delete_file(kind, name)
+                else:
+                    put_file(kind, name, copy)
+            raise
 
 
 def import_images(images_dir: str | os.PathLike, slug: str) -> str:

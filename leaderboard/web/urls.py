@@ -1,6 +1,6 @@
 from django.urls import path
 
-from leaderboard.web import compare, failures, leaderboard_views, submit_help, views
+from leaderboard.web import compare, failures, host, leaderboard_views, submit_help, views
 
 urlpatterns = [
     path("", leaderboard_views.home, name="home"),
@@ -22,4 +22,7 @@ urlpatterns = [
     path("submissions/<uuid:uuid>/publish", views.submission_publish, {"publish": True}, name="submission-publish"),
     path("submissions/<uuid:uuid>/unpublish", views.submission_publish, {"publish": False}, name="submission-unpublish"),
     path("api/", views.about_api, name="api-help"),
+    path("host/import/", host.host_import, name="host-import"),
+    path("host/imports/<int:pk>/", host.host_import_detail, name="host-import-detail"),
+    path("host/imports/<int:pk>/status.json", host.host_import_status, name="host-import-status"),
 ]

@@ -82,11 +82,13 @@ def test_reimport_reports_stale_results_removed_splits_and_every_score_move(gt_f
     output = _import("--slug", "re", "--name", "Re", "--gt", str(gt_files / "changed.npz"), "--hidden-splits", "test")
     assert "GT changed (sha256 " in output and "2 result(s) of FastBody were scored against the previous GT" in output
     assert "split dev removed by this import: 1 result(s) on it stay stored and hidden" in output
-    assert f"#{submission.pk} FastBody: MPE 40.00 -> none" in output
+    # per submission, per metric, before -> after: MPE, and its figure on this board (ranking split dev is gone)
+    assert f"#{submission.pk} FastBody: MPE 40.00 -> none; hand MPE 9.00 -> none; PA hand MPE 4.00 -> none; re board " \
+           "(mpvpe_all on dev -> mpvpe_all on no revealed split) 40.00 -> none" in output
     assert BenchmarkResult.objects.filter(submission=submission, split="dev").exists()
 
     output = _import("--slug", "re", "--name", "Re", "--gt", str(gt_files / "changed.npz"), "--hidden-splits", "test")
-    assert "GT unchanged (same sha256)" in output and "Re-scored: no stored MPE / hand MPE changed." in output
+    assert "GT unchanged (same sha256)" in output and "Re-scored: no stored MPE / hand MPE or board figure changed." in output
 
 
 def test_fill_missing_is_humandata_only(gt_files):

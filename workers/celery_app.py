@@ -37,9 +37,11 @@ app.conf.update(
     task_routes={
         "workers.tasks.validate_submission": {"queue": VALIDATE_QUEUE},
         "workers.imports.run_benchmark_import": {"queue": VALIDATE_QUEUE},  # needs the GT keys, as validation does
+        "workers.imports.run_benchmark_import": {"queue": VALIDATE_QUEUE},  # needs the GT keys, as validation does
         "workers.tasks.evaluate_shard": {"queue": EVALUATE_QUEUE},
         "workers.tasks.finalize_submission": {"queue": FINALIZE_QUEUE},
         "workers.tasks.sweep_stuck_submissions": {"queue": FINALIZE_QUEUE},
+        "workers.renders.render_worst_samples": {"queue": FINALIZE_QUEUE},
         # Non-Redis result backends (the embedded db+sqlite demo) join chords by polling with this task.
         "celery.chord_unlock": {"queue": FINALIZE_QUEUE},
     },
@@ -52,7 +54,14 @@ def redis_transport_options(visibility_timeout_s: int) -> dict:
     from django.conf import settings
 
     timeout = settings.CELERY_PUBLISH_TIMEOUT_S
-    return {"visibility_timeout": visibility_timeout_s, "socket_connect_timeout": timeout, "socket_timeout": timeout}
+    return {
+        "visibility_timeout": visibility_timeout_s, "socket_connect_timeout": timeout, "socket_timeout": timeout,
+        # A dead worker's messages come back at the first sweep after visibility_timeout; kombu sweeps every
+        # interval x throttle = 100 s by default, which a short timeout would wait out ten times over.
+        "unacked_restore_interval": min(10, visibility_timeout_s), "unacked_restore_throttle": 1,
+        # A worker killed inside a sweep holds the sweep mutex until it expires (kombu: 300 s).
+        "unacked_mutex_expire": min(300, max(30, visibility_timeout_s)),
+    }
 
 
 @signals.celeryd_init.connect
@@ -95,4 +104,6 @@ _configure_from_django_settings()
 # Lazy: Django apps must be ready before workers.tasks imports models (the worker imports it at start).
 app.autodiscover_tasks(["workers"], related_name="tasks")
 app.autodiscover_tasks(["workers"], related_name="notify")
+app.autodiscover_tasks(["workers"], related_name="imports")
+app.autodiscover_tasks(["workers"], related_name="renders")
 app.autodiscover_tasks(["workers"], related_name="imports")

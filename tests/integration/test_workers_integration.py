@@ -93,7 +93,10 @@ def test_killed_worker_loses_nothing_and_changes_nothing(workers, owner, wait):
          "worker A to store a shard")
     workers["a"].kill()
     done_before_kill = ShardResult.objects.filter(submission=interrupted).count()
-    done = wait(lambda: finished(interrupted.pk), 240, "worker B to finish the evaluation")  # ~100 s on a loaded 2-core host
+    try:  # ~100 s on a loaded 2-core host
+        done = wait(lambda: finished(interrupted.pk), 240, "worker B to finish the evaluation")
+    except AssertionError as timed_out:  # say what worker B was doing
+        raise AssertionError(f"{timed_out}\nworker B's log:\n{workers['b'].text()[-4000:]}") from None
     assert done.status == Status.FINISHED, done.error_message
     num_shards = 1024 // SHARD_SIZE
     assert done_before_kill < num_shards

@@ -10,8 +10,7 @@ from leaderboard.benchmarks.importing import ImportRequest, key_value
 from leaderboard.benchmarks.models import GT_PARTS, Benchmark
 
 YES_NO = [("yes", "yes"), ("no", "no")]
-MPE_CHOICES = [("", "default: kept on re-import; a new benchmark joins while MPE has fewer than 5"), *YES_NO]
-HAND_MPE_CHOICES = [("", "default: follows the MPE decision (needs hand GT)"), *YES_NO]
+MPE_CHOICES = [("", "default"), *YES_NO]
 HIDDEN_CHOICES = [("default", "the default names: test*, heldout*, hidden*, private* (any case)"),
                   ("listed", "exactly the splits listed below"),
                   ("none", "none: every split's results public at once")]
@@ -50,7 +49,7 @@ class BenchmarkImportForm(forms.Form):
     protocol = forms.ChoiceField(required=False, choices=protocol_choices)
     protocol_options = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}),
                                        help_text="KEY=VALUE per line, e.g. variant=smplest-x.")
-    gt_parts = forms.MultipleChoiceField(required=False, choices=[(p, p) for p in GT_PARTS],
+    gt_parts = forms.MultipleChoiceField(required=False, label="GT parts", choices=[(p, p) for p in GT_PARTS],
                                          widget=forms.CheckboxSelectMultiple, help_text="None ticked: the protocol's.")
     primary_metric = forms.CharField(required=False, max_length=40, help_text="Empty: the protocol's.")
     hidden = forms.ChoiceField(label="Hidden splits", choices=HIDDEN_CHOICES, initial="default", widget=forms.RadioSelect,
@@ -58,8 +57,11 @@ class BenchmarkImportForm(forms.Form):
     hidden_splits = forms.CharField(required=False, max_length=500, label="Splits to hide",
                                     help_text="Comma-separated, with “exactly the splits listed”.")
     ranking_split = forms.CharField(required=False, max_length=40, help_text="Empty: test, else the first revealed.")
-    mpe = forms.ChoiceField(label="Counts toward MPE", choices=MPE_CHOICES, required=False)
-    hand_mpe = forms.ChoiceField(label="Counts toward hand MPE", choices=HAND_MPE_CHOICES, required=False)
+    mpe = forms.ChoiceField(label="Counts toward MPE", choices=MPE_CHOICES, required=False,
+                            help_text="Default: kept on re-import; a new benchmark joins while MPE has fewer than the "
+                                      "paper's five.")
+    hand_mpe = forms.ChoiceField(label="Counts toward hand MPE", choices=MPE_CHOICES, required=False,
+                                 help_text="Default: follows the MPE decision (needs hand GT).")
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     paper_url = forms.URLField(required=False, assume_scheme="https")
     data_url = forms.URLField(required=False, assume_scheme="https")

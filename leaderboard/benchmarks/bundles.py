@@ -21,7 +21,7 @@ from django.conf import settings
 from django.utils.text import get_valid_filename
 
 from leaderboard.storage import PRIVATE, delete_file, exists, local_path, put_file
-from leaderboard.submissions.archive_limits import format_size, zip_directory_size
+from leaderboard.submissions.archive_limits import ArchiveTooLarge, copy_member, format_size, zip_directory_size
 
 STORED_PREFIX = "bundles/"  # where operators put bundles the page may name
 UPLOAD_PREFIX = "imports/"  # where the page stages an uploaded bundle
@@ -98,11 +98,9 @@ def _extract(path: Path, root: Path, label: str) -> None:
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(info) as member, open(target, "wb") as out:  # plain files only: no links
-                    while chunk := member.read(COPY_CHUNK):
-                        written += len(chunk)
-                        if written > bytes_cap:
-                            raise BundleError(f"{label} decompresses to more than {format_size(bytes_cap)}.")
-                        out.write(chunk)
+                    written = copy_member(member, out, written, bytes_cap, label)
+    except ArchiveTooLarge as exc:
+        raise BundleError(str(exc)) from None
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
         raise BundleError(f"{label} is corrupt or unsupported ({exc}).") from None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 import tarfile
 from pathlib import Path
+from typing import IO
 
 from django.conf import settings
 
@@ -19,6 +20,7 @@ ZIP64_EOCD = b"PK\x06\x06"
 EOCD_SIZE, MAX_COMMENT = 22, 0xFFFF
 # A central-directory entry is 46 bytes plus its name and extra fields; allow generous names.
 MAX_DIRECTORY_BYTES_PER_ENTRY = 46 + 1024
+COPY_CHUNK = 1 << 20
 
 
 class ArchiveTooLarge(ValueError):
@@ -30,6 +32,17 @@ def format_size(n: int) -> str:
         if n >= size:
             return f"{n / size:.1f} {unit}"
     return f"{n} bytes"
+
+
+def copy_member(member: IO[bytes], out: IO[bytes], written: int, limit: int, label: str) -> int:
+    """Copy one unpacked archive member, adding to ``written`` (the archive's total so far); ArchiveTooLarge past
+    ``limit``, counted on the bytes themselves so a lying header cannot inflate past it. Returns the new total."""
+    while chunk := member.read(COPY_CHUNK):
+        written += len(chunk)
+        if written > limit:
+            raise ArchiveTooLarge(f"{label}: decompresses to more than {format_size(limit)} (a zip bomb?).")
+        out.write(chunk)
+    return written
 
 
 def zip_directory_size(path: Path) -> tuple[int, int] | None:

@@ -26,7 +26,9 @@ import numpy as np
 from django.conf import settings
 
 from leaderboard.benchmarks.models import Benchmark
-from leaderboard.submissions.archive_limits import ArchiveTooLarge, check_zip_members, format_size, tar_member_names
+from leaderboard.submissions.archive_limits import (
+    ArchiveTooLarge, check_zip_members, copy_member, format_size, tar_member_names,
+)
 from leaderboard.benchmarks.services import public_sample_ids
 from leaderboard.storage import PRIVATE, is_local, make_private, private_root, put_folder
 from leaderboard.submissions.models import SubmissionKind
@@ -239,11 +241,9 @@ def extract_bundle(path: Path, destination: Path, label: str, allowed: dict[str,
         for info in infos:
             try:
                 with archive.open(info) as member, open(destination / info.filename, "wb") as out:
-                    while chunk := member.read(COPY_CHUNK):
-                        written += len(chunk)
-                        if written > limit:
-                            raise UploadError(f"{label}: decompresses to more than {format_size(limit)} (a zip bomb?).")
-                        out.write(chunk)
+                    written = copy_member(member, out, written, limit, label)
+            except ArchiveTooLarge as exc:
+                raise UploadError(str(exc)) from None
             except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
                 # sizes or checksums that do not match the data, unsupported compression, encrypted members
                 raise UploadError(f"{label}: member '{info.filename}' is corrupt or unsupported ({exc}).") from None

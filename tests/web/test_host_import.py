@@ -154,3 +154,21 @@ def test_a_failed_import_changes_nothing(staff_client, gts, eager, django_captur
                            form_data("new", bundle=zip_bundle({"gt.npz": gts["a"]}), source_path="../gt.npz"))
     assert escape.state == "failed" and "leaves the bundle" in escape.error
     assert not Benchmark.objects.filter(slug="new").exists()
+
+
+def test_bundles_are_size_limited(staff_client, gts, eager, django_capture_on_commit_callbacks, settings):
+    bundle = zip_bundle({"gt.npz": gts["a"]})
+    settings.MAX_UPLOAD_BYTES = 1000
+    response = staff_client.post("/host/import/", form_data("big", bundle=bundle, source_path="gt.npz"))
+    assert response.status_code == 400 and "uploads stop at 1000 bytes" in response.content.decode()
+    settings.MAX_UPLOAD_BYTES, settings.MAX_GT_BUNDLE_BYTES = 10**8, 1000
+    bundle.seek(0)
+    status, job = start(staff_client, django_capture_on_commit_callbacks,
+                        form_data("big", bundle=bundle, source_path="gt.npz"))
+    assert job.state == "failed" and "bundle.zip decompresses to" in job.error and "MAX_GT_BUNDLE_BYTES" in job.error
+    settings.MAX_GT_BUNDLE_BYTES, settings.MAX_GT_BUNDLE_MEMBERS = 10**8, 0
+    bundle.seek(0)
+    status, job = start(staff_client, django_capture_on_commit_callbacks,
+                        form_data("big", bundle=bundle, source_path="gt.npz"))
+    assert job.state == "failed" and "lists 1 members; the limit is 0" in job.error
+    assert not Benchmark.objects.filter(slug="big").exists()

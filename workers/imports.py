@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -54,11 +56,18 @@ def run_benchmark_import(import_id: int) -> dict:
     from leaderboard.benchmarks import bundles
     from leaderboard.benchmarks.importing import ImportFailed
 
-    job = BenchmarkImport.objects.filter(pk=import_id).first()
-    if job is None or job.is_final:
-        return {"skipped": "final" if job else "deleted"}
-    # A re-delivered task (its worker died) starts the report again: the earlier run changed nothing.
-    BenchmarkImport.objects.filter(pk=import_id).update(state=State.RUNNING, report="", progress=0.0, stage="starting")
+    with transaction.atomic():  # the slug's import rows locked: two imports of one benchmark never overlap
+        job = BenchmarkImport.objects.select_for_update().filter(pk=import_id).first()
+        if job is None or job.is_final:
+            return {"skipped": "final" if job else "deleted"}
+        busy = _running_import_of(job)
+        if busy is None:
+            # A re-delivered task (its worker died) starts the report again: the earlier run changed nothing.
+            BenchmarkImport.objects.filter(pk=import_id).update(state=State.RUNNING, report="", progress=0.0,
+                                                                stage="starting")
+    if busy is not None:
+        return _finish(job, State.FAILED, error=f"Import #{busy.pk} of {job.slug} is running; start this one again "
+                                                "when it has ended. Nothing was changed.")
     reporter = RowReporter(import_id)
     try:
         changes = _run(job, reporter)
@@ -69,6 +78,13 @@ def run_benchmark_import(import_id: int) -> dict:
         return _finish(job, State.FAILED, error=f"The import failed on the server ({type(exc).__name__}: {exc}); "
                                                 "nothing was changed. The worker log has the details.")
     return _finish(job, State.SUCCEEDED, changes=changes)
+
+
+def _running_import_of(job: BenchmarkImport) -> BenchmarkImport | None:
+    """Another import of the same benchmark still running (rows older than the task's time limit are dead)."""
+    recent = timezone.now() - timedelta(seconds=settings.BENCHMARK_IMPORT_TIME_LIMIT_S)
+    others = BenchmarkImport.objects.select_for_update().filter(slug=job.slug).exclude(pk=job.pk)
+    return next((o for o in others if o.state == State.RUNNING and o.created_at > recent), None)
 
 
 def _finish(job: BenchmarkImport, state: str, **fields) -> dict:

@@ -3,7 +3,10 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
-from leaderboard.benchmarks.models import GT_PARTS, Benchmark, Split
+from django.urls import reverse
+from django.utils.html import format_html
+
+from leaderboard.benchmarks.models import GT_PARTS, Benchmark, BenchmarkImport, Split
 from leaderboard.submissions.scores import schedule_score_refresh
 from leaderboard.submissions.board_cache import bump_version
 
@@ -124,3 +127,24 @@ class SplitAdmin(ImportedOnly, admin.ModelAdmin):
         count = queryset.filter(is_revealed=True).update(is_revealed=False)
         self._changed()
         self.message_user(request, f"Hid {count} split(s).", messages.SUCCESS)
+
+
+@admin.register(BenchmarkImport)
+class BenchmarkImportAdmin(admin.ModelAdmin):
+    """Imports started on the staff page, read-only: the page (/host/import/) starts them and shows their report."""
+
+    list_display = ("pk", "slug", "state", "created_by", "created_at", "finished_at", "page")
+    list_filter = ("state",)
+    search_fields = ("slug",)
+    readonly_fields = [f.name for f in BenchmarkImport._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="report")
+    def page(self, obj: BenchmarkImport) -> str:
+        return format_html('<a href="{}">import page</a>', reverse("host-import-detail", args=[obj.pk]))
+

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from leaderboard.benchmarks.models import Benchmark
+from leaderboard.benchmarks.models import Benchmark, BenchmarkImport
 from leaderboard.benchmarks.testing import write_npz
 from leaderboard.submissions.actions import create_submission
 from leaderboard.submissions.models import BenchmarkResult, ModerationAction, ShardResult, Status, Submission, Team
@@ -61,6 +61,7 @@ def populated(bench, alice, started, tmp_path):
     ShardResult.objects.create(submission=submission, benchmark=benchmark, shard_index=0, sample_start=0,
                                sample_stop=10, sums={})
     ModerationAction.objects.create(submission=submission, actor=None, action="unpublish", reason="test row")
+    BenchmarkImport.objects.create(slug=benchmark.slug, bundle_name="bundles/gt.npz", state="succeeded")
     return submission
 
 

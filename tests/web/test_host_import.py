@@ -172,3 +172,20 @@ def test_bundles_are_size_limited(staff_client, gts, eager, django_capture_on_co
                         form_data("big", bundle=bundle, source_path="gt.npz"))
     assert job.state == "failed" and "lists 1 members; the limit is 0" in job.error
     assert not Benchmark.objects.filter(slug="big").exists()
+
+
+def test_two_imports_of_one_benchmark_never_overlap(staff_client, gts, eager, django_capture_on_commit_callbacks):
+    running = BenchmarkImport.objects.create(slug="busy", bundle_name="imports/x/gt.npz", state="running")
+    put_file(PRIVATE, "bundles/gt.npz", gts["a"])
+    status, job = start(staff_client, django_capture_on_commit_callbacks, form_data("busy", stored_name="bundles/gt.npz"))
+    assert job.state == "failed" and f"Import #{running.pk} of busy is running" in job.error
+    BenchmarkImport.objects.filter(pk=running.pk).update(state="failed")
+    status, job = start(staff_client, django_capture_on_commit_callbacks, form_data("busy", stored_name="bundles/gt.npz"))
+    assert job.state == "succeeded", job.error
+
+
+def test_the_admin_lists_imports_read_only(staff_client, admin_client):
+    job = BenchmarkImport.objects.create(slug="listed", bundle_name="imports/x/gt.npz", state="failed", error="no")
+    page = admin_client.get("/admin/benchmarks/benchmarkimport/").content.decode()
+    assert "listed" in page and f"/host/imports/{job.pk}/" in page
+    assert admin_client.get("/admin/benchmarks/benchmarkimport/add/").status_code == 403

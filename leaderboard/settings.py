@@ -142,6 +142,10 @@ except ValueError as exc:
 # A host's content-addressed copies of what it reads from S3 (leaderboard/object_cache.py), bounded, LRU.
 OBJECT_CACHE_DIR = Path(os.environ.get("OBJECT_CACHE_DIR", VAR_DIR / "object-cache"))
 OBJECT_CACHE_MAX_BYTES = env_int("OBJECT_CACHE_MAX_BYTES", 20 * 1024**3)
+# Direct uploads (S3 only, leaderboard/submissions/direct_uploads.py): how long a pre-signed PUT URL works, and the
+# store's address as clients reach it when that differs from S3_ENDPOINT_URL (e.g. http://seaweedfs:8333 inside compose).
+DIRECT_UPLOAD_EXPIRES_S = env_int("DIRECT_UPLOAD_EXPIRES_S", 3600)
+S3_PRESIGN_ENDPOINT_URL = os.environ.get("S3_PRESIGN_ENDPOINT_URL", "")
 SMPLX_MODEL_DIR = Path(os.environ.get("SMPLX_MODEL_DIR", VAR_DIR / "smplx_synthetic"))
 # SMPL body models (smpl/SMPL_{NEUTRAL,MALE,FEMALE} + smplx2smpl) for protocols with SMPL GT (3DPW); trusted
 # operator files. Unset: the smpl/ folder next to SMPL-X's in SMPLX_MODEL_DIR (where the synthetic model puts it).

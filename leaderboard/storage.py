@@ -229,6 +229,49 @@ def copy_prefix(kind: str, source: str, target: str, skip: tuple[str, ...] = ())
             storage.bucket.copy({"Bucket": storage.bucket_name, "Key": name}, f"{target}/{relative}")
 
 
+INCOMING_PREFIX = "incoming/"  # direct uploads land here, untrusted until a worker has checked them
+
+
+class DirectUploadUnavailable(Exception):
+    """This server's store cannot take uploads directly (the filesystem backend)."""
+
+
+def presigned_put(name: str, size: int, expires_s: int) -> str:
+    """A URL that lets its holder PUT exactly ``size`` bytes as ``name`` in the private store, for ``expires_s``.
+
+    Only for names under ``incoming/`` of the private bucket: nothing ever signs a URL for ground truth or held-out
+    images, nor for a file the workers already trust. The length is a signed header, so the store refuses any
+    other body; the worker still checks size, sha256 and format before anything reads the object.
+    """
+    if not name.startswith(INCOMING_PREFIX) or ".." in name.split("/"):
+        raise ValueError(f"Only direct-upload names under {INCOMING_PREFIX!r} are ever signed, not {name!r}.")
+    storage = _store(PRIVATE)
+    if isinstance(storage, FileSystemStorage):
+        raise DirectUploadUnavailable("This server keeps files on its own disk (EHPS_STORAGE=filesystem).")
+    client = storage.connection.meta.client
+    if settings.S3_PRESIGN_ENDPOINT_URL:  # the address clients reach the store at (signing makes no request)
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=settings.S3_PRESIGN_ENDPOINT_URL, region_name=client.meta.region_name,
+                              aws_access_key_id=storage.access_key, aws_secret_access_key=storage.secret_key,
+                              config=client.meta.config)
+    params = {"Bucket": storage.bucket_name, "Key": storage._normalize_name(name), "ContentLength": size}
+    return client.generate_presigned_url("put_object", Params=params, ExpiresIn=expires_s, HttpMethod="PUT")
+
+
+def stored_size(kind: str, name: str) -> int | None:
+    """The size of a stored file (a HEAD on S3, nothing downloaded); None when there is none."""
+    storage = _store(kind)
+    try:
+        return storage.size(name)
+    except OSError:
+        return None
+    except Exception as exc:  # botocore's 404 on HEAD
+        if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
 def local_path(kind: str, name: str) -> Path:
     """A local file with the content of ``name``: the file itself on the filesystem, else the host's cached copy.
 

@@ -4,7 +4,8 @@ Why moto: it installs with pip (CI has no S3 service and no container runtime to
 over HTTP to boto3 exactly as SeaweedFS, Garage or a cloud store would, and enforces per-credential IAM policies
 once its auth is switched on (``POST /moto-api/reset-auth``, moto's INITIAL_NO_AUTH_ACTION_COUNT): buckets and
 users are made while auth is off, then every request is checked against the caller's own policy, so "the web's
-keys are refused on a GT key" is tested against the server, not assumed. Its werkzeug request log (one line per
+keys are refused on a GT key" is tested against the server, not assumed. Pre-signed URLs (query-string SigV4), which
+moto 5 leaves out of that check, are checked by ``tests/s3_presign_auth.py``, the script the server runs from. Its werkzeug request log (one line per
 request: method, path, status) is what the tests count GT downloads in.
 
 Roles, each with its own keys (docs/workers.md "Object storage"): ``web`` reads and writes the private bucket
@@ -15,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -54,10 +54,10 @@ class MotoS3:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        binary = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
+        server = [sys.executable, str(Path(__file__).with_name("s3_presign_auth.py"))]  # moto_server + pre-signed auth
         self.log = open(self.log_path, "wb")
         env = {**os.environ, "AWS_ACCESS_KEY_ID": "setup", "AWS_SECRET_ACCESS_KEY": "setup"}
-        self.process = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(self.port)], stdout=self.log,
+        self.process = subprocess.Popen([*server, "-H", "127.0.0.1", "-p", str(self.port)], stdout=self.log,
                                         stderr=subprocess.STDOUT, env=env, start_new_session=True)
         deadline = time.monotonic() + 30
         while True:
@@ -72,9 +72,11 @@ class MotoS3:
 
     def _client(self, service: str, key: tuple[str, str] = ("setup", "setup")):
         import boto3
+        from botocore.config import Config
 
-        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1",
-                            aws_access_key_id=key[0], aws_secret_access_key=key[1])
+        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1",  # SigV4, pre-signed URLs too
+                            aws_access_key_id=key[0], aws_secret_access_key=key[1],
+                            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
 
     def _provision(self) -> None:
         """Buckets, one IAM user per role with its own keys and policy; then every request is authorised."""

@@ -101,9 +101,15 @@ def _configure_from_django_settings() -> None:
 
 
 _configure_from_django_settings()
+TASK_MODULES = ("tasks", "notify", "imports")  # workers.tasks, workers.notify, workers.imports
 # Lazy: Django apps must be ready before workers.tasks imports models (the worker imports it at start).
-app.autodiscover_tasks(["workers"], related_name="tasks")
-app.autodiscover_tasks(["workers"], related_name="notify")
-app.autodiscover_tasks(["workers"], related_name="imports")
+for _related in TASK_MODULES:
+    app.autodiscover_tasks(["workers"], related_name=_related)
+
+
+def load_tasks() -> None:
+    """Register the task modules now: a web process sends tasks by name (workers.pipeline) and may not have imported
+    them. Not ``loader.import_default_modules()``: its signal makes Celery's Django fix-up set Django up again."""
+    for related in TASK_MODULES:
+        app.autodiscover_tasks(["workers"], related_name=related, force=True)
 app.autodiscover_tasks(["workers"], related_name="renders")
-app.autodiscover_tasks(["workers"], related_name="imports")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from celery import signals
 
@@ -53,7 +54,11 @@ def _body_model() -> None:
 
     from evaluator.assets import load_part_files, resolve_model_dir
 
-    load_part_files(resolve_model_dir(settings.SMPLX_MODEL_DIR))  # the files every protocol needs, read whole
+    folder = Path(settings.SMPLX_MODEL_DIR)
+    if folder.is_dir() and not any(folder.iterdir()):  # docker mounts a missing host folder as an empty one
+        raise FileNotFoundError(f"SMPLX_MODEL_DIR {folder} is empty: mount the folder holding the licensed "
+                                "SMPLX_NEUTRAL.npz (+ part index files) there (compose: set SMPLX_HOST_DIR to it)")
+    load_part_files(resolve_model_dir(folder))  # the files every protocol needs, read whole
 
 
 CHECKS: dict[str, Callable[[], None]] = {

@@ -29,6 +29,20 @@ from leaderboard.submissions.models import (
 
 logger = logging.getLogger(__name__)
 
+# The tasks are addressed by name: workers.tasks imports this module, so importing it back would be an import circle.
+VALIDATE_TASK = "workers.tasks.validate_submission"
+EVALUATE_TASK = "workers.tasks.evaluate_shard"
+FINALIZE_TASK = "workers.tasks.finalize_submission"
+
+
+def task_signature(name: str, *args: object):
+    """A signature of the registered task ``name`` (so eager mode, routing and patches apply as to the task itself)."""
+    from workers.celery_app import app, load_tasks
+
+    if name not in app.tasks:  # a web process that has not imported the task modules yet
+        load_tasks()
+    return app.signature(name, args=args, immutable=True)
+
 
 @dataclass(frozen=True)
 class Shard:
@@ -97,14 +111,12 @@ def _new_task_id() -> str:
 
 def start_evaluation(submission_id: int) -> str:
     """Queue validation of a stored submission (web: call inside ``transaction.on_commit``). Returns the task id."""
-    from workers.tasks import validate_submission
-
     task_id = _new_task_id()
     Submission.objects.filter(pk=submission_id).update(
         eval_plan={"validate_task_id": task_id}, attempts=F("attempts") + 1, heartbeat_at=timezone.now()
     )
     # No result is awaited: with a Redis result backend, subscribing to it would retry for ~20 s while Redis is down.
-    validate_submission.apply_async((submission_id,), task_id=task_id, ignore_result=True)
+    task_signature(VALIDATE_TASK, submission_id).apply_async(task_id=task_id, ignore_result=True)
     return task_id
 
 
@@ -139,14 +151,12 @@ def queue_shards(submission: Submission, shards: list[Shard], from_status: str) 
 def _send_chord(submission_id: int, shards: list[Shard], finalize_task_id: str) -> None:
     from celery import chord
 
-    from workers.tasks import evaluate_shard, finalize_submission
-
-    finalize = finalize_submission.si(submission_id).set(task_id=finalize_task_id)
+    finalize = task_signature(FINALIZE_TASK, submission_id).set(task_id=finalize_task_id)
     if not shards:
         finalize.apply_async()
         return
     header = [
-        evaluate_shard.si(submission_id, s.benchmark, s.index, s.start, s.stop).set(task_id=s.task_id)
+        task_signature(EVALUATE_TASK, submission_id, s.benchmark, s.index, s.start, s.stop).set(task_id=s.task_id)
         for s in shards
     ]
     chord(header)(finalize)
@@ -222,8 +232,6 @@ def unfinalized_submissions(now=None) -> Iterable[Submission]:
 
 def redispatch(submission_id: int) -> str:
     """Re-send the lost part of a stuck evaluation, or fail it after EVAL_MAX_ATTEMPTS. Returns what was done."""
-    from workers.tasks import validate_submission
-
     with transaction.atomic():
         submission = Submission.objects.select_for_update(skip_locked=True).filter(pk=submission_id).first()
         if submission is None or submission.status in FINAL_STATUSES:
@@ -248,7 +256,7 @@ def redispatch(submission_id: int) -> str:
             Submission.objects.filter(pk=submission.pk).update(
                 eval_plan={"validate_task_id": task_id}, heartbeat_at=timezone.now()
             )
-            transaction.on_commit(lambda: validate_submission.apply_async((submission.pk,), task_id=task_id))
+            transaction.on_commit(lambda: task_signature(VALIDATE_TASK, submission.pk).apply_async(task_id=task_id))
             return "revalidate"
         status = submission.status
         if status == Status.RUNNING:
@@ -260,9 +268,7 @@ def redispatch(submission_id: int) -> str:
 
 def finalize_if_complete(submission: Submission) -> bool:
     """Send finalize for a queued/running submission whose shards are all stored (its chord was lost)."""
-    from workers.tasks import finalize_submission
-
     if not submission.eval_plan.get("shards") or missing_shards(submission):
         return False
-    finalize_submission.apply_async((submission.pk,))
+    task_signature(FINALIZE_TASK, submission.pk).apply_async()
     return True

@@ -37,9 +37,10 @@ from leaderboard.submissions.models import (
     Submission,
 )
 from leaderboard.submissions.board_cache import bump_version
-from leaderboard.submissions import per_sample
+from leaderboard.submissions import direct_uploads, per_sample
 from leaderboard.submissions.scores import compute_scores, recompute_scores, reduce_shards, shard_stamps, write_results
 from leaderboard.submissions.signals import on_board
+from leaderboard.submissions.uploads import UploadError
 from leaderboard.upload_temp import remove_stale_uploads
 from workers import broker_queue, evaluation, model_runs, pipeline
 from workers.errors import RunSuperseded, SubmissionInvalid
@@ -181,6 +182,11 @@ def validate_submission(self: Task, submission_id: int) -> dict:
     try:
         if not benchmarks:
             raise SubmissionInvalid("The submission names no benchmark.")
+        if direct_uploads.is_pending(submission):  # a file PUT straight into the store: checked before anything reads it
+            try:
+                direct_uploads.verify(submission)
+            except UploadError as exc:
+                raise SubmissionInvalid(f"The uploaded file was refused: {exc}") from None
         if submission.kind in RUNNER_KINDS:
             model_runs.run_models(submission, benchmarks, worker)
         sizes = {b.pk: _validated_size(submission, b) for b in benchmarks}

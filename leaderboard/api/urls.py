@@ -4,7 +4,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
 
 from leaderboard.accounts.throttles import LoginIPThrottle, LoginUsernameThrottle
-from leaderboard.api import views
+from leaderboard.api import direct_uploads, views
 
 router = DefaultRouter()
 router.register("benchmarks", views.BenchmarkViewSet, basename="api-benchmark")
@@ -19,6 +19,10 @@ urlpatterns = [
     # A password check: throttled per address and per account name (DRF's own view has no throttles).
     path("auth/token/", ObtainAuthToken.as_view(throttle_classes=[LoginIPThrottle, LoginUsernameThrottle]),
          name="api-token"),
+    # Large uploads straight to an S3 store (before the router: its detail route would match these names).
+    path("submissions/direct-upload/", direct_uploads.DirectUploadView.as_view(), name="api-direct-upload"),
+    path("submissions/direct-upload/complete/", direct_uploads.DirectCompleteView.as_view(),
+         name="api-direct-upload-complete"),
     path("leaderboard/", views.OverallLeaderboardView.as_view(), name="api-leaderboard"),
     path("leaderboard/<slug:slug>/", views.BenchmarkLeaderboardView.as_view(), name="api-benchmark-leaderboard"),
     *router.urls,

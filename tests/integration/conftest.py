@@ -121,7 +121,8 @@ def start_worker(django_db_setup, django_db_blocker, redis_celery, smplx_model_d
     started: list[Worker] = []
     log_dir = tmp_path_factory.mktemp("worker-logs")
 
-    def start(name: str, concurrency: int = 1, **eval_settings: object) -> Worker:
+    def start(name: str, concurrency: int = 1, ready: bool = True, **eval_settings: object) -> Worker:
+        """``ready=False``: return at once (start several side by side, then ``wait_ready`` each)."""
         env = {
             **os.environ,
             "DATABASE_URL": _database_url(),
@@ -135,7 +136,8 @@ def start_worker(django_db_setup, django_db_blocker, redis_celery, smplx_model_d
         }
         worker = Worker(name, env, log_dir / f"{name}.log", concurrency)
         started.append(worker)
-        worker.wait_ready()
+        if ready:
+            worker.wait_ready()
         return worker
 
     yield start

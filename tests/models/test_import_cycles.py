@@ -1,4 +1,4 @@
-"""No import circles among the ``leaderboard.submissions`` modules.
+"""No import circles among the ``leaderboard.submissions`` modules, nor among ``workers`` and ``workers.runners``.
 
 Function-level imports count too: a circle hidden inside a function still ties the modules together (either
 can only be understood, tested or moved with the other), so the graph is read from every ``import`` statement
@@ -79,3 +79,21 @@ def test_submissions_modules_import_no_circle():
     graph = import_graph(PACKAGE)
     assert len(graph) > 10, graph  # the package was found
     assert cycles(graph) == []
+
+
+def test_workers_modules_import_no_circle():
+    """workers.pipeline sends the tasks by name (``task_signature``) instead of importing workers.tasks back."""
+    graph = import_graph("workers")
+    graph.update(import_graph("workers.runners"))
+    assert {"workers.pipeline", "workers.tasks", "workers.runners.podman"} <= set(graph), sorted(graph)
+    assert "workers.pipeline" in graph["workers.tasks"]
+    assert cycles(graph) == []
+
+
+def test_the_task_names_pipeline_sends_are_registered_tasks():
+    from workers import pipeline, tasks
+
+    for name, task in ((pipeline.VALIDATE_TASK, tasks.validate_submission), (pipeline.EVALUATE_TASK, tasks.evaluate_shard),
+                       (pipeline.FINALIZE_TASK, tasks.finalize_submission)):
+        assert task.name == name
+        assert pipeline.task_signature(name, 1).type is task._get_current_object()

@@ -34,7 +34,7 @@ def test_a_healthy_worker_reports_nothing(eager):
 def test_an_empty_body_model_folder_is_named(eager, tmp_path):
     with override_settings(SMPLX_MODEL_DIR=tmp_path):
         [line] = lines("body model")
-    assert str(tmp_path) in line and "SMPLX_NEUTRAL.npz" in line
+    assert str(tmp_path) in line and "SMPLX_NEUTRAL.npz" in line and "SMPLX_HOST_DIR" in line  # the compose knob
 
 
 @pytest.mark.django_db

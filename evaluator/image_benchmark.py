@@ -39,10 +39,11 @@ class ImageBenchmarkPaths:
     gt_path: Path  # private ground truth
 
 
-def sample_params(num: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Random SMPL-X parameters of people roughly facing the camera (camera y points down)."""
+def sample_params(num: int, rng: np.random.Generator, yaw: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Random SMPL-X parameters of people roughly facing the camera (camera y points down), turned by
+    ``yaw`` (radians; drawn in +-60 degrees when not given)."""
     # R_x(pi) @ R_y(yaw) is a half turn about (cos(yaw/2), 0, sin(yaw/2)): upright, turned by yaw.
-    yaw = rng.uniform(-math.pi / 3, math.pi / 3, num)
+    yaw = rng.uniform(-math.pi / 3, math.pi / 3, num) if yaw is None else yaw
     upright = math.pi * np.stack([np.cos(yaw / 2), np.zeros(num), np.sin(yaw / 2)], axis=1)
     return {
         "global_orient": upright + rng.normal(0, 0.08, (num, 3)),
@@ -89,9 +90,9 @@ def vertex_shading(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     return AMBIENT + (1 - AMBIENT) * (normals * view).sum(-1).abs()
 
 
-def splat(uv: np.ndarray, depth: np.ndarray, colours: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """Z-buffered point splats: each pixel takes the colour of the nearest vertex covering it."""
-    h, w = background.shape[:2]
+def nearest_splats(uv: np.ndarray, depth: np.ndarray, image_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The z-buffer of point splats: (covered flat pixel indices, index of the nearest vertex covering each)."""
+    h, w = image_size
     offsets = np.arange(-SPLAT_RADIUS, SPLAT_RADIUS + 1)
     du, dv = (a.ravel() for a in np.meshgrid(offsets, offsets))
     base = np.round(uv).astype(np.int64)
@@ -104,8 +105,15 @@ def splat(uv: np.ndarray, depth: np.ndarray, colours: np.ndarray, background: np
     pixel, owner = pixel[order], owner[order]
     first = np.ones(len(pixel), dtype=bool)
     first[1:] = pixel[1:] != pixel[:-1]
+    return pixel[first], owner[first]
+
+
+def splat(uv: np.ndarray, depth: np.ndarray, colours: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Z-buffered point splats: each pixel takes the colour of the nearest vertex covering it."""
+    h, w = background.shape[:2]
+    pixel, owner = nearest_splats(uv, depth, (h, w))
     image = background.reshape(-1, 3).copy()
-    image[pixel[first]] = colours[owner[first]]
+    image[pixel] = colours[owner]
     return image.reshape(h, w, 3)
 
 

@@ -23,7 +23,7 @@ from ..multiperson_format import (IMAGE_IDS, JOINTS2D, JOINTS3D, SCORES, VERTICE
                                   PersonSet, check_prediction_images, load_person_set)
 from ..multiperson_matching import match_image
 from ..smplx_params import PARAM_SIZES
-from .base import OptionSpec, Progress, Protocol
+from .base import WHOLE_IMAGE, OptionSpec, Progress, Protocol
 
 MM = 1e3
 MAX_OCCLUSION = 90.0
@@ -97,6 +97,7 @@ class AgoraMultiPerson(Protocol):
 
     in_mpe = False  # ranks by F1-normalised errors of whole images: not comparable with per-crop MPE
     per_sample_rows = False  # results are aggregates of matched people; nothing per image is stored
+    model_input = WHOLE_IMAGE  # models get whole images, no boxes, and report every person they find
 
     def configure(self) -> None:
         self.kids = self.options["variant"] == "agora"

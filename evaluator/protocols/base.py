@@ -18,6 +18,7 @@ from ..metric_names import ALL_METRIC_LABELS, MetricLabel
 from ..metric_sums import MetricSums
 
 Progress = Callable[[int, int], None]
+PERSON_CROP, WHOLE_IMAGE = "person-crop", "whole-image"  # Protocol.model_input values
 
 
 def sums_by_split(per_sample: dict[str, np.ndarray], metrics: tuple[str, ...]) -> dict[str, MetricSums]:
@@ -73,6 +74,9 @@ class Protocol:
     in_mpe: ClassVar[bool] = True
     # Whether workers keep per-sample values for the owner's download and the failures page.
     per_sample_rows: ClassVar[bool] = True
+    # What a submitted model is given (the manifest's "input"): one person box per image (PERSON_CROP), or whole
+    # images without boxes, the model finding a variable number of people in each (WHOLE_IMAGE).
+    model_input: ClassVar[str] = PERSON_CROP
 
     def __init__(self, options: Mapping[str, object] | None = None):
         options = dict(options or {})

@@ -103,6 +103,45 @@ class StagedUpload:
         shutil.rmtree(self.staging_dir, ignore_errors=True)
 
 
+@dataclass
+class IncomingObject:
+    """A file PUT straight into the store (a direct upload, ``direct_uploads``): its key under ``incoming/`` and the
+    name, size and sha256 its uploader declared. Untrusted until a worker has checked it (``direct_uploads.verify``)."""
+
+    key: str
+    name: str
+    size: int
+    sha256: str
+
+
+class IncomingUpload(StagedUpload):
+    """A direct upload staged in the store itself: ``commit`` points the submission at the incoming object."""
+
+    def __init__(self, incoming: IncomingObject, kind: str, benchmarks: list[Benchmark]) -> None:
+        super().__init__(kind, benchmarks, Path(), incoming.key, incoming.sha256, incoming.size, incoming.name)
+
+    def commit(self, submission) -> None:
+        submission.upload.name = self.upload_relpath
+        submission.upload_sha256, submission.upload_size = self.sha256, self.size
+
+    def discard(self) -> None:  # nothing local; an object never completed is left to the bucket's lifecycle rule
+        pass
+
+
+def _stage_incoming(incoming: IncomingObject, kind: str, chosen: list[Benchmark]) -> IncomingUpload:
+    """The checks that need no byte of the file (declared size, benchmarks); the worker does the rest."""
+    check_declared_size(incoming.size)
+    if incoming.size < 1:
+        raise UploadError(f"{incoming.name}: the file is empty.")
+    if not chosen:
+        raise UploadError("Name the benchmark(s) of a direct upload.", field="benchmark")
+    if kind == SubmissionKind.PREDICTIONS:
+        refuse_models_only(chosen)
+    else:
+        refuse_predictions_only(chosen)
+    return IncomingUpload(incoming, kind, chosen)
+
+
 def new_staging_dir() -> Path:
     root = private_root() / "tmp"
     root.mkdir(parents=True, exist_ok=True)
@@ -286,6 +325,8 @@ def stage_upload(uploaded_file, kind: str, benchmark_slugs: list[str]) -> Staged
     original_name = Path(getattr(uploaded_file, "name", "") or "upload").name
     allowed = active_benchmarks()
     chosen = resolve_benchmarks(benchmark_slugs, allowed)
+    if isinstance(uploaded_file, IncomingObject):
+        return _stage_incoming(uploaded_file, kind, chosen)
     staging = new_staging_dir()
     try:
         raw = staging / "original.upload"
@@ -310,6 +351,16 @@ def refuse_models_only(benchmarks: list[Benchmark]) -> None:
         raise UploadError(
             f"Benchmark(s) {', '.join(models_only)} accept models only (their inputs are held out on this server): "
             "submit a container image or a TorchScript archive instead of a predictions file.",
+            field="benchmark",
+        )
+
+
+def refuse_predictions_only(benchmarks: list[Benchmark]) -> None:
+    """A model for a benchmark without held-out images on this server is refused before anything runs."""
+    refusing = [b.slug for b in benchmarks if not b.accepts_models]
+    if refusing:
+        raise UploadError(
+            f"Benchmark(s) {', '.join(refusing)} accept predictions files only, not models (no held-out images on this server).",
             field="benchmark",
         )
 
@@ -349,12 +400,7 @@ def _stage_predictions(raw: Path, staging: Path, name: str, chosen: list[Benchma
 def _stage_model(raw: Path, staging: Path, name: str, kind: str, chosen: list[Benchmark]) -> StagedUpload:
     if not chosen:
         raise UploadError("Choose at least one benchmark for the model to run on.", field="benchmark")
-    refusing = [b.slug for b in chosen if not b.accepts_models]
-    if refusing:
-        raise UploadError(
-            f"Benchmark(s) {', '.join(refusing)} accept predictions files only, not models (no held-out images on this server).",
-            field="benchmark",
-        )
+    refuse_predictions_only(chosen)
     if kind == SubmissionKind.CONTAINER:
         if not tarfile.is_tarfile(raw):
             raise UploadError(f"{name}: not a container image archive (expected `podman save --format oci-archive` or `docker save` output, a tar file).")

@@ -112,12 +112,13 @@ class StaffLog:
         Submission.objects.filter(pk=self.submission_id).update(log="\n".join(self.parts)[-LOG_LIMIT:])
 
 
-def _check_structure(path: Path) -> None:
-    """The web's checks of an uploaded npz (zip directory, sizes, .npy headers), before numpy loads it."""
+def _check_structure(path: Path, benchmark: Benchmark) -> None:
+    """The web's checks of an uploaded npz (zip directory, sizes, .npy headers, the keys the benchmark's protocol
+    takes: a whole-image benchmark's file holds people, ``image_ids`` / ``joints2d`` ...), before numpy loads it."""
     from leaderboard.submissions.uploads import UploadError, check_npz_structure, prediction_keys
 
     try:
-        check_npz_structure(path, "predictions.npz", prediction_keys())
+        check_npz_structure(path, "predictions.npz", prediction_keys(benchmark))
     except UploadError as exc:
         raise _Invalid(INVALID_PREDICTIONS, str(exc)) from None
 
@@ -174,7 +175,7 @@ def run_models(submission: Submission, benchmarks: list[Benchmark], worker: str)
                 if not result.ok:
                     raise SubmissionInvalid(f"{where}: {result.error}")
                 try:
-                    _check_structure(result.predictions_path)
+                    _check_structure(result.predictions_path, benchmark)
                 except _Invalid as exc:
                     log.add(f"[{benchmark.slug}] predictions refused: {exc.detail}")
                     raise SubmissionInvalid(f"{where}: {exc.public}") from None

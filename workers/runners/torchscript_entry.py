@@ -7,6 +7,11 @@ Contract (docs/model_submissions.md): every image is cropped to its person box (
 the 192:256 aspect ratio, scaled by 1.25, zero padding outside the image), resized to 256x192 and fed
 as float32 RGB in [0, 1], batch shape (B, 3, 256, 192). The module returns a dict of tensors named
 after the SMPL-X parameters (or a tuple/list in `PARAM_ORDER`), each with B rows.
+
+Whole-image benchmarks (manifest ``"input": "whole-image"``, multi-person protocols) give no boxes: each
+image is fed whole, (1, 3, H, W), and the module returns a dict with one row per person it found (any
+number, 0 included): ``joints2d`` (P, 24, 2) image pixels, the SMPL-X parameters or ``vertices``, and
+optionally ``scores`` (P,).
 """
 from __future__ import annotations
 
@@ -34,6 +39,8 @@ PARAM_SHAPES: dict[str, tuple[int, ...]] = {
 }
 OPTIONAL_SHAPES: dict[str, tuple[int, ...]] = {"leye_pose": (3,), "reye_pose": (3,), "vertices": (10475, 3)}
 PARAM_ORDER = tuple(PARAM_SHAPES)
+WHOLE_IMAGE = "whole-image"  # the manifest's "input" for multi-person benchmarks (evaluator.protocols.base)
+PERSON_SHAPES: dict[str, tuple[int, ...]] = {"joints2d": (24, 2), "scores": ()}  # whole-image outputs besides SMPL-X
 MEMORY_ERROR = "memory"
 # The status codes the host turns into the owner's message (workers.runners.bubblewrap.STATUS_MESSAGES).
 STATUS_CODES = ("bad_input", "load_failed", "output_type", "output_count", "unknown_outputs", "not_a_tensor",
@@ -49,16 +56,18 @@ class RunnerError(Exception):
         self.code, self.key = code, key
 
 
-def load_samples(input_dir: Path) -> list[tuple[str, Path, tuple[float, float, float, float]]]:
+def load_samples(input_dir: Path) -> list[tuple[str, Path, tuple[float, float, float, float] | None]]:
+    """(sample id, image path, person box) per sample; the box is None on a whole-image benchmark."""
     manifest = json.loads((input_dir / "manifest.json").read_text())
+    whole = manifest.get("input") == WHOLE_IMAGE
     samples = []
     root = input_dir.resolve()
     for entry in manifest["samples"]:
         image = (input_dir / entry["image"]).resolve()
         if root not in image.parents:
             raise RunnerError("bad_input", f"sample {entry['sample_id']}: image path {entry['image']!r} leaves /input")
-        x, y, w, h = (float(v) for v in entry["bbox_xywh"])
-        samples.append((str(entry["sample_id"]), image, (x, y, w, h)))
+        box = None if whole else tuple(float(v) for v in entry["bbox_xywh"])
+        samples.append((str(entry["sample_id"]), image, box))
     return samples
 
 
@@ -94,8 +103,9 @@ def as_named_outputs(out) -> dict[str, torch.Tensor]:
     raise RunnerError("output_type", f"the model returned {type(out).__name__}; expected a dict of tensors or a tuple")
 
 
-def reshape_outputs(named: dict[str, torch.Tensor], batch: int) -> dict[str, np.ndarray]:
-    shapes = {**PARAM_SHAPES, **OPTIONAL_SHAPES}
+def reshape_outputs(named: dict[str, torch.Tensor], batch: int,
+                    extra: dict[str, tuple[int, ...]] | None = None) -> dict[str, np.ndarray]:
+    shapes = {**PARAM_SHAPES, **OPTIONAL_SHAPES, **(extra or {})}
     unknown = sorted(set(named) - set(shapes))
     if unknown:
         raise RunnerError("unknown_outputs", f"the model returned unknown outputs {unknown}; known: {sorted(shapes)}")
@@ -120,6 +130,8 @@ def run(model_path: Path, input_dir: Path, output_path: Path, batch_size: int, d
             raise
         raise RunnerError("load_failed", f"torch.jit.load failed: {exc}") from exc
     model.eval()
+    if any(box is None for _, _, box in samples):
+        return run_whole_images(model, samples, output_path, device)
     chunks: dict[str, list[np.ndarray]] = {}
     with torch.inference_mode():
         for start in range(0, len(samples), batch_size):
@@ -136,6 +148,46 @@ def run(model_path: Path, input_dir: Path, output_path: Path, batch_size: int, d
         raise RunnerError("ragged_outputs", "the model returned a different number of outputs for different parameters")
     np.savez(output_path, sample_ids=np.array([s[0] for s in samples]), **arrays)
     print(f"wrote {len(samples)} predictions to {output_path}", flush=True)
+    return 0
+
+
+def people_found(named) -> int:
+    """How many people a whole-image output holds: the rows of ``joints2d`` (24 x 2 values each)."""
+    if not isinstance(named, dict):
+        raise RunnerError("output_type", f"the model returned {type(named).__name__}; expected a dict of tensors")
+    joints = named.get("joints2d")
+    if not isinstance(joints, torch.Tensor):
+        raise RunnerError("missing_outputs", "the model returned no 'joints2d' tensor (one row per person found)")
+    per_person = int(np.prod(PERSON_SHAPES["joints2d"]))
+    if joints.numel() % per_person:
+        raise RunnerError("bad_shape", f"output 'joints2d' has shape {tuple(joints.shape)}; expected (P, 24, 2)",
+                          key="joints2d")
+    return joints.numel() // per_person
+
+
+def run_whole_images(model, samples: list, output_path: Path, device: str) -> int:
+    """One image at a time, whole; every output has one row per person found (image_ids repeat the image id)."""
+    image_ids: list[str] = []
+    chunks: dict[str, list[np.ndarray]] = {}
+    with torch.inference_mode():
+        for sample_id, path, _ in samples:
+            with Image.open(path) as img:
+                pixels = np.asarray(img.convert("RGB"))
+            batch = torch.from_numpy(pixels.copy()).to(device).permute(2, 0, 1)[None].float().div_(255.0)
+            named = model(batch)
+            people = people_found(named)
+            arrays = reshape_outputs(named, people, PERSON_SHAPES)
+            if chunks and set(arrays) != set(chunks):
+                raise RunnerError("ragged_outputs", f"the model returned outputs {sorted(arrays)} for one image and "
+                                  f"{sorted(chunks)} for another")
+            for key, array in arrays.items():
+                chunks.setdefault(key, []).append(array)
+            image_ids += [sample_id] * people
+    missing = [k for k in PARAM_ORDER if k not in chunks]
+    if chunks and missing and "vertices" not in chunks:
+        raise RunnerError("missing_outputs", f"the model returned no {', '.join(missing)} (and no vertices)")
+    np.savez(output_path, image_ids=np.array(image_ids, dtype=str), **{k: np.concatenate(v) for k, v in chunks.items()})
+    print(f"wrote {len(image_ids)} people in {len(samples)} images to {output_path}", flush=True)
     return 0
 
 

@@ -16,7 +16,9 @@ in one run, each block with the load average (as ``uptime`` prints it):
   object store (EHPS_STORAGE=s3 against moto_server, web and worker with their own keys, roots and caches;
   ``--latency-only`` runs just these);
 - the sweeper's broker queue scan per queued message, now vs before (bench/bench_queue_scan.py, in a process of
-  its own).
+  its own);
+- with ``--scaling 1 2 4`` only: samples/s of one worker with 1, 2, 4 pool processes (1 torch thread each) and the
+  scaling efficiency rate(N) / (N x rate(1)).
 
 Ratios are what to compare: on a shared machine the absolute figures move with everyone else's load.
 """
@@ -114,6 +116,9 @@ def main() -> None:
     parser.add_argument("--no-loaded", action="store_true", help="skip the runs with an extra busy loop")
     parser.add_argument("--latency-only", action="store_true",
                         help="only upload -> finished of the small submission, filesystem vs object store")
+    parser.add_argument("--scaling", type=int, nargs="*", metavar="N",
+                        help="only throughput with N worker pool processes (e.g. 1 2 4; 1 torch thread each, one "
+                             "worker per run) and the scaling efficiency")
     args = parser.parse_args()
 
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
@@ -173,6 +178,8 @@ def measure(args: argparse.Namespace, env: dict[str, str], outer_env: dict[str, 
           f"{settings.EVAL_SHARDS_PER_PROCESS} shards per process; torch {torch.__version__}, device cpu; "
           f"start: {load_average()}")
 
+    if args.scaling:
+        return scaling(args, env, tmp, user, benchmark)
     if args.latency_only:
         loads = ()
     rates: dict[tuple[str, bool], float] = {}
@@ -245,6 +252,40 @@ def measure(args: argparse.Namespace, env: dict[str, str], outer_env: dict[str, 
     print(f"\nsweeper queue scan, {args.queue_messages:,} queued messages (bench/bench_queue_scan.py):", flush=True)
     subprocess.run([sys.executable, str(REPO / "bench" / "bench_queue_scan.py"), "--counts", str(args.queue_messages),
                     "--no-loaded"], env=outer_env, check=True)  # its own process: Celery reads CELERY_BROKER_URL
+
+
+def scaling(args: argparse.Namespace, env: dict[str, str], tmp: Path, user, benchmark) -> None:
+    """samples/s of one worker with N pool processes (shards planned for N: EVAL_WORKER_PROCESSES), each N once
+    warm-up-free (the host's GT meshes are stored by the first run), and efficiency = rate(N) / (N x rate(1))."""
+    from leaderboard.submissions.models import Status
+    from workers.pipeline import start_evaluation
+    from workers.synthetic import create_submission
+
+    warm = create_submission(user, [benchmark], method_name="warm-up")  # stores the GT meshes once, like a host would
+    with worker(env, tmp / "worker-warm.log", 1, 1):
+        start_evaluation(warm.pk)
+        wait_final(warm.pk)
+    rows = []
+    for processes in args.scaling:
+        run_env = {**env, "EVAL_WORKER_PROCESSES": str(processes)}
+        with worker(run_env, tmp / f"worker-scaling-{processes}.log", processes, 1):
+            submission = create_submission(user, [benchmark], method_name=f"{processes} processes")
+            started = time.perf_counter()  # the worker plans shards for its N processes (its own environment)
+            start_evaluation(submission.pk)
+            wait_final(submission.pk)
+            elapsed = time.perf_counter() - started
+        submission.refresh_from_db()
+        assert submission.status == Status.FINISHED, submission.error_message
+        scoring = (submission.finished_at - submission.started_at).total_seconds()
+        rows.append((processes, args.samples / elapsed, args.samples / scoring, submission.progress_total))
+        print(f"  {processes} process(es): {rows[-1][1]:,.0f} samples/s end to end, {rows[-1][2]:,.0f} scoring only, "
+              f"{rows[-1][3]} shards ({load_average()})", flush=True)
+    base = {1: rows[0][1:3]} if rows and rows[0][0] == 1 else {}
+    print(f"\n{'processes':>9} {'end to end':>11} {'efficiency':>11} {'scoring':>9} {'efficiency':>11}   ({os.cpu_count()} CPUs)")
+    for processes, end_to_end, scoring, _ in rows:
+        eff = (f"{end_to_end / (processes * base[1][0]):>10.0%} ", f"{scoring / (processes * base[1][1]):>10.0%}") \
+            if base else ("", "")
+        print(f"{processes:>9} {end_to_end:>11,.0f} {eff[0]:>11} {scoring:>9,.0f} {eff[1]:>11}")
 
 
 def upload_latency(args: argparse.Namespace, user, small, env: dict[str, str], tmp: Path, where: str) -> None:

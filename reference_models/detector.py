@@ -9,7 +9,7 @@ Not learned, and honest about it. It suits images whose background is a smooth v
 2. Foreground: pixels more than `THRESHOLD` (0-255) from the background in some channel; a closing of
    radius `CLOSE_RADIUS` fills the gaps between point splats.
 3. An opening of radius `CUT_RADIUS` cuts the thin parts (arms, hands) that join people standing side by
-   side; what remains is labelled 8-connected (label propagation by max-pooling, all images at once).
+   side; what remains is labelled 8-connected (`label_components`: batched torch, no SciPy).
 4. Each component of at least `MIN_AREA` of the image is a person: its box (arms cut off, so mostly
    the torso, head and legs) and a score, the share of the box the component fills.
 
@@ -54,8 +54,18 @@ def background(images: torch.Tensor) -> torch.Tensor:
     return fit
 
 
+def _max3(x: torch.Tensor) -> torch.Tensor:
+    """3x3 maximum of non-negative (B, 1, H, W) values, zero outside: separable shifts (CPU max_pool2d with
+    stride 1 is ~20x slower)."""
+    p = F.pad(x, (1, 1, 1, 1))
+    rows = torch.maximum(torch.maximum(p[..., :-2, :], p[..., 1:-1, :]), p[..., 2:, :])
+    return torch.maximum(torch.maximum(rows[..., :-2], rows[..., 1:-1]), rows[..., 2:])
+
+
 def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
-    return F.max_pool2d(mask, 2 * radius + 1, stride=1, padding=radius)
+    for _ in range(radius):  # r 3x3 steps make the (2r+1)-square
+        mask = _max3(mask)
+    return mask
 
 
 def _erode(mask: torch.Tensor, radius: int) -> torch.Tensor:
@@ -70,18 +80,25 @@ def foreground(images: torch.Tensor) -> torch.Tensor:
     return _dilate(_erode(mask, CUT_RADIUS), CUT_RADIUS)
 
 
-def label_components(mask: torch.Tensor, check_every: int = 16) -> torch.Tensor:
-    """(B, 1, H, W) 0/1 (fewer than 2**24 pixels) -> (B, H, W) int64 labels (0 = background; a component's label is its largest
-    flat pixel index + 1), 8-connected."""
+def label_components(mask: torch.Tensor, check_every: int = 8) -> torch.Tensor:
+    """(B, 1, H, W) 0/1 (fewer than 2**24 pixels) -> (B, H, W) int64 labels (0 = background; a component's label
+    is its largest flat pixel index + 1), 8-connected.
+
+    Each step spreads the largest label to the 8 neighbours (max-pooling inside the mask), then lets every pixel
+    take the label of the pixel its label names (pointer jumping: that pixel is in the same component and has
+    spread further), so long thin components converge in far fewer steps than their length."""
     b, _, h, w = mask.shape
     # float32 holds every index exactly below 2**24 pixels
     index = torch.arange(1, h * w + 1, dtype=torch.float32, device=mask.device).reshape(1, 1, h, w)
     mask = mask.float()
+    flat_mask = mask.reshape(b, -1)
     labels = index * mask
     while True:
         before = labels
         for _ in range(check_every):
-            labels = F.max_pool2d(labels, 3, stride=1, padding=1) * mask
+            flat = (_max3(labels) * mask).reshape(b, -1)
+            jumped = torch.gather(flat, 1, (flat.long() - 1).clamp_min(0)) * flat_mask
+            labels = torch.maximum(flat, jumped).reshape(b, 1, h, w)
         if torch.equal(labels, before):
             return labels[:, 0].long()
 

@@ -31,6 +31,7 @@ class DemoBenchmark:
     seed: int
     keep_splits: bool  # False: one 'test' split
     layout: str = ""  # a demo_data.GENERATORS key (GT layout of the protocol); "" = evaluator.demo's SMPL-X files
+    reference_row: bool = False  # models-only: the server runs the demo's reference model on it (a computed row)
 
 
 DEMO_BENCHMARKS = (
@@ -59,9 +60,21 @@ IMAGES_BENCHMARK = DemoBenchmark(BenchmarkSpec(
     "Rendered synthetic people; the images are held out, so submit a model (container or TorchScript archive) "
     "and the server runs it. Not part of MPE.",
     counts_toward_mpe=False, counts_toward_hand_mpe=False, display_order=40), 32, 14, False)
+# Whole images of 1-4 people (the agora-multiperson protocol): models get no boxes. The demo's reference model
+# (detector + mean body, reference_models.multiperson) runs on it, so the board has a computed row.
+MULTIPERSON_BENCHMARK = DemoBenchmark(BenchmarkSpec(
+    "demo-multiperson", "Demo multi-person images (models)",
+    "Rendered synthetic images of 1-4 people each (some hiding others, a quarter of them kids), scored by the "
+    "'agora-multiperson' protocol: predictions are matched to people, errors divided by the detection F1, ranked "
+    "by FB-NMVE. A submitted model gets whole images, no person boxes, and reports every person it finds. The "
+    "images are held out, so submit a model. Not part of MPE.",
+    protocol="agora-multiperson", primary_metric="fb_nmve", counts_toward_mpe=False, counts_toward_hand_mpe=False,
+    display_order=45), 8, 16, False, reference_row=True)
+MODEL_BENCHMARKS = (IMAGES_BENCHMARK, MULTIPERSON_BENCHMARK)  # held-out images: models only
+REFERENCE_METHOD = "Demo detector + mean body (reference)"
 
 
-DEMO_SLUGS = frozenset(d.spec.slug for d in (*DEMO_BENCHMARKS, IMAGES_BENCHMARK))
+DEMO_SLUGS = frozenset(d.spec.slug for d in (*DEMO_BENCHMARKS, *MODEL_BENCHMARKS))
 
 
 AFTER_REAL = 1000  # display_order offset that lists a demo benchmark after every real one
@@ -173,13 +186,57 @@ def _write_gt(demo: DemoBenchmark, work: Path) -> tuple[Path, dict[str, np.ndarr
     return gt_path, people, ids
 
 
+def _render(demo: DemoBenchmark, out: Path):
+    """The held-out images and GT of a models-only demo benchmark, in the input its protocol gives models."""
+    from evaluator.image_benchmark import make_image_benchmark
+    from evaluator.multiperson_images import make_multiperson_image_benchmark
+    from evaluator.protocols import get_protocol
+    from evaluator.protocols.base import PERSON_CROP, WHOLE_IMAGE
+
+    renderers = {PERSON_CROP: make_image_benchmark, WHOLE_IMAGE: make_multiperson_image_benchmark}
+    render = renderers[get_protocol(demo.spec.protocol, demo.spec.protocol_options).model_input]
+    return render(out, settings.SMPLX_MODEL_DIR, demo.num_samples, seed=demo.seed, slug=demo.spec.slug)
+
+
+def submit_demo_reference(benchmark: Benchmark, input_dir: Path):
+    """The demo's computed row on a whole-image benchmark: reference_models.multiperson's detector with the mean
+    body (TemplateRegressor) run here on the held-out images; its predictions stored and scored like a model run's."""
+    from django.db import transaction
+
+    from leaderboard.storage import PRIVATE, put_file
+    from leaderboard.submissions.actions import _dispatch
+    from leaderboard.submissions.baselines import system_user
+    from leaderboard.submissions.models import BaselineSource, Submission, SubmissionKind
+    from reference_models.body import SMPLXJoints
+    from reference_models.multiperson import TemplateRegressor, predict_people
+
+    predictions = predict_people(TemplateRegressor(SMPLXJoints(settings.SMPLX_MODEL_DIR)), input_dir,
+                                 settings.SMPLX_MODEL_DIR)
+    description = (f"Run by the server on the held-out images of '{benchmark.slug}' when the demo was created. A "
+                   "silhouette detector (background fitted to the image borders, connected components; "
+                   "reference_models/detector.py) finds the people; each one gets the mean SMPL-X body fitted to its "
+                   "box (reference_models/multiperson.py TemplateRegressor). A floor, not a method.")
+    owner = system_user()
+    with tempfile.TemporaryDirectory() as tmp, transaction.atomic():
+        # a refresh re-imports the benchmark: the row computed on the old images goes
+        Submission.objects.filter(owner=owner, method_name=REFERENCE_METHOD, benchmarks=benchmark).delete()
+        submission = Submission.objects.create(
+            owner=owner, method_name=REFERENCE_METHOD, description=description, kind=SubmissionKind.PREDICTIONS,
+            baseline_source=BaselineSource.COMPUTED, is_public=True)
+        submission.benchmarks.set([benchmark])
+        path = Path(tmp) / "predictions.npz"
+        np.savez(path, **predictions)
+        put_file(PRIVATE, submission.predictions_name(benchmark.slug), path)
+        transaction.on_commit(lambda: _dispatch(submission))  # a broker outage leaves it to the sweeper
+    return submission
+
+
 def create_demo_benchmarks(predictions_dir: Path | None = None, refresh: bool = False) -> list[Benchmark]:
     """Create the demo benchmarks that are missing and write example predictions; deterministic and idempotent.
 
     An existing demo benchmark is kept as the host left it (flags, splits); ``refresh`` re-imports it from scratch.
     """
     from evaluator.demo import noisy_predictions
-    from evaluator.image_benchmark import make_image_benchmark
 
     ensure_body_model()
     out = predictions_dir or default_predictions_dir()
@@ -199,16 +256,18 @@ def create_demo_benchmarks(predictions_dir: Path | None = None, refresh: bool = 
                 noisy = noisy_predictions(people, np.random.default_rng(seed), level)
                 order = np.random.default_rng(seed).permutation(len(ids))  # predictions need not follow GT order
                 np.savez(path, sample_ids=ids[order], **{k: v[order].astype(np.float32) for k, v in noisy.items()})
-        existing = None if refresh else _already_imported(IMAGES_BENCHMARK.spec.slug)
-        if existing is not None:
-            benchmarks.append(existing)
-        else:
-            images = make_image_benchmark(Path(tmp) / "images", settings.SMPLX_MODEL_DIR, IMAGES_BENCHMARK.num_samples,
-                                          seed=IMAGES_BENCHMARK.seed, slug=IMAGES_BENCHMARK.spec.slug)
-            imported = import_ground_truth(images.gt_path, _demo_spec(IMAGES_BENCHMARK.spec), images_dir=images.input_dir)
+        for demo in MODEL_BENCHMARKS:
+            existing = None if refresh else _already_imported(demo.spec.slug)
+            if existing is not None:
+                benchmarks.append(existing)
+                continue
+            images = _render(demo, Path(tmp) / demo.spec.slug)
+            imported = import_ground_truth(images.gt_path, _demo_spec(demo.spec), images_dir=images.input_dir)
             Benchmark.objects.filter(pk=imported.pk).update(accepts_predictions=False)  # models only
             imported.accepts_predictions = False
             benchmarks.append(imported)
+            if demo.reference_row:
+                submit_demo_reference(imported, images.input_dir)
     bundle = out / "all-demo-benchmarks.zip"
     with zipfile.ZipFile(bundle, "w", zipfile.ZIP_STORED) as archive:  # npz members are already zip archives
         for demo in DEMO_BENCHMARKS:

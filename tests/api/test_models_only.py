@@ -46,9 +46,14 @@ def test_models_are_still_accepted(model_bench, client_for, alice, started):  # 
     assert response.status_code == 201, response.content[:300]
 
 
-def test_the_demo_image_benchmark_is_models_only(db, tmp_path, settings):
-    from leaderboard.benchmarks.demo import IMAGES_BENCHMARK, create_demo_benchmarks
+def test_the_demo_image_benchmarks_are_models_only(db, tmp_path, settings):
+    from leaderboard.benchmarks.demo import MODEL_BENCHMARKS, MULTIPERSON_BENCHMARK, REFERENCE_METHOD, create_demo_benchmarks
+    from leaderboard.submissions.models import BaselineSource, Submission
 
     benchmarks = {b.slug: b for b in create_demo_benchmarks(tmp_path / "predictions")}
-    assert benchmarks[IMAGES_BENCHMARK.spec.slug].accepts_predictions is False
-    assert all(b.accepts_predictions for slug, b in benchmarks.items() if slug != IMAGES_BENCHMARK.spec.slug)
+    models_only = {d.spec.slug for d in MODEL_BENCHMARKS}
+    assert all(b.accepts_predictions is (slug not in models_only) for slug, b in benchmarks.items())
+    multi = benchmarks[MULTIPERSON_BENCHMARK.spec.slug]
+    assert multi.protocol == "agora-multiperson" and multi.primary_metric == "fb_nmve" and not multi.counts_toward_mpe
+    (row,) = Submission.objects.filter(benchmarks=multi)  # the demo reference model's computed row, public
+    assert (row.method_name, row.baseline_source, row.is_public) == (REFERENCE_METHOD, BaselineSource.COMPUTED, True)

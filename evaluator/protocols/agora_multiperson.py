@@ -44,6 +44,9 @@ PARTS = tuple(PART_JOINTS)
 PART_GROUPS = {"body": "body", "lhand": "hands", "rhand": "hands", "face": "face"}
 PART_NAMES = {"body": "body", "lhand": "left hand", "rhand": "right hand", "face": "face"}
 RATES = ("f1", "precision", "recall")
+# The columns of the subset rows (all people, kids) on a submission's page.
+SUBSET_KEYS = ("true_positives", "misses", "precision", "recall", "f1", "fb_nmve", "fb_nmje", "body_nmve",
+               "body_nmje", "fb_mve", "fb_mpjpe")
 BODY_VERTS_FILE = "body_verts_smplx.npy"  # optional AGORA body vertex ids in MODEL_DIR/smplx
 
 
@@ -97,6 +100,7 @@ class AgoraMultiPerson(Protocol):
 
     in_mpe = False  # ranks by F1-normalised errors of whole images: not comparable with per-crop MPE
     per_sample_rows = False  # results are aggregates of matched people; nothing per image is stored
+    prediction_layout = "people"
     model_input = WHOLE_IMAGE  # models get whole images, no boxes, and report every person they find
 
     def configure(self) -> None:
@@ -122,6 +126,9 @@ class AgoraMultiPerson(Protocol):
         for part in PARTS:
             for m, name in (("mve", "MVE"), ("mpjpe", "MPJPE")):
                 labels[f"{part}_{m}"] = MetricLabel(f"{name} ({PART_NAMES[part]})", PART_GROUPS[part], False)
+        if self.kids:
+            labels["kid_f1"] = MetricLabel("F1 (kids)", "all", False, True, "")
+            labels["kid_fb_nmve"] = MetricLabel("FB-NMVE (kids)", "all", False)
         return labels
 
     # --- files -----------------------------------------------------------------------------
@@ -238,8 +245,19 @@ class AgoraMultiPerson(Protocol):
                 f1_official, f1_raw = prf["f1"], prf["f1_raw"]
             # official quirk: kid body errors use kid F1, kid full-body errors the overall F1
             out.update(_error_figures(prefix, mean, prf["f1"], prf["f1_raw"], f1_official, f1_raw))
-        out["breakdowns"] = breakdowns(mean, c)
+        out.update(breakdown_figures(mean, c))
         return out
+
+    def breakdowns(self, figures: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        """The three breakdowns of a stored result (``summarize``'s flat ``<dim>_bin<b>_<value>`` keys) as rows
+        ``{"bin": label, "people", "miss_rate", "mpjpe", "mve", "nmje", "nmve"}`` per bin, for tables and plots."""
+        return {dim: [{"bin": label, **{v: figures.get(f"{dim}_bin{b}_{v}") for v in BIN_VALUES}}
+                      for b, label in enumerate(bin_labels(dim))] for dim in BREAKDOWNS}
+
+    def subsets(self, figures: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """Rows "All people" and (AGORA) "Kids": {key without the kid_ prefix: value} of SUBSET_KEYS."""
+        prefixes = [("All people", "")] + ([("Kids", "kid_")] if self.kids else [])
+        return [(label, {k: figures.get(prefix + k) for k in SUBSET_KEYS}) for label, prefix in prefixes]
 
 
 def prf1(count: int, miss: int, fp: int) -> dict[str, float | None]:
@@ -285,22 +303,22 @@ def _error_figures(prefix: str, mean: dict, f1: float | None, f1_raw: float | No
     return out
 
 
-def breakdowns(mean: dict, counts: dict) -> dict[str, list[dict[str, Any]]]:
-    """Per bin: people, miss rate, body MPJPE/MVE over matches, and the official normalised
-    ``create_normalized_df`` values (mean / (1 - miss rate))."""
-    out = {}
+BIN_VALUES = ("people", "miss_rate", "mpjpe", "mve", "nmje", "nmve")
+
+
+def breakdown_figures(mean: dict, counts: dict) -> dict[str, float | int | None]:
+    """Per bin (flat keys ``<dim>_bin<b>_<value>``, so a stored result stays {key: number}): people, miss rate,
+    body MPJPE/MVE over matches, and the official normalised ``create_normalized_df`` values
+    (mean / (1 - miss rate))."""
+    out: dict[str, float | int | None] = {}
     for dim, n in BREAKDOWNS.items():
-        rows = []
-        for b, label in enumerate(bin_labels(dim)):
-            k = f"{dim}{b}_"
-            people = counts.get(k + "n", 0)
+        for b in range(n):
+            k, key = f"{dim}{b}_", f"{dim}_bin{b}_"
             miss_rate = mean.get(k + "miss")
-            row = {"bin": label, "people": people, "miss_rate": miss_rate}
+            out[key + "people"], out[key + "miss_rate"] = counts.get(k + "n", 0), miss_rate
             for m, norm in (("mpjpe", "nmje"), ("mve", "nmve")):
-                row[m] = mean.get(k + m)
-                row[norm] = _div(row[m], None if miss_rate is None else 1 - miss_rate)
-            rows.append(row)
-        out[dim] = rows
+                out[key + m] = mean.get(k + m)
+                out[key + norm] = _div(out[key + m], None if miss_rate is None else 1 - miss_rate)
     return out
 
 

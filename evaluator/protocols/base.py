@@ -74,6 +74,8 @@ class Protocol:
     in_mpe: ClassVar[bool] = True
     # Whether workers keep per-sample values for the owner's download and the failures page.
     per_sample_rows: ClassVar[bool] = True
+    # What a predictions file holds: "samples" (one row per sample id) or "people" (people of whole images).
+    prediction_layout: ClassVar[str] = "samples"
     # What a submitted model is given (the manifest's "input"): one person box per image (PERSON_CROP), or whole
     # images without boxes, the model finding a variable number of people in each (WHOLE_IMAGE).
     model_input: ClassVar[str] = PERSON_CROP
@@ -119,6 +121,14 @@ class Protocol:
     def summarize(self, sums: MetricSums) -> dict[str, Any]:
         """A stored result (BenchmarkResult.metrics) from the merged sums of one split: the means here."""
         return sums.means()
+
+    def subsets(self, figures: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """(label, {result key: value}) per subset of people a page shows as rows (none here)."""
+        return []
+
+    def breakdowns(self, figures: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        """{dimension: per-bin rows} of a stored result, for the breakdown plots (none here)."""
+        return {}
 
     # --- files -----------------------------------------------------------------------------
     def load_gt(self, source: str | os.PathLike, name: str | None = None) -> SampleSet:

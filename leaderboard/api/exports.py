@@ -14,7 +14,7 @@ from django.http import StreamingHttpResponse
 
 from leaderboard.api.csv_safety import spreadsheet_safe
 from leaderboard.benchmarks.models import Benchmark
-from leaderboard.submissions.leaderboard import OVERALL_SCORES, Board, Row, iter_board_rows
+from leaderboard.submissions.leaderboard import OVERALL_SCORES, Board, Row, board_metrics, iter_board_rows
 
 
 def row_fields(row: Row) -> dict:
@@ -48,14 +48,12 @@ def benchmark_json(benchmark: Benchmark) -> dict:
 
 def board_header(board: Board) -> dict:
     """The fields of a board payload that are not rows (what, which split, which order)."""
-    from evaluator.metric_names import METRICS
-
     common = {"all": not board.best_only, "sort": board.sort, "direction": board.direction}
     if board.benchmark is None:
         return {"benchmarks": [benchmark_json(b) for b in board.benchmarks], **common}
     return {"benchmark": {"slug": board.benchmark.slug, "name": board.benchmark.name,
                           "primary_metric": board.benchmark.primary_metric},
-            "split": board.split.name if board.split else None, **common, "metrics": list(METRICS)}
+            "split": board.split.name if board.split else None, **common, "metrics": list(board_metrics(board.benchmark))}
 
 
 # ------------------------------------------------------------------------------------------------- CSV
@@ -78,7 +76,6 @@ def _submitted(row: Row) -> str | None:
 
 def csv_columns(board: Board) -> tuple[list[str], Callable[[Row], list]]:
     """(header, row -> values) of a board's CSV."""
-    from evaluator.metric_names import METRICS
 
     lead = ["rank", "method", "owner", "team", "baseline"]
     tail = ["paper_url", "code_url", "submitted_at", "id", "coverage"]
@@ -96,11 +93,13 @@ def csv_columns(board: Board) -> tuple[list[str], Callable[[Row], list]]:
 
         return [*lead, *OVERALL_SCORES, *slugs, *tail], overall
 
+    metrics = board_metrics(board.benchmark)
+
     def per_benchmark(row: Row) -> list:
         head, end = common(row)
-        return [*head, *(row.values.get(m) for m in METRICS), row.num_samples, *end]
+        return [*head, *(row.values.get(m) for m in metrics), row.num_samples, *end]
 
-    return [*lead, *METRICS, "num_samples", *tail], per_benchmark
+    return [*lead, *metrics, "num_samples", *tail], per_benchmark
 
 
 def csv_lines(header: list[str], lines: Iterable[list]) -> Iterator[str]:

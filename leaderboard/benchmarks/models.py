@@ -88,6 +88,27 @@ class Benchmark(models.Model):
             raise ValidationError(errors)
 
     @property
+    def protocol_in_mpe(self) -> bool:
+        """Whether its protocol may be averaged into MPE at all (agora-multiperson ranks by its own figures)."""
+        try:
+            return self.get_protocol().in_mpe
+        except ValueError:
+            return True
+
+    @property
+    def protocol_layout(self) -> str:
+        """What its predictions file holds (``Protocol.prediction_layout``): "samples" or "people" of whole images."""
+        try:
+            return self.get_protocol().prediction_layout
+        except ValueError:
+            return "samples"
+
+    @property
+    def primary_metric_label(self) -> str:
+        labels = self.metric_labels()
+        return labels[self.primary_metric].label if self.primary_metric in labels else self.primary_metric
+
+    @property
     def has_hand_gt(self) -> bool:
         return "hands" in (self.gt_parts or ())
 

@@ -176,11 +176,17 @@ def overall_board(benchmarks: list[Benchmark] | None = None, best_only: bool = T
 
 def benchmark_board(benchmark: Benchmark, split: Split | None, best_only: bool = True, sort: str | None = None,
                     direction: str | None = "asc") -> Board:
-    from evaluator.metric_names import METRICS
-
-    if sort not in METRICS:
+    if sort not in board_metrics(benchmark):
         sort = benchmark.primary_metric
     return Board(benchmark, split, best_only, sort, _direction(direction))
+
+
+def board_metrics(benchmark: Benchmark) -> tuple[str, ...]:
+    """The metric keys a benchmark board's rows carry (sortable, exported): the generic recipe's, plus the figures of
+    a protocol with its own (agora-multiperson: P/R/F1, F1-normalised errors)."""
+    from evaluator.metric_names import ALL_METRICS, METRICS
+
+    return METRICS + tuple(k for k in benchmark.applicable_metrics() if k not in ALL_METRICS)
 
 
 def display_split(benchmark: Benchmark, user=None, requested: str | None = None,
@@ -346,8 +352,6 @@ def _row(values: dict, url: str, rank: int | None, row_values: dict, **extra) ->
 
 def board_rows(board: Board, offset: int = 0, limit: int | None = None) -> list[Row]:
     """Rows ``offset`` .. ``offset + limit`` of the board in display order (all rows when ``limit`` is None)."""
-    from evaluator.metric_names import METRICS
-
     if board.is_empty:
         return []
     qs = _ordered(board)
@@ -367,14 +371,16 @@ def board_rows(board: Board, offset: int = 0, limit: int | None = None) -> list[
     fields = [f"submission__{name}" for name in ROW_FIELDS]
     found = list(qs.values(*fields, "metrics", "num_samples", "rank", "rank_value", "section", "section_reported",
                            "protocol", "protocol_version"))
+    keys = board_metrics(board.benchmark)
     rows = []
     for v in found:
         plain = {name: v[f"submission__{name}"] for name in ROW_FIELDS} | {"rank_value": v["rank_value"]}
         metrics = v["metrics"] or {}
         coverage = Coverage.of([CoverageEntry(board.benchmark.slug, board.split.name, v["protocol"], v["protocol_version"])])
-        rows.append(_row(plain, url, v["rank"], {k: _number(metrics.get(k)) for k in METRICS}, num_samples=v["num_samples"],
+        rows.append(_row(plain, url, v["rank"], {k: _number(metrics.get(k)) for k in keys}, num_samples=v["num_samples"],
                          section=v["section"], section_title=_section_title(
-                             v["section"], coverage, bool(v["section_reported"]), metric_label(board.benchmark.primary_metric))))
+                             v["section"], coverage, bool(v["section_reported"]),
+                             metric_label(board.benchmark.primary_metric, board.benchmark))))
     return rows
 
 
@@ -429,10 +435,10 @@ def _missing(definitions: ScoreDefinitions, score: str, results: dict[int, dict]
     return "; ".join(reasons) or "no value"
 
 
-def metric_label(key: str) -> str:
+def metric_label(key: str, benchmark: Benchmark | None = None) -> str:
     from evaluator.metric_names import METRIC_LABELS
 
-    meta = METRIC_LABELS.get(key)
+    meta = (benchmark.metric_labels() if benchmark is not None else METRIC_LABELS).get(key) or METRIC_LABELS.get(key)
     return meta.label if meta else key
 
 

@@ -22,24 +22,28 @@ from leaderboard.web.boards import (
     BadParameter, Pager, active_benchmarks, board_query, cached_benchmark, is_canonical, my_position, not_modified, page_of,
     positive_int, row_link, stamp, validators, wants_all,
 )
+from leaderboard.web.breakdown_charts import board_breakdowns_html
 from leaderboard.web.response_cache import share
 
 def metric_columns(benchmark: Benchmark) -> list[dict]:
     """The benchmark's metric columns: only those its protocol produces for the parts its GT has (3DPW: the two
     body MPJPEs), in display order. A column that could only ever read "n/a" is not shown."""
-    from evaluator.metric_names import METRIC_LABELS
+    from evaluator.metric_names import ALL_METRICS, METRIC_LABELS
 
-    applicable = set(benchmark.applicable_metrics())
-    return [{"key": k, "label": m.label, "part": m.part, "pa": m.procrustes}
-            for k, m in METRIC_LABELS.items() if k in applicable]
+    # the generic recipe's columns (not the option-only extras), and every figure of a protocol with its own
+    return [{"key": k, "label": m.label, "part": m.part, "pa": m.procrustes, "higher": m.higher_is_better,
+             "rate": m.unit == ""}
+            for k, m in benchmark.metric_labels().items() if k in METRIC_LABELS or k not in ALL_METRICS]
 
 
 def _sort_links(board: Board, columns: list[dict]) -> list[dict]:
-    """Each column's header link: the same column again reverses the direction; a new column starts best first."""
+    """Each column's header link: the same column again reverses the direction; a new column starts best first
+    (highest first for a detection rate such as F1, lowest first for an error)."""
     for column in columns:
         active = column["key"] == board.sort
         column["active"] = active
-        column["href"] = board_query(board, sort=column["key"], dir="desc" if active and board.direction == "asc" else None)
+        direction = ("desc" if board.direction == "asc" else None) if active else ("desc" if column.get("higher") else None)
+        column["href"] = board_query(board, sort=column["key"], dir=direction)
     return columns
 
 
@@ -151,6 +155,7 @@ def benchmark_detail(request: HttpRequest, version, slug: str) -> HttpResponse:
         "splits": [s for s in splits if staff or s.is_revealed],
         "hidden_splits": [s for s in splits if not s.is_revealed],
         "split_note": f"split {split.name}" if split else "",
+        "breakdowns": mark_safe(board_breakdowns_html(version, board)),
     })
 
 

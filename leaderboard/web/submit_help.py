@@ -41,7 +41,7 @@ def protocol_summary(benchmark: Benchmark) -> dict | None:
     summary.update(
         version=getattr(protocol, "version", ""), title=getattr(protocol, "title", ""),
         text=doc.split("\n\n", 1)[0].replace("\n", " "), parts=sorted(getattr(protocol, "parts", ())),
-        metrics=list(getattr(protocol, "metrics", ())),
+        metrics=[label.label for label in protocol.result_labels().values()], layout=protocol.prediction_layout,
     )
     return summary
 
@@ -52,6 +52,7 @@ def how_to_submit(benchmark: Benchmark) -> dict:
         "layouts": prediction_keys(),
         "protocol": protocol_summary(benchmark),
         "check_command": CHECK_COMMAND.format(file=f"{benchmark.slug}.npz", slug=benchmark.slug),
+        "people": benchmark.protocol_layout == "people",
     }
 
 
@@ -97,6 +98,11 @@ def template_npz(request: HttpRequest, slug: str) -> HttpResponse:
     benchmark = get_object_or_404(Benchmark, slug=slug)
     if refused := _models_only(benchmark):
         return refused
+    if benchmark.protocol_layout == "people":  # how many people an image holds is the method's to find
+        return HttpResponseNotFound(f"Benchmark '{benchmark.slug}' takes people of whole images (image_ids, joints2d, "
+                                    "vertices or SMPL-X parameters per person); its page's How to submit section shows "
+                                    "the keys and `ehps convert-agora`. There is no template file.\n",
+                                    content_type="text/plain; charset=utf-8")
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **template_arrays(_sample_ids(benchmark)))  # zeros compress to almost nothing
     response = HttpResponse(buffer.getvalue(), content_type="application/octet-stream")

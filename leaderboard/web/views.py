@@ -85,6 +85,7 @@ def submission_detail(request: HttpRequest, uuid) -> HttpResponse:
     for result in results:
         result.chart = result_chart_html(result.metrics, f"{result.benchmark.name} ({result.split})")
         result.rows = [{**c, "value": result.metrics.get(c["key"])} for c in metric_columns(result.benchmark)]
+        add_protocol_views(result, submission.method_name)
     return render(request, "web/submission.html", {
         "submission": submission, "results": results, "can_manage": can_manage(request.user, submission),
         "board_links": board_links(submission, results),
@@ -93,6 +94,28 @@ def submission_detail(request: HttpRequest, uuid) -> HttpResponse:
         "mpe_coverage": submission_coverage(submission).label,
         "per_sample_benchmarks": per_sample_benchmarks(request.user, submission),
     })
+
+
+def add_protocol_views(result, method_name: str) -> None:
+    """What a protocol adds to a (visible) result's panel: subset rows (agora-multiperson: all people, kids) and
+    breakdown plots; and whether per-sample values exist for the failures page."""
+    from leaderboard.web.breakdown_charts import breakdown_charts_html
+
+    try:
+        protocol = result.benchmark.get_protocol()
+    except ValueError:  # a protocol this evaluator no longer knows: the plain table only
+        result.subsets, result.breakdowns, result.per_sample = [], "", False
+        return
+    labels = result.benchmark.metric_labels()
+    result.subsets = [{"label": label, "values": values} for label, values in protocol.subsets(result.metrics)]
+    result.subset_columns = [{"key": k, "label": labels[k].label if k in labels else SUBSET_LABELS.get(k, k),
+                              "rate": k in labels and labels[k].unit == ""} for k in (result.subsets[0]["values"]
+                                                                                        if result.subsets else ())]
+    result.breakdowns = breakdown_charts_html(protocol, [(method_name, result.metrics)])
+    result.per_sample = protocol.per_sample_rows
+
+
+SUBSET_LABELS = {"true_positives": "Matched", "misses": "Missed"}
 
 
 def board_links(submission: Submission, results) -> list[dict]:

@@ -149,11 +149,13 @@ def test_results_are_bit_identical_for_1_3_and_7_shards(protocol, body_model, da
 def test_breakdowns_count_every_binned_person(protocol, body_model, dataset):
     gt, noisy = dataset
     out = score(protocol, body_model, gt, noisy)
-    occ = out["breakdowns"]["occlusion"]
+    table = protocol.breakdowns(out)
+    occ = table["occlusion"]
     assert sum(b["people"] for b in occ) == int(((gt["occlusion"] > -1) & (gt["occlusion"] <= 80)).sum())
-    assert sum(b["people"] for b in out["breakdowns"]["orientation"]) == len(gt["image_ids"])
-    assert sum(b["people"] for b in out["breakdowns"]["x_location"]) <= len(gt["image_ids"])
-    assert len(out["breakdowns"]["x_location"]) == 10
+    assert sum(b["people"] for b in table["orientation"]) == len(gt["image_ids"])
+    assert sum(b["people"] for b in table["x_location"]) <= len(gt["image_ids"])
+    assert len(table["x_location"]) == 10 and occ[0]["bin"] == "0-10 %"
+    assert all(isinstance(v, (int, float, type(None))) for k, v in out.items() if k != "_sums")  # JSON numbers
 
 
 @pytest.mark.parametrize("change, message", [

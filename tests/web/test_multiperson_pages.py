@@ -1,0 +1,72 @@
+"""Pages of a multi-person benchmark: P/R/F1 and NMVE/NMJE columns, the kids row, three breakdown plots, the how-to for
+the people npz; a hidden split's figures never shown; the overall page says the benchmark is outside MPE."""
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from leaderboard.benchmarks.testing import make_multiperson_benchmark, write_npz
+from leaderboard.storage import PRIVATE, put_file
+from leaderboard.submissions.models import BenchmarkResult, Status, Submission
+from workers import pipeline, tasks  # noqa: F401  (tasks: registered for eager runs)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def scored(eager, settings, alice):
+    """A published submission scored on a multi-person benchmark with a revealed 'val' and a hidden 'test' split."""
+    settings.EVAL_CHUNK_SIZE = 4
+    benchmark, _, pred = make_multiperson_benchmark("multi", images=8, seed=7, splits=("val", "test"),
+                                                    hidden_splits=["test"], ranking_split="val")
+    submission = Submission.objects.create(owner=alice, method_name="Detector X", is_public=True)
+    submission.benchmarks.set([benchmark])
+    with tempfile.TemporaryDirectory() as tmp:
+        put_file(PRIVATE, submission.predictions_name("multi"), write_npz(Path(tmp) / "p.npz", pred))
+    pipeline.start_evaluation(submission.pk)
+    submission.refresh_from_db()
+    assert submission.status == Status.FINISHED, submission.error_message
+    return benchmark, submission
+
+
+def figure(value: float, digits: int) -> str:
+    return f"{value:.{digits}f}"
+
+
+def test_benchmark_page_columns_breakdowns_and_how_to(scored):
+    benchmark, submission = scored
+    val = BenchmarkResult.objects.get(submission=submission, split="val").metrics
+    test = BenchmarkResult.objects.get(submission=submission, split="test").metrics
+    page = Client().get("/benchmarks/multi/").content.decode()
+    for label in ("Precision", "Recall", "F1", "FB-NMVE", "FB-NMJE", "NMVE (body)", "F1 (kids)"):
+        assert f">{label}<" in page, label
+    assert "higher is better" in page and figure(val["fb_nmve"], 1) in page and figure(val["f1"], 2) in page
+    plots = re.findall(r'<svg class="chart breakdown"', page)
+    assert len(plots) == 3 and "Detector X" in page.split("data-breakdowns")[1]
+    assert "ehps convert-agora predictions.zip -o multi.npz" in page and "<code>image_ids</code>" in page
+    assert "Images</dt><dd>8<" in page and "Primary metric</dt><dd>FB-NMVE" in page
+    # the hidden split: not a tab for visitors, and its rows never rendered
+    hidden = Client().get("/benchmarks/multi/?split=test").content.decode()
+    if test["fb_nmve"] != val["fb_nmve"]:
+        assert f">{figure(test['fb_nmve'], 1)}<" not in hidden.split("table-card")[1].split("</table>")[0]
+    assert Client().get("/benchmarks/multi/template.npz").status_code == 404
+
+
+def test_submission_page_subsets_and_breakdowns_of_revealed_splits_only(scored, alice):
+    _, submission = scored
+    client = Client()
+    client.force_login(alice)
+    page = client.get(f"/submissions/{submission.uuid}/").content.decode()
+    assert "split val" in page and "split test" not in page  # the hidden split's P/R/F1, errors, breakdowns: none
+    assert page.count("data-subsets") == 1 and ">Kids<" in page and ">All people<" in page
+    assert page.count('<svg class="chart breakdown"') == 3
+    assert "Where does it fail" not in page  # no per-sample rows for whole images
+
+
+def test_overall_page_says_the_benchmark_is_outside_mpe(scored):
+    page = Client().get("/").content.decode()
+    assert "data-outside-mpe" in page and "Not part of MPE or hand MPE" in page and "FB-NMVE" in page

@@ -101,7 +101,7 @@ def _configure_from_django_settings() -> None:
 
 
 _configure_from_django_settings()
-TASK_MODULES = ("tasks", "notify", "imports")  # workers.tasks, workers.notify, workers.imports
+TASK_MODULES = ("tasks", "notify", "imports", "renders")  # workers.tasks, .notify, .imports, .renders
 # Lazy: Django apps must be ready before workers.tasks imports models (the worker imports it at start).
 for _related in TASK_MODULES:
     app.autodiscover_tasks(["workers"], related_name=_related)
@@ -112,4 +112,3 @@ def load_tasks() -> None:
     them. Not ``loader.import_default_modules()``: its signal makes Celery's Django fix-up set Django up again."""
     for related in TASK_MODULES:
         app.autodiscover_tasks(["workers"], related_name=related, force=True)
-app.autodiscover_tasks(["workers"], related_name="renders")

@@ -55,6 +55,7 @@ class ImportRequest:
     images: Path | None = None
     hidden_splits: list[str] | None = None  # None: the default names (test*, heldout*, hidden*, private*)
     all_public: bool = False
+    public_gt_splits: list[str] = field(default_factory=list)  # Split.public_ground_truth
     ranking_split: str | None = None
     description: str = ""
     paper_url: str = ""
@@ -132,7 +133,7 @@ def _spec(request: ImportRequest, gt_path: Path | None, protocol) -> tuple[Bench
         protocol=protocol.name, protocol_options=dict(request.protocol_options),
         gt_parts=list(request.gt_parts) if request.gt_parts else None,
         counts_toward_mpe=membership.mpe, counts_toward_hand_mpe=membership.hand_mpe,
-        hidden_splits=hidden or [], allow_all_public=request.all_public,
+        hidden_splits=hidden or [], allow_all_public=request.all_public, public_gt_splits=list(request.public_gt_splits),
         ranking_split=request.ranking_split, display_order=request.display_order,
     ), membership
 

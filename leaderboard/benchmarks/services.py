@@ -96,6 +96,7 @@ class BenchmarkSpec:
     counts_toward_hand_mpe: bool = True
     hidden_splits: list[str] = field(default_factory=list)
     allow_all_public: bool = True  # False: refuse a GT whose every split would be public (import_benchmark's default)
+    public_gt_splits: list[str] = field(default_factory=list)  # Split.public_ground_truth: GT published anyway
     ranking_split: str | None = None
     display_order: int = 100
     protocol: str = "smplx-generic"
@@ -214,6 +215,9 @@ def import_ground_truth(gt_file: str | os.PathLike, spec: BenchmarkSpec, images_
     unknown_hidden = sorted(set(spec.hidden_splits) - set(split_names))
     if unknown_hidden:
         raise BenchmarkImportError(f"Hidden split(s) {unknown_hidden} not in the GT splits {split_names}.")
+    unknown_public = sorted(set(spec.public_gt_splits) - set(split_names))
+    if unknown_public:
+        raise BenchmarkImportError(f"Public-GT split(s) {unknown_public} not in the GT splits {split_names}.")
     hidden = set(spec.hidden_splits)
     if not hidden and not spec.allow_all_public:
         raise BenchmarkImportError(
@@ -263,7 +267,8 @@ def import_ground_truth(gt_file: str | os.PathLike, spec: BenchmarkSpec, images_
         for name in split_names:
             Split.objects.update_or_create(
                 benchmark=benchmark, name=name,
-                defaults={"num_samples": counts[name], "is_revealed": name not in hidden, "is_ranking": name == ranking},
+                defaults={"num_samples": counts[name], "is_revealed": name not in hidden, "is_ranking": name == ranking,
+                          "public_ground_truth": name in spec.public_gt_splits},
             )
     return benchmark
 

@@ -11,5 +11,7 @@ class SubmissionsConfig(AppConfig):
 
         signals.connect()
         from workers import notify  # the owner's email when a submission becomes final (events.submission_finalised)
+        from workers import renders  # pictures of the worst samples once a predictions submission finished
 
         notify.connect()
+        renders.connect()

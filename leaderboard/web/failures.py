@@ -3,49 +3,30 @@
 Read only through ``per_sample.revealed_per_sample``, the one reader of the workers' per-sample files: revealed splits
 only, and nothing for a model run on held-out images (aggregates only). Shown to whoever may see the submission (its
 owner, and everyone once it is published). The histograms are server-side SVG, the same bytes for the same values.
+The pictures of the worst samples are the workers' (leaderboard.submissions.failure_renders), served one by one
+under the same rules plus that module's own (GT only on public-GT splits).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from html import escape
 
 import numpy as np
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 
 from evaluator.metric_names import METRIC_LABELS
+from evaluator.render import SCALE_MM
 from leaderboard.benchmarks.models import Benchmark
+from leaderboard.submissions.failure_renders import WORST, served_png, served_renders, worst_samples
 from leaderboard.submissions.models import Status
-from leaderboard.submissions.per_sample import PerSampleTable, PerSampleUnavailable, revealed_per_sample
+from leaderboard.submissions.per_sample import PerSampleUnavailable, revealed_per_sample
 from leaderboard.submissions.visibility import visible_submissions
 
-WORST = 12
 BINS = 24
 # One plain (non-Procrustes) error per part, in display order: the distributions worth a glance.
 PART_METRICS = ("mpvpe_all", "mpjpe_body", "mpvpe_hand", "mpvpe_face")
 W, H, LEFT, BOTTOM, TOP = 360, 150, 34, 30, 18
-
-
-@dataclass(frozen=True)
-class WorstSample:
-    sample_id: str
-    split: str
-    value: float
-    parts: tuple[float | None, ...]  # ``part_keys`` of the page, in order
-
-
-def worst_samples(table: PerSampleTable, metric: str, part_keys: tuple[str, ...], n: int = WORST) -> list[WorstSample]:
-    """The ``n`` samples with the largest ``metric`` (no value = not ranked), largest first; ties in GT order."""
-    values = table.arrays[metric]
-    finite = np.flatnonzero(np.isfinite(values))
-    chosen = finite[np.argsort(-values[finite], kind="stable")[:n]]
-
-    def number(key: str, i: int) -> float | None:
-        v = float(table.arrays[key][i])
-        return v if np.isfinite(v) else None
-
-    return [WorstSample(str(table.arrays["sample_id"][i]), str(table.arrays["split"][i]), float(values[i]),
-                        tuple(number(k, i) for k in part_keys)) for i in chosen]
 
 
 def histogram_svg(values: np.ndarray, label: str) -> str:
@@ -79,11 +60,29 @@ def histogram_svg(values: np.ndarray, label: str) -> str:
     return "".join(out)
 
 
-def failures(request: HttpRequest, uuid, slug: str) -> HttpResponse:
+def _finished(request: HttpRequest, uuid, slug: str):
+    """The submission (visible to this user) and benchmark, or 404 when it has no finished results on it."""
     submission = get_object_or_404(visible_submissions(request.user), uuid=uuid)
     benchmark = get_object_or_404(Benchmark, slug=slug)
     if submission.status != Status.FINISHED or not submission.results.filter(benchmark=benchmark).exists():
         raise Http404("This submission has no finished results on that benchmark.")
+    return submission, benchmark
+
+
+def render_png(request: HttpRequest, uuid, slug: str, rank: int) -> HttpResponse:
+    """One stored picture of a worst sample, under the page's own rules (failure_renders.served_renders)."""
+    submission, benchmark = _finished(request, uuid, slug)
+    try:
+        png = served_png(submission, benchmark, rank)
+    except (LookupError, FileNotFoundError):
+        raise Http404("No such picture may be shown.") from None
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, no-store"  # visibility can change (a split hidden again): ask each time
+    return response
+
+
+def failures(request: HttpRequest, uuid, slug: str) -> HttpResponse:
+    submission, benchmark = _finished(request, uuid, slug)
     try:
         table = revealed_per_sample(submission, benchmark)
     except PerSampleUnavailable as exc:
@@ -97,4 +96,8 @@ def failures(request: HttpRequest, uuid, slug: str) -> HttpResponse:
         "count": len(table), "splits": sorted(set(table.arrays["split"].tolist())),
         "part_labels": [METRIC_LABELS[k].label for k in columns], "worst": worst_samples(table, metric, columns),
         "histograms": [histogram_svg(table.arrays[k], METRIC_LABELS[k].label) for k in parts],
+        "renders": [{**entry, "url": reverse("submission-failure-render", args=(submission.uuid, benchmark.slug,
+                                                                              entry["rank"]))}
+                    for entry in served_renders(submission, benchmark, table)],
+        "worst_count": WORST, "scale_mm": int(SCALE_MM),
     })

@@ -18,6 +18,8 @@ urlpatterns = [
     path("submissions/<uuid:uuid>/upload", views.submission_upload, name="submission-upload"),
     path("submissions/<uuid:uuid>/per-sample/<slug:slug>.<str:fmt>", views.submission_per_sample, name="submission-per-sample"),
     path("submissions/<uuid:uuid>/failures/<slug:slug>/", failures.failures, name="submission-failures"),
+    path("submissions/<uuid:uuid>/failures/<slug:slug>/render/<int:rank>.png", failures.render_png,
+         name="submission-failure-render"),
     path("submissions/<uuid:uuid>/cancel", views.submission_cancel, name="submission-cancel"),
     path("submissions/<uuid:uuid>/publish", views.submission_publish, {"publish": True}, name="submission-publish"),
     path("submissions/<uuid:uuid>/unpublish", views.submission_publish, {"publish": False}, name="submission-unpublish"),

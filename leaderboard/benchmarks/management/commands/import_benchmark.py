@@ -60,6 +60,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--all-public", action="store_true",
                             help="allow an import that leaves no split hidden (every split's results public at once)")
+        parser.add_argument("--public-gt-splits", nargs="*", default=[], metavar="SPLIT",
+                            help="splits whose GT is published anyway (e.g. a validation set): pictures of the worst "
+                                 "samples there may show the GT mesh and per-vertex errors (default: none)")
         parser.add_argument("--ranking-split", help="split the leaderboard ranks by (default: test, else the first revealed)")
         parser.add_argument("--description", default="")
         parser.add_argument("--paper-url", default="")
@@ -75,6 +78,7 @@ class Command(BaseCommand):
             protocol_options=dict(opts["protocol_option"]), gt_parts=opts["gt_parts"],
             primary_metric=opts["primary_metric"], fill_missing=opts["fill_missing"], mpe=opts["mpe"],
             hand_mpe=opts["hand_mpe"], images=opts["images"], hidden_splits=opts["hidden_splits"],
+            public_gt_splits=opts["public_gt_splits"],
             all_public=opts["all_public"], ranking_split=opts["ranking_split"], description=opts["description"],
             paper_url=opts["paper_url"], data_url=opts["data_url"], display_order=opts["display_order"],
         )

@@ -107,11 +107,15 @@ def move_demo_after_real() -> list[str]:
 
 
 def remove_demo_benchmarks() -> list[str]:
-    """Delete the demo benchmarks, their results (cascade) and their private GT and image folders."""
+    """Delete the demo benchmarks, their results (cascade), the demo's computed rows and their GT and image folders."""
     from leaderboard.benchmarks.services import gt_folder
     from leaderboard.storage import GROUND_TRUTH, PRIVATE, delete_prefix
 
+    from leaderboard.submissions.models import Submission
+
     removed = sorted(Benchmark.objects.filter(slug__in=DEMO_SLUGS).values_list("slug", flat=True))
+    # the demo reference model's computed rows would be left with no benchmark
+    Submission.objects.filter(method_name=REFERENCE_METHOD, benchmarks__slug__in=removed).delete()
     Benchmark.objects.filter(slug__in=removed).delete()  # deletes signal a score refresh (score_triggers)
     for slug in removed:
         for store, prefix in ((GROUND_TRUTH, gt_folder(slug)), (PRIVATE, gt_folder(slug)), (GROUND_TRUTH, f"images/{slug}")):

@@ -77,7 +77,7 @@ def test_demo_benchmarks_are_idempotent_and_their_examples_are_valid_uploads(db,
     create_demo_benchmarks(tmp_path)
     create_demo_benchmarks(tmp_path)
     slugs = list(Benchmark.objects.values_list("slug", flat=True))
-    assert slugs == ["demo-agora", "demo-ehf", "demo-3dpw", "demo-ubody", "demo-images"]
+    assert slugs == ["demo-agora", "demo-ehf", "demo-3dpw", "demo-ubody", "demo-images", "demo-multiperson"]
     three_dpw = Benchmark.objects.get(slug="demo-3dpw")
     assert three_dpw.primary_metric == "mpjpe_body" and not three_dpw.counts_toward_hand_mpe
     assert (three_dpw.protocol, three_dpw.gt_parts) == ("3dpw", ["body"])

@@ -10,8 +10,9 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from leaderboard.benchmarks.demo import DEMO_SLUGS, create_demo_benchmarks
+from leaderboard.benchmarks.demo import DEMO_SLUGS, REFERENCE_METHOD, create_demo_benchmarks
 from leaderboard.benchmarks.models import Benchmark, Split
+from leaderboard.submissions.models import Submission
 
 
 def _import(*args: str) -> str:
@@ -88,8 +89,9 @@ def test_demo_benchmarks_leave_mpe_once_a_real_benchmark_counts(db, tmp_path):
     assert demo_gt.is_file()
     out = io.StringIO()
     call_command("create_demo_benchmarks", "--remove", stdout=out)
-    assert "Removed demo-3dpw, demo-agora, demo-ehf, demo-images, demo-ubody" in out.getvalue()
+    assert "Removed demo-3dpw, demo-agora, demo-ehf, demo-images, demo-multiperson, demo-ubody" in out.getvalue()
     assert list(Benchmark.objects.values_list("slug", flat=True)) == ["agora"] and not demo_gt.exists()
+    assert not Submission.objects.filter(method_name=REFERENCE_METHOD).exists()  # the demo's computed row went too
 
 
 def test_demo_benchmarks_created_after_a_real_one_are_not_in_mpe(db, tmp_path):

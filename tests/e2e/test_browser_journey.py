@@ -98,6 +98,39 @@ def test_sign_up_token_upload_progress_publish_leaderboard(live_stack, page, tmp
     page.screenshot(path=SHOTS / "07-benchmark.png", full_page=True)
 
 
+def draw_worst_samples(submission, benchmark) -> None:
+    """Pictures of the failures page's worst samples as the workers store them (evaluator.render on synthetic bodies,
+    failure_renders.store_renders); the split's GT public, every other picture showing it."""
+    import dataclasses
+
+    import numpy as np
+    from django.conf import settings
+
+    from evaluator import render
+    from evaluator.body_model import load_body_model
+    from evaluator.image_benchmark import sample_params
+    from leaderboard.benchmarks.models import Split
+    from leaderboard.submissions import failure_renders
+
+    Split.objects.filter(benchmark=benchmark, name="dev").update(public_ground_truth=True)
+    jobs = [dataclasses.replace(job, shows_gt=job.rank % 2 == 1)
+            for job in failure_renders.render_jobs(submission, benchmark)]
+    body = load_body_model(settings.SMPLX_MODEL_DIR, "cpu")
+    rng = np.random.default_rng(0)
+    params = {k: np.asarray(v, np.float32) for k, v in sample_params(len(jobs), rng).items()}
+    params["transl"] = np.zeros((len(jobs), 3), np.float32)
+    truth = render.align_to_pelvis(body.assets, body.vertices(params).double().numpy())
+    params["right_hand_pose"] += rng.normal(0, 0.6, params["right_hand_pose"].shape).astype(np.float32)
+    params["body_pose"] += rng.normal(0, 0.15, params["body_pose"].shape).astype(np.float32)
+    predicted = render.align_to_pelvis(body.assets, body.vertices(params).double().numpy())
+    faces = body.layer.faces_tensor.numpy()
+    ids = render.part_ids(truth.shape[1], *(getattr(body.assets, k).numpy() for k in ("left_hand", "right_hand", "face")))
+    pictures = [render.render_vertex_errors(predicted[i], truth[i], faces, ids) if job.shows_gt
+                else render.render_part_errors(predicted[i], faces, ids, [60.0, 30.0, 150.0, None])
+                for i, job in enumerate(jobs)]
+    failure_renders.store_renders(submission, benchmark, jobs, pictures)
+
+
 def test_boards_read_at_a_glance_at_1366_and_390(live_server, browser):
     """Issue 22 §3: at 390 px no page is cut off and the compare view shows every method (table and chart legend);
     a reported row is one line; 3DPW-like boards show only the columns the protocol produces. Screenshots of every
@@ -127,6 +160,7 @@ def test_boards_read_at_a_glance_at_1366_and_390(live_server, browser):
     Split.objects.create(benchmark=fails, name="dev", is_ranking=True, is_revealed=True, num_samples=30)
     Split.objects.create(benchmark=fails, name="test", is_revealed=False, num_samples=10)
     failing = evaluated(owners[1], fails, public=True)
+    draw_worst_samples(failing, fails)
     compare = "/compare/?" + "&".join(f"s={s.uuid}" for s in compared)
     pages = {"overall": "/", "benchmark": f"/benchmarks/{a.slug}/", "compare": compare,
              "method": f"/methods/{quote(names[1])}", "submission": compared[0].get_absolute_url(),
@@ -152,4 +186,13 @@ def test_boards_read_at_a_glance_at_1366_and_390(live_server, browser):
         assert page.locator(".method.one-line").first.bounding_box()["height"] <= 1.5 * line
         why = page.locator("tr", has_text="NoHands-B").locator("abbr.why").first.get_attribute("title")
         assert why == "No Hand MPE: Glance B has no PVE (hands) for it", why
+        page.goto(live_server.url + pages["failures"])  # issue 22 §4: the workers' pictures, both kinds, loaded
+        pictures = page.locator("figure.render img")
+        assert pictures.count() == 12
+        for i in (0, 1):
+            pictures.nth(i).scroll_into_view_if_needed()
+            assert pictures.nth(i).evaluate("e => e.complete && e.naturalWidth") == 384
+            box = pictures.nth(i).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width
+        page.locator("#renders").screenshot(path=SHOTS / f"glance-renders-{width}.png")
         page.context.close()

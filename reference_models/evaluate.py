@@ -2,9 +2,11 @@
 
 Each benchmark is a held-out image folder (``manifest.json`` + images; its GT is never read by the model run)
 and a GT file scored by that benchmark's ``evaluator.protocols`` protocol and options. The predictions go
-through ``evaluator.formats.load_sample_set`` (the upload path) and ``protocol.score``; the primary errors
-are averaged into MPE by ``evaluator.mpe.mean_primary_error``. No Django here: ``reference_models.test``
-collects the host's benchmarks.
+through the protocol's loader (the upload path), ``protocol.score`` and ``protocol.summarize``; the primary
+errors of the protocols that count toward MPE are averaged into MPE by ``evaluator.mpe.mean_primary_error``.
+A whole-image benchmark (``Protocol.model_input``, agora-multiperson) gives the model no boxes: it runs behind the
+detector stage of ``reference_models.multiperson``. No Django here: ``reference_models.test`` collects the host's
+benchmarks.
 """
 from __future__ import annotations
 
@@ -16,12 +18,13 @@ import numpy as np
 import torch
 
 from evaluator import __version__ as EVALUATOR_VERSION
-from evaluator.formats import load_sample_set
 from evaluator.metric_sums import MetricSums
 from evaluator.mpe import mean_primary_error
-from evaluator.protocols import get_protocol, load_protocol_models
+from evaluator.protocols import Protocol, get_protocol, load_protocol_models
+from evaluator.protocols.base import WHOLE_IMAGE
 
 from .infer import predict
+from .multiperson import predict_people
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class BenchmarkScore:
     metrics: dict[str, float | None]
     num_samples: int
     protocol: dict  # name, version, options
+    in_mpe: bool = True  # Protocol.in_mpe: whether MPE averages it
 
 
 @dataclass
@@ -78,13 +82,21 @@ def score_predictions(target: BenchmarkTarget, predictions: dict[str, np.ndarray
     with tempfile.TemporaryDirectory() as tmp:  # the same loader an upload goes through
         path = Path(tmp) / "pred.npz"
         np.savez(path, **predictions)
-        pred = load_sample_set(path, role="pred")
+        pred = protocol.load_predictions(path, gt)
     models = load_protocol_models(protocol, model_dir, device=device)
     sums = protocol.score(models, gt, pred, threads=1)
     merged = MetricSums.merge_all(sums.values())
-    means = merged.means()
-    return BenchmarkScore(target.name, target.primary_metric, means.get(target.primary_metric), means,
-                          merged.num_samples, protocol.describe())
+    figures = protocol.summarize(merged)
+    return BenchmarkScore(target.name, target.primary_metric, figures.get(target.primary_metric), figures,
+                          merged.num_samples, protocol.describe(), protocol.in_mpe)
+
+
+def run_model(model: torch.nn.Module, target: BenchmarkTarget, protocol: Protocol, model_dir: str | Path,
+              batch_size: int = 32, device: str = "cpu", progress: bool = False) -> dict[str, np.ndarray]:
+    """The model's predictions on the target's images, given the input its protocol gives models."""
+    if protocol.model_input == WHOLE_IMAGE:
+        return predict_people(model, target.images, model_dir, batch_size=batch_size, device=device)
+    return predict(model, target.images, batch_size=batch_size, device=device, progress=progress)
 
 
 def evaluate(model: torch.nn.Module, targets: list[BenchmarkTarget], model_dir: str | Path, batch_size: int = 32,
@@ -92,6 +104,7 @@ def evaluate(model: torch.nn.Module, targets: list[BenchmarkTarget], model_dir: 
     """Run the model on every benchmark's images, score each with its protocol, and average the MPE."""
     scores = []
     for target in targets:
-        predictions = predict(model, target.images, batch_size=batch_size, device=device, progress=progress)
+        protocol = get_protocol(target.protocol, target.options)
+        predictions = run_model(model, target, protocol, model_dir, batch_size, device, progress)
         scores.append(score_predictions(target, predictions, model_dir, device))
-    return EvaluationReport(scores, mean_primary_error({s.name: s.primary for s in scores}))
+    return EvaluationReport(scores, mean_primary_error({s.name: s.primary for s in scores if s.in_mpe}))

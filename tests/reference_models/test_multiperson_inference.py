@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from evaluator.multiperson_images import make_multiperson_image_benchmark
-from evaluator.protocols import get_protocol, load_protocol_models
+from evaluator.protocols import get_protocol
 from reference_models.body import SMPLXJoints
 from reference_models.detector import detect
-from reference_models.multiperson import TemplateRegressor, predict_people
+from reference_models.evaluate import BenchmarkTarget, run_model, score_predictions
+from reference_models.multiperson import TemplateRegressor
 
 
 @pytest.fixture(scope="module")
@@ -40,17 +41,21 @@ def test_detector_boxes_cover_lone_people(benchmark):
 
 
 def test_detector_and_regressor_write_a_file_the_protocol_scores(benchmark, smplx_model_dir, tmp_path):
-    pred = predict_people(TemplateRegressor(SMPLXJoints(smplx_model_dir)), benchmark.input_dir, smplx_model_dir)
+    """reference_models.evaluate runs a model behind the detector on a whole-image benchmark (the protocol says so)."""
+    protocol = get_protocol("agora-multiperson")
+    target = BenchmarkTarget("mp", benchmark.input_dir, benchmark.gt_path, protocol.name, {}, "fb_nmve")
+    pred = run_model(TemplateRegressor(SMPLXJoints(smplx_model_dir)), target, protocol, smplx_model_dir)
     path = tmp_path / "pred.npz"
     np.savez(path, **pred)
-    protocol = get_protocol("agora-multiperson")
     gt = protocol.load_gt(benchmark.gt_path)
     loaded = protocol.load_predictions(path, gt)  # the upload checks: keys, shapes, known image ids
     assert set(pred) == {"image_ids", "joints2d", "scores", "global_orient", "body_pose", "left_hand_pose",
                          "right_hand_pose", "jaw_pose", "betas", "expression", "transl"}
     people_per_image = np.unique(pred["image_ids"], return_counts=True)[1]
     assert people_per_image.max() > 1 and len(loaded) == len(pred["image_ids"])  # a variable number per image
-    figures = protocol.summarize(protocol.score(load_protocol_models(protocol, smplx_model_dir), gt, loaded)["test"])
+    score = score_predictions(target, pred, smplx_model_dir)
+    figures = score.metrics
+    assert score.primary == figures["fb_nmve"] and not score.in_mpe and score.num_samples == 8  # images
     print({k: figures[k] for k in ("precision", "recall", "f1", "true_positives", "misses", "false_positives",
                                    "body_mve", "fb_mve", "fb_nmve")})
     # seed 7: 26 people; the detector merges people whose bodies overlap and splits some, so F1 < 1

@@ -9,6 +9,21 @@ Scoring returns exact, order-free sums (evaluator.metric_sums.MetricSums, one ro
 one per image for false positives), so any sharding by image gives bit-identical results;
 ``summarize`` turns merged sums into the printed figures. Option ``variant="bedlam"`` follows the
 BEDLAM leaderboard where its docs differ: predictions carry vertices and 3D joints, no kid rows.
+
+How the server uses it (the Protocol interface of evaluator.protocols.base; nothing in the pipeline names this
+protocol):
+
+- import: ``import_benchmark --format agora-multiperson`` (evaluator.importers.agora_multiperson) or any GT npz
+  passing ``load_gt``; a benchmark's samples are its images (``PersonSet.sample_ids``), so the public id list, the
+  shards (``[start, stop)`` rows of ``gt.images``, never half an image) and ``num_samples`` count images.
+- upload / ``ehps check``: ``prediction_keys`` and ``check_prediction_file`` against the public image ids (the checks
+  live in ehps_client.multiperson); a model run's ``predictions.npz`` must pass the same ``load_predictions``.
+- worker: ``load_predictions`` → ``prediction_index`` (None: people are paired per image while scoring) →
+  ``shard_scores`` (sums per split; no per-sample rows, ``per_sample_rows`` False).
+- finalize: ``summarize`` → BenchmarkResult.metrics (flat numbers: P/R/F1 rounded and ``*_raw``, errors, kids,
+  ``<dim>_bin<b>_<value>`` breakdowns); ``ranking_metrics`` (FB-NMVE default) and ``in_mpe`` False (never MPE).
+- pages: ``result_labels`` (board columns), ``subsets`` (all people / kids rows), ``breakdowns`` (the three plots),
+  ``prediction_layout`` "people" (the how-to-submit section).
 """
 from __future__ import annotations
 

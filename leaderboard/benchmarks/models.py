@@ -104,6 +104,13 @@ class Benchmark(models.Model):
             return "samples"
 
     @property
+    def protocol_keeps_per_sample(self) -> bool:
+        try:
+            return self.get_protocol().per_sample_rows
+        except ValueError:
+            return True
+
+    @property
     def primary_metric_label(self) -> str:
         labels = self.metric_labels()
         return labels[self.primary_metric].label if self.primary_metric in labels else self.primary_metric

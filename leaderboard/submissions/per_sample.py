@@ -44,8 +44,10 @@ def store_shard(submission: Submission, benchmark_slug: str, shard_index: int, v
 
 
 def serves_per_sample(submission: Submission, benchmark: Benchmark) -> bool:
-    """Per-sample rows exist for predictions files on benchmarks with public inputs, never for a model's run."""
-    return submission.kind == SubmissionKind.PREDICTIONS and benchmark.accepts_predictions
+    """Per-sample rows exist for predictions files on benchmarks with public inputs, never for a model's run, and only
+    where the protocol keeps them (``Protocol.per_sample_rows``: none for people of whole images)."""
+    return (submission.kind == SubmissionKind.PREDICTIONS and benchmark.accepts_predictions
+            and benchmark.protocol_keeps_per_sample)
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,10 @@ def breakdown_chart_svg(dim: str, series: list[tuple[str, list[dict[str, Any]]]]
     title = f"{TITLES.get(dim, dim)}: NMVE (body, mm) per bin"
     out = [f'<svg class="chart breakdown" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" '
            f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
-    for i in range(5):
-        y = TOP + plot_h * (1 - i / 4)
+    for i in range(6):  # five steps: _nice_max's tops divide into round ticks
+        y = TOP + plot_h * (1 - i / 5)
         out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-                   f'<text x="{LEFT - 4}" y="{y + 3:.1f}" class="tick" text-anchor="end">{vmax * i / 4:g}</text>')
+                   f'<text x="{LEFT - 4}" y="{y + 3:.1f}" class="tick" text-anchor="end">{vmax * i / 5:g}</text>')
     for b, label in enumerate(bins):
         x = LEFT + b * step
         out.append(f'<text x="{x:.1f}" y="{TOP + plot_h + 8}" class="tick" text-anchor="end" '
@@ -77,8 +77,9 @@ def breakdown_charts_html(protocol: Any, results: list[tuple[str, dict[str, Any]
     tables = [(name, protocol.breakdowns(figures)) for name, figures in results]
     if not tables or not tables[0][1]:
         return ""
-    plots = [breakdown_chart_svg(dim, [(name, t[dim]) for name, t in tables]) for dim in tables[0][1]]
-    return "".join(f'<figure class="breakdown-plot">{p}</figure>' for p in plots if p)
+    plots = [(dim, breakdown_chart_svg(dim, [(name, t[dim]) for name, t in tables])) for dim in tables[0][1]]
+    return "".join(f'<figure class="breakdown-plot"><figcaption>{escape(TITLES.get(dim, dim))}</figcaption>{svg}</figure>'
+                   for dim, svg in plots if svg)
 
 
 BOARD_LINES = len(COLOURS)

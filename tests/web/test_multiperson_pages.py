@@ -65,6 +65,8 @@ def test_submission_page_subsets_and_breakdowns_of_revealed_splits_only(scored, 
     assert page.count("data-subsets") == 1 and ">Kids<" in page and ">All people<" in page
     assert page.count('<svg class="chart breakdown"') == 3
     assert "Where does it fail" not in page  # no per-sample rows for whole images
+    assert client.get(f"/submissions/{submission.uuid}/failures/multi/").status_code == 404
+    assert client.get(f"/submissions/{submission.uuid}/per-sample/multi.csv").status_code == 404
 
 
 def test_overall_page_says_the_benchmark_is_outside_mpe(scored):

@@ -72,3 +72,18 @@ def test_a_malformed_npz_names_the_key(tmp_path):
     np.savez(tmp_path / "bad.npz", image_ids=np.array(["a"]), joints2d=np.zeros((1, 20, 2)))
     with pytest.raises(CommandError, match="'joints2d' has shape"):
         run("--slug", "bad", "--format", "agora-multiperson", "--source", str(tmp_path / "bad.npz"))
+
+
+def test_the_admin_rules_keep_it_out_of_mpe_and_rank_by_an_error_figure():
+    from django.core.exceptions import ValidationError
+
+    b = Benchmark(slug="x", protocol="agora-multiperson", primary_metric="recall", gt_parts=["body", "hands", "face"],
+                  counts_toward_mpe=True, counts_toward_hand_mpe=True)
+    with pytest.raises(ValidationError) as caught:
+        b.clean()
+    errors = caught.value.message_dict
+    assert "never averaged into MPE" in errors["counts_toward_mpe"][0]
+    assert "never averaged into hand MPE" in errors["counts_toward_hand_mpe"][0]
+    assert "fb_nmve" in errors["primary_metric"][0]
+    b.primary_metric, b.counts_toward_mpe, b.counts_toward_hand_mpe = "kid_fb_nmve", False, False
+    b.clean()

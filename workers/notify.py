@@ -23,13 +23,17 @@ def queue_final_notification(sender, submission, **kwargs) -> None:
 
     if not wants_notification(submission):
         return
-    submission_id = submission.pk
+    queue_after_commit(notify_submission_final, submission.pk, "notification")
+
+
+def queue_after_commit(task, submission_id: int, what: str) -> None:
+    """Send ``task(submission_id)`` once the current transaction commits (``what`` names it in the log)."""
 
     def enqueue() -> None:
         try:
-            notify_submission_final.delay(submission_id)
+            task.delay(submission_id)
         except Exception:  # a broker outage must not fail the evaluation that just ended
-            log.exception("could not queue the notification of submission %s", submission_id)
+            log.exception("could not queue the %s of submission %s", what, submission_id)
 
     transaction.on_commit(enqueue)
 

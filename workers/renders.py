@@ -14,9 +14,9 @@ import logging
 import numpy as np
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
 
 from leaderboard.submissions.events import submission_finalised  # a bare Signal: importable before Django's apps
+from workers.notify import queue_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +27,7 @@ def queue_renders(sender, submission, **kwargs) -> None:
 
     if submission.status != Status.FINISHED or submission.kind != SubmissionKind.PREDICTIONS:
         return  # model runs on held-out images: aggregates only, never a picture
-    submission_id = submission.pk
-
-    def enqueue() -> None:
-        try:
-            render_worst_samples.delay(submission_id)
-        except Exception:  # a broker outage must not fail the evaluation that just ended
-            log.exception("could not queue the failure renders of submission %s", submission_id)
-
-    transaction.on_commit(enqueue)
+    queue_after_commit(render_worst_samples, submission.pk, "failure renders")
 
 
 def connect() -> None:

@@ -69,3 +69,39 @@ def test_the_protocol_decides_the_keys_a_model_file_may_hold(tmp_path, settings)
     _check_structure(path, Benchmark(slug="mp", protocol="agora-multiperson"))
     with pytest.raises(_Invalid):
         _check_structure(path, Benchmark(slug="crop", protocol="smplx-generic"))
+
+
+class PeopleFromCorner(torch.nn.Module):
+    """0-2 people per image, as many as the top-left pixel's red value modulo 3: a variable count the images decide."""
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        n = int(x[0, 0, 0, 0] * 255) % 3
+        return {"joints2d": torch.full((n, 24, 2), 50.0), "vertices": torch.zeros(n, 10475, 3)}
+
+
+@pytest.mark.container
+@pytest.mark.filterwarnings("ignore:`torch.jit.*deprecated:DeprecationWarning")
+def test_a_whole_image_archive_runs_in_the_sandbox(tmp_path, smplx_model_dir):
+    """Through bubblewrap: whole rendered images in, a file the agora-multiperson protocol accepts out."""
+    from runner_test_support import require_binaries
+    from torchscript_archives import make_archive
+
+    from evaluator.multiperson_images import make_multiperson_image_benchmark
+    from evaluator.protocols import get_protocol
+    from workers.runners import RunLimits, run_model_submission, runner_available
+
+    require_binaries("bwrap", "prlimit")
+    ok, reason = runner_available("archive")
+    assert ok, reason
+    images = make_multiperson_image_benchmark(tmp_path / "mp", smplx_model_dir, 4, seed=2, image_size=(120, 160))
+    limits = RunLimits(time_s=120, memory_bytes=3 * 1024**3, output_bytes=64 * 1024**2, log_bytes=16 * 1024)
+    result = run_model_submission("archive", make_archive(tmp_path, PeopleFromCorner()), images.input_dir,
+                                  tmp_path / "work", limits)
+    assert result.ok, (result.error, result.log_tail)
+    protocol = get_protocol("agora-multiperson")
+    pred = protocol.load_predictions(result.predictions_path, protocol.load_gt(images.gt_path))
+    expected = []
+    for sample in json.loads((images.input_dir / "manifest.json").read_text())["samples"]:
+        red = int(np.asarray(Image.open(images.input_dir / sample["image"]))[0, 0, 0])
+        expected += [sample["sample_id"]] * (red % 3)
+    assert pred.image_ids.tolist() == expected and len(expected) == 5  # seed 2: 0, 2, 1 and 2 people

@@ -42,18 +42,19 @@ def _score(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .chunk_threads import usable_cpus
-    from .formats import FormatError, load_sample_set
-    from .metric_names import ALL_METRIC_LABELS
+    from .formats import FormatError
     from .metric_sums import MetricSums
     from .protocols import get_protocol, load_protocol_models
 
     try:
         protocol = get_protocol(args.protocol, _parse_options(args.option))
         gt = protocol.load_gt(args.gt)
-        pred = load_sample_set(args.pred, role="pred")
+        pred = protocol.load_predictions(args.pred, gt)  # multi-person: people of whole images
+        if args.per_sample and not protocol.per_sample_rows:
+            raise ValueError(f"protocol {protocol.name} keeps no per-sample values (its results are aggregates)")
         models = load_protocol_models(protocol, args.model_dir, device=args.device)
         threads = args.threads or (1 if args.device != "cpu" else usable_cpus())
-        with tqdm(total=len(gt), unit="sample", disable=args.quiet) as bar:
+        with tqdm(total=len(gt.sample_ids), unit="sample", disable=args.quiet) as bar:
             progress = lambda done, total: bar.update(done - bar.n)  # noqa: E731
             if args.per_sample:
                 rows = protocol.per_sample(models, gt, pred, chunk_size=args.chunk_size, progress=progress,
@@ -70,13 +71,14 @@ def _score(args: argparse.Namespace) -> int:
         return 2
     sums["all"] = MetricSums.merge_all(sums.values())
     splits = sorted(k for k in sums if k != "all") + ["all"]
-    means = {s: sums[s].means() for s in splits}
-    width = max(len(ALL_METRIC_LABELS[k].label) for k in protocol.metrics)
+    means = {s: protocol.summarize(sums[s]) for s in splits}  # the stored figures (the means, for per-crop protocols)
+    labels = protocol.result_labels()
+    width = max(len(m.label) for m in labels.values())
     print(f"protocol {protocol.name} v{protocol.version} {protocol.options}")
     print(f"{'metric (mm)':<{width}} " + " ".join(f"{s:>10}" for s in splits))
-    for key in protocol.metrics:
-        row = " ".join(f"{means[s][key]:>10.2f}" if means[s][key] is not None else f"{'n/a':>10}" for s in splits)
-        print(f"{ALL_METRIC_LABELS[key].label:<{width}} {row}")
+    for key, label in labels.items():
+        row = " ".join(f"{means[s][key]:>10.2f}" if means[s].get(key) is not None else f"{'n/a':>10}" for s in splits)
+        print(f"{label.label:<{width}} {row}")
     print(f"{'samples':<{width}} " + " ".join(f"{sums[s].num_samples:>10d}" for s in splits))
     if args.json:
         from . import __version__

@@ -184,3 +184,19 @@ def test_bedlam_variant_needs_3d_joints_and_has_no_kid_rows(body_model, dataset)
     pred.pop("joints3d")
     with pytest.raises(MultiPersonFormatError, match="missing 'joints3d'"):
         bedlam.load_predictions(npz(pred), bedlam.load_gt(npz(gt)))
+
+
+def test_the_cli_scores_a_multiperson_file_offline(dataset, smplx_model_dir, tmp_path, capsys):
+    from evaluator.__main__ import main
+
+    gt, noisy = dataset
+    np.savez(tmp_path / "gt.npz", **gt)
+    np.savez(tmp_path / "pred.npz", **noisy)
+    args = ["score", "--protocol", "agora-multiperson", "--gt", str(tmp_path / "gt.npz"), "--pred",
+            str(tmp_path / "pred.npz"), "--model-dir", str(smplx_model_dir), "--quiet"]
+    assert main([*args, "--json", str(tmp_path / "out.json")]) == 0
+    report = json.loads((tmp_path / "out.json").read_text())["splits"]["test"]
+    out = capsys.readouterr().out
+    assert "FB-NMVE" in out and f"{report['means']['fb_nmve']:.2f}" in out and report["num_samples"] == 40
+    assert main([*args, "--per-sample", str(tmp_path / "rows.npz")]) == 2
+    assert "keeps no per-sample values" in capsys.readouterr().err

@@ -133,14 +133,19 @@ def part_colours(body: BodyModel) -> np.ndarray:
     return palette[owner]
 
 
+def output_folders(out_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """``out_dir`` and its ``input/`` folder (with ``images/``), created."""
+    out = Path(out_dir)
+    (out / "input" / "images").mkdir(parents=True, exist_ok=True)
+    return out, out / "input"
+
+
 def make_image_benchmark(out_dir: str | os.PathLike, model_dir: str | os.PathLike, num_samples: int, seed: int = 0,
                          image_size: tuple[int, int] = (256, 256), slug: str = "synthetic-images") -> ImageBenchmarkPaths:
     """Render ``num_samples`` people; ``image_size`` is (height, width). Deterministic for a given seed."""
     if num_samples <= 0:
         raise ValueError(f"num_samples must be positive, got {num_samples}")
-    out = Path(out_dir)
-    input_dir = out / "input"
-    (input_dir / "images").mkdir(parents=True, exist_ok=True)
+    out, input_dir = output_folders(out_dir)
     rng = np.random.default_rng(seed)
     body = load_body_model(model_dir)
     params = sample_params(num_samples, rng)

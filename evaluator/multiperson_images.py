@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,8 +33,8 @@ from PIL import Image
 
 from .body_model import load_body_model
 from .image_benchmark import (
-    ImageBenchmarkPaths, image_focal, nearest_splats, part_colours, project, sample_params, smooth_background,
-    vertex_shading)
+    ImageBenchmarkPaths, image_focal, nearest_splats, output_folders, part_colours, project, sample_params,
+    smooth_background, vertex_shading)
 from .multiperson_format import MATCH_JOINTS
 from .protocols.base import WHOLE_IMAGE as WHOLE_IMAGE_INPUT  # the manifest's "input"
 
@@ -117,9 +116,7 @@ def make_multiperson_image_benchmark(out_dir: str | os.PathLike, model_dir: str 
     Deterministic for a given seed."""
     if num_images <= 0 or max_people <= 0:
         raise ValueError(f"num_images and max_people must be positive, got {num_images} and {max_people}")
-    out = Path(out_dir)
-    input_dir = out / "input"
-    (input_dir / "images").mkdir(parents=True, exist_ok=True)
+    out, input_dir = output_folders(out_dir)
     rng = np.random.default_rng(seed)
     body = load_body_model(model_dir)
     counts = rng.integers(1, max_people + 1, num_images)

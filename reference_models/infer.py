@@ -35,8 +35,12 @@ from .vit import VIT_SIZES
 @torch.no_grad()
 def predict(model: torch.nn.Module, benchmark: str | Path, batch_size: int = 32, num_workers: int = 0,
             device: str | torch.device = "cpu", progress: bool = True, box_ratio: float | None = None,
-            downsample: str = "nearest") -> dict[str, np.ndarray]:
-    """Predictions for every sample of the benchmark; ``box_ratio`` defaults to the model's official one."""
+            downsample: str = "nearest", timings: list[float] | None = None) -> dict[str, np.ndarray]:
+    """Predictions for every sample of the benchmark; ``box_ratio`` defaults to the model's official one.
+
+    ``timings``, when given, receives each batch's milliseconds per image (the model's forward only; the first batch
+    is run once before, untimed, as the warm-up); its median is the board's ms/image.
+    """
     records = load_manifest(benchmark, gt_path=None)
     for rec in records:  # never read GT at inference, even if the manifest names one
         rec.params = None
@@ -45,14 +49,33 @@ def predict(model: torch.nn.Module, benchmark: str | Path, batch_size: int = 32,
     model.to(device).eval()
     ids: list[str] = []
     chunks: dict[str, list[np.ndarray]] = {k: [] for k in PARAM_SHAPES}
-    for batch in tqdm(loader, disable=not progress, desc="infer"):
-        out = model(batch["img"].to(device))
+    for index, batch in enumerate(tqdm(loader, disable=not progress, desc="infer")):
+        images = batch["img"].to(device)
+        if timings is None:
+            out = model(images)
+        else:
+            out = _timed_forward(model, images, warm_up=index == 0, timings=timings)
         ids += list(batch["sample_id"])
         for k in PARAM_SHAPES:
             chunks[k].append(out[k].float().cpu().numpy().reshape((-1,) + PARAM_SHAPES[k]))
     preds = {k: np.concatenate(v).astype(np.float32) if v else np.zeros((0,) + PARAM_SHAPES[k], np.float32)
              for k, v in chunks.items()}
     return {"sample_ids": np.array(ids, dtype=str), **preds}
+
+
+def _timed_forward(model: torch.nn.Module, images: torch.Tensor, warm_up: bool, timings: list[float]) -> dict:
+    import time
+
+    if warm_up:
+        model(images)
+    if images.device.type == "cuda":
+        torch.cuda.synchronize(images.device)
+    start = time.perf_counter()
+    out = model(images)
+    if images.device.type == "cuda":
+        torch.cuda.synchronize(images.device)
+    timings.append(1000.0 * (time.perf_counter() - start) / len(images))
+    return out
 
 
 def _print_report(report: LoadReport) -> None:

@@ -11,7 +11,8 @@ the board's demo image benchmark (``evaluator.image_benchmark``); MPE is their u
 (PVE, ``smplx-generic``). ``--per-dataset`` also trains on each domain alone and ranks the domains by MPE, as
 the paper ranks its 40 datasets. Results: ``scaling.json`` in the output folder, and with ``--docs`` a table
 (``reference_models_scaling.md``) and a plot (``reference_models_scaling.svg``). Checkpoints stay in the output
-folder (``runs/<name>/last.pth``); ``manage.py submit_reference_model`` puts them on the board.
+folder (``runs/<name>/last.pth``); ``--submit`` (or ``manage.py submit_scaling_runs``) puts each run on the board as a
+computed baseline row with its provenance.
 """
 from __future__ import annotations
 
@@ -205,6 +206,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--per-dataset", action="store_true", help="also train on each dataset alone and rank them")
     parser.add_argument("--docs", type=Path, help="write reference_models_scaling.{md,svg} into this folder")
+    parser.add_argument("--submit", action="store_true", help="then put every run on the board as a computed baseline "
+                        "(manage.py submit_scaling_runs; the leaderboard database from the environment)")
+    parser.add_argument("--owner", help="with --submit: the username to submit as (a staff account has no quotas)")
     args = parser.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     grid = Grid(Path(args.out_dir), args.steps, args.batch_size, args.train_images, args.test_images, tuple(args.seeds))
@@ -217,6 +221,18 @@ def main(argv: list[str] | None = None) -> None:
         args.docs.mkdir(parents=True, exist_ok=True)
         (args.docs / "reference_models_scaling.md").write_text(text)
         (args.docs / "reference_models_scaling.svg").write_text(svg_plot(result))
+    if args.submit:
+        submit_runs(grid.out_dir, args.owner)
+
+
+def submit_runs(out_dir: Path, owner: str | None = None) -> None:
+    """``manage.py submit_scaling_runs`` on this study (Django set up from the environment, as reference_models.test)."""
+    from django.core.management import call_command
+
+    from .test import _setup_django
+
+    _setup_django()
+    call_command("submit_scaling_runs", "--scaling-dir", str(out_dir), *(["--owner", owner] if owner else []))
 
 
 if __name__ == "__main__":

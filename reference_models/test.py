@@ -33,6 +33,11 @@ def code_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
+def code_url() -> str:
+    """The public repository of this code (``EHPS_CODE_URL``; '' when not set): the code URL of computed rows."""
+    return os.environ.get("EHPS_CODE_URL", "")
+
+
 def _setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leaderboard.settings")
     import django

@@ -28,13 +28,17 @@ from django.utils import timezone
 
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.storage import GROUND_TRUTH, PRIVATE, local_folder, local_path, put_file
-from leaderboard.submissions.models import Status, Submission, SubmissionKind
+from leaderboard.submissions.efficiency import lenient_figures, round_significant, store_efficiency
+from leaderboard.submissions.models import EfficiencySource, Status, Submission, SubmissionKind
 from workers import evaluation
 from workers.errors import RunSuperseded, SubmissionInvalid
 
 logger = logging.getLogger(__name__)
 
 RUNNER_KINDS = {SubmissionKind.CONTAINER: "oci", SubmissionKind.MODEL_ARCHIVE: "archive"}  # workers.runners kinds
+# Whose figures /output/meta.json holds: the archive runner's trusted entry script measures them; a container's
+# are its own report (shown as reported).
+META_SOURCES = {SubmissionKind.CONTAINER: EfficiencySource.REPORTED, SubmissionKind.MODEL_ARCHIVE: EfficiencySource.MEASURED}
 LOG_LIMIT = 64 * 1024
 INVALID_PREDICTIONS = (
     "the model's /output/predictions.npz is not a valid predictions file (an .npz of numeric arrays, as "
@@ -180,10 +184,35 @@ def run_models(submission: Submission, benchmarks: list[Benchmark], worker: str)
                     log.add(f"[{benchmark.slug}] predictions refused: {exc.detail}")
                     raise SubmissionInvalid(f"{where}: {exc.public}") from None
                 put_file(PRIVATE, submission.predictions_name(benchmark.slug), Path(result.predictions_path))
+                _record_efficiency(submission, benchmark, result.meta, log, limits.gpu)
             finally:
                 remove_run_dir(work_dir)
     finally:
         release(submission.pk, attempt)
+
+
+def _record_efficiency(submission: Submission, benchmark: Benchmark, meta: dict | None, log: StaffLog,
+                       gpu: bool) -> None:
+    """Speed and size of this run from /output/meta.json; figures that fail the checks are dropped (staff log).
+
+    The model saw held-out images before these were written (a container writes them; an archive's model can
+    choose its parameter count or slow itself down), so, as published numbers, they are rounded to 3 significant
+    digits and the device is the worker's, never a text from the model: a few bits per run, not a side channel.
+    """
+    if meta is None:
+        return
+    figures, dropped = lenient_figures(meta)
+    if dropped:
+        log.add(f"[{benchmark.slug}] meta.json figures dropped: " + "; ".join(dropped))
+    figures = {k: round_significant(v) for k, v in figures.items() if k != "device"}
+    figures["device"] = _worker_device(gpu)
+    store_efficiency(submission, [benchmark], figures, META_SOURCES[submission.kind])
+
+
+def _worker_device(gpu: bool) -> str:
+    import torch
+
+    return torch.cuda.get_device_name()[:80] if gpu and torch.cuda.is_available() else "cpu"
 
 
 def explain_unmatched(submission: Submission, benchmark: Benchmark, detail: str) -> str:

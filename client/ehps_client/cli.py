@@ -159,6 +159,11 @@ def submit(
     kind: Annotated[str, typer.Option(help="predictions | container | model_archive")] = "predictions",
     description: str = "", paper_url: str = "", code_url: str = "",
     team: Annotated[str, typer.Option(help="submit for a team you are a member of")] = "",
+    code_commit: Annotated[str, typer.Option(help="git commit of the code at --code-url")] = "",
+    ms_per_image: Annotated[Optional[float], typer.Option(help="your inference ms per image (median after a warm-up); shown as reported")] = None,
+    params: Annotated[Optional[int], typer.Option(help="your model's parameter count; shown as reported")] = None,
+    peak_memory_mb: Annotated[Optional[float], typer.Option(help="peak inference memory in MB; shown as reported")] = None,
+    device: Annotated[str, typer.Option(help="what --ms-per-image was measured on, e.g. 'NVIDIA A100 80GB'")] = "",
     wait: Annotated[bool, typer.Option("--wait", help="follow the evaluation and print the results")] = False,
     interval: Annotated[float, typer.Option(help="seconds between status polls")] = 2.0,
     file_opt: Annotated[Optional[Path], typer.Option("--file", hidden=True)] = None,  # the old client's spelling
@@ -177,8 +182,11 @@ def submit(
         TimeRemainingColumn(), console=err, transient=True,
     ) as progress:
         task = progress.add_task(path.name, total=path.stat().st_size)
+        reported = {"code_commit": code_commit, "ms_per_image": ms_per_image, "params": params,
+                    "peak_memory_mb": peak_memory_mb, "device": device}  # the server checks them (400 naming one)
         created = api.submit(path, benchmark, method, kind,
-                             {"description": description, "paper_url": paper_url, "code_url": code_url, "team": team},
+                             {"description": description, "paper_url": paper_url, "code_url": code_url, "team": team,
+                              **{k: repr(v) if isinstance(v, float) else str(v) for k, v in reported.items() if v not in (None, "")}},
                              on_progress=lambda n: progress.advance(task, n))
     out.print(f"submitted {created['id']} ({', '.join(created['benchmarks'])}): {created['url']}", markup=False)
     if wait:

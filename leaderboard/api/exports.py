@@ -16,6 +16,23 @@ from leaderboard.api.csv_safety import spreadsheet_safe
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.submissions.leaderboard import OVERALL_SCORES, Board, Row, board_metrics, iter_board_rows
 
+EFFICIENCY_COLUMNS = ("ms_per_image", "peak_memory_mb", "params", "device", "efficiency_source")
+PROVENANCE_COLUMNS = ("sha256", "sha256_of", "code_commit", "protocol", "protocol_version", "evaluator_version")
+
+
+def efficiency_fields(row: Row) -> dict:
+    """ms/image, peak memory (MB), params (int) and device of the row, and whose figures they are ("measured" by
+    this server or "reported" by the submitter); None when the row has none (one type per column)."""
+    figures = row.efficiency or {}
+    return {name: figures.get("source" if name == "efficiency_source" else name) or None for name in EFFICIENCY_COLUMNS}
+
+
+def provenance_fields(row: Row) -> dict:
+    """The artefact's sha256 (and what it is of), code commit, protocol and evaluator versions; None when unknown
+    (figures copied from a paper have none). The overall board has no single protocol: those stay None there."""
+    found = row.provenance or {}
+    return {name: found.get(name) or None for name in PROVENANCE_COLUMNS}
+
 
 def row_fields(row: Row) -> dict:
     """What every exported row says about its submission."""
@@ -31,6 +48,8 @@ def row_fields(row: Row) -> dict:
         "submitted_at": _submitted(row),
         "comparable_group": row.section,  # ranks compare only within a group
         "coverage": row.section_title,
+        **efficiency_fields(row),
+        **provenance_fields(row),
     }
 
 
@@ -78,11 +97,12 @@ def csv_columns(board: Board) -> tuple[list[str], Callable[[Row], list]]:
     """(header, row -> values) of a board's CSV."""
 
     lead = ["rank", "method", "owner", "team", "baseline"]
-    tail = ["paper_url", "code_url", "submitted_at", "id", "coverage"]
+    tail = ["paper_url", "code_url", "submitted_at", "id", "coverage", *EFFICIENCY_COLUMNS, *PROVENANCE_COLUMNS]
 
     def common(row: Row) -> tuple[list, list]:
         return ([row.rank, row.method_name, row.owner, row.team or "", row.baseline_source],
-                [row.paper_url, row.code_url, _submitted(row), row.uuid, row.section_title])
+                [row.paper_url, row.code_url, _submitted(row), row.uuid, row.section_title,
+                 *efficiency_fields(row).values(), *provenance_fields(row).values()])
 
     if board.benchmark is None:
         slugs = [b.slug for b in board.benchmarks]

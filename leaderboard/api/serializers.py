@@ -7,6 +7,7 @@ from django.db.models import Prefetch, QuerySet
 from rest_framework import serializers
 
 from leaderboard.benchmarks.models import Benchmark, Split
+from leaderboard.submissions.efficiency import REPORTED_HELP
 from leaderboard.submissions.models import BenchmarkResult, Submission, SubmissionKind, Team
 from leaderboard.submissions.visibility import can_manage, can_see_log, readable_split_pairs, result_is_readable, user_teams
 
@@ -37,6 +38,12 @@ class BenchmarkSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
 
+def _reported_field(name: str) -> serializers.CharField:
+    """An optional reported figure: a string here, checked by ``actions.reported_figures`` (the web form's message)."""
+    return serializers.CharField(required=False, allow_blank=True, default="", max_length=80,
+                                 help_text=f"Optional, shown as reported: {REPORTED_HELP[name][1]}")
+
+
 class SubmissionCreateSerializer(serializers.Serializer):
     """Multipart form of POST /api/v1/submissions/."""
 
@@ -54,6 +61,12 @@ class SubmissionCreateSerializer(serializers.Serializer):
         max_length=120, required=False, allow_blank=True, default="",
         help_text="Submit for one of your teams (its name); the submission still belongs to you.",
     )
+
+    ms_per_image = _reported_field("ms_per_image")
+    peak_memory_mb = _reported_field("peak_memory_mb")
+    params = _reported_field("params")
+    device = _reported_field("device")
+    code_commit = _reported_field("code_commit")
 
     def validate_team(self, name: str) -> Team | None:
         """The named team if the requesting user is a member (``context['user']``); empty means no team."""

@@ -34,6 +34,7 @@ from leaderboard.submissions.per_sample import DOWNLOAD_FORMATS as PER_SAMPLE_FO
 from leaderboard.submissions.per_sample import PerSampleUnavailable
 from leaderboard.submissions.per_sample import download_response as per_sample_response
 from leaderboard.submissions.quotas import QuotaExceeded
+from leaderboard.submissions.efficiency import REPORTED_FIELDS
 from leaderboard.submissions.uploads import UploadError, check_request_size
 from leaderboard.submissions.visibility import owned_submissions, visible_submissions
 from leaderboard.web.boards import (
@@ -107,7 +108,7 @@ class SubmissionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         try:
             submission = create_submission(
                 request.user, data["file"], data["kind"], data["benchmark"],
-                {k: data.get(k, "") for k in ("method_name", "description", "paper_url", "code_url")},
+                {k: data.get(k, "") for k in ("method_name", "description", "paper_url", "code_url", *REPORTED_FIELDS)},
                 team=data["team"],
             )
         except (UploadError, QuotaExceeded) as exc:

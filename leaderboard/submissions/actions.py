@@ -13,7 +13,10 @@ from django.utils import timezone
 
 from leaderboard.storage import PRIVATE, copy_prefix, delete_prefix, exists
 from leaderboard.submissions.board_cache import bump_version
-from leaderboard.submissions.models import InvalidTransition, Status, Submission, SubmissionKind, Team
+from leaderboard.submissions.efficiency import FIGURE_FIELDS, FigureError, check_figures, store_efficiency
+from leaderboard.submissions.models import (
+    EfficiencySource, InvalidTransition, Status, Submission, SubmissionKind, Team,
+)
 from leaderboard.submissions.quotas import check_quotas, lock_user
 from leaderboard.submissions.uploads import UploadError, stage_upload
 from leaderboard.submissions.visibility import user_teams
@@ -43,10 +46,28 @@ def check_one_line_fields(metadata: dict) -> None:
                               "use plain text on one line.", field=field)
 
 
+def reported_figures(metadata: dict, kind: str) -> dict:
+    """The optional efficiency figures and code commit of an upload (``efficiency.check_figures``), or UploadError.
+
+    Only a predictions file may report speed and size: a model the server runs is measured instead.
+    """
+    try:
+        figures = check_figures(metadata)
+    except FigureError as exc:
+        raise UploadError(str(exc), field=exc.field) from None
+    given = [f for f in FIGURE_FIELDS if f in figures]
+    if given and kind != SubmissionKind.PREDICTIONS:
+        raise UploadError(f"{given[0]}: a model submission's speed and size are measured when the server runs it; "
+                          "report them only with a predictions file.", field=given[0])
+    return figures
+
+
 def create_submission(
     user, uploaded_file, kind: str, benchmark_slugs: list[str], metadata: dict, team: Team | None = None
 ) -> Submission:
     """Validate and store an upload, create the Submission (for ``team`` if given) and enqueue its evaluation once committed.
+
+    ``metadata`` may carry reported efficiency figures and a code commit (``reported_figures``), shown as reported.
 
     Raises UploadError (4xx) or QuotaExceeded (429); on either nothing is stored. The front ends only offer the
     user's own teams; a team the user is not a member of here is a programming error (PermissionError).
@@ -54,6 +75,7 @@ def create_submission(
     if team is not None and not user_teams(user).filter(pk=team.pk).exists():
         raise PermissionError(f"{user} is not a member of team {team.name!r}.")
     check_one_line_fields(metadata)  # before the file is looked at
+    figures = reported_figures(metadata, kind)
     staged = stage_upload(uploaded_file, kind, benchmark_slugs)
     try:
         with transaction.atomic():
@@ -61,9 +83,10 @@ def create_submission(
             check_quotas(user, staged.benchmarks)
             submission = Submission.objects.create(
                 owner=user, team=team, kind=staged.kind, heartbeat_at=timezone.now(),  # the sweeper's clock
-                **{k: metadata.get(k) or "" for k in METADATA_FIELDS},
+                code_commit=figures.pop("code_commit", ""), **{k: metadata.get(k) or "" for k in METADATA_FIELDS},
             )
             submission.benchmarks.set(staged.benchmarks)
+            store_efficiency(submission, staged.benchmarks, figures, EfficiencySource.REPORTED)
             staged.commit(submission)
             submission.save(update_fields=["upload", "upload_sha256", "upload_size"])
             transaction.on_commit(lambda: _dispatch(submission))

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Mapping
+import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,10 @@ from leaderboard.benchmarks.services import sha256_file
 from leaderboard.storage import GROUND_TRUTH, local_folder, local_path
 from leaderboard.submissions.actions import create_submission
 from leaderboard.submissions.board_cache import bump_version
-from leaderboard.submissions.models import BaselineSource, BenchmarkResult, Status, Submission, SubmissionKind
+from leaderboard.submissions.efficiency import store_efficiency
+from leaderboard.submissions.models import (
+    BaselineSource, BenchmarkResult, EfficiencySource, Status, Submission, SubmissionKind,
+)
 from leaderboard.submissions.scores import REPORTED_PROTOCOL, Coverage, CoverageEntry
 from evaluator.mpe import PRIMARY_METRIC
 from reference_models.baselines import BaselineRow, baseline_rows
@@ -55,6 +59,16 @@ def system_user():
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
+    return user
+
+
+def user_named(username: str | None):
+    """The account a command submits as: None (the system user) when no name is given; BaselineError if unknown."""
+    if not username:
+        return None
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise BaselineError(f"No user named {username!r}.")
     return user
 
 
@@ -191,17 +205,20 @@ def held_out_images_dir(benchmark: Benchmark) -> Path:
     return folder
 
 
+def _benchmark(slug: str) -> Benchmark:
+    benchmark = Benchmark.objects.filter(slug=slug).first()
+    if benchmark is None:
+        raise BaselineError(f"No benchmark with slug '{slug}'.")
+    return benchmark
+
+
 def host_benchmark_targets(slugs: list[str] | None = None) -> list:
     """``reference_models.evaluate`` targets for this host's benchmarks with held-out images (all, or ``slugs``),
     each with its own protocol, options and primary metric, as the workers score them."""
     from reference_models.evaluate import BenchmarkTarget
 
     benchmarks = list(Benchmark.objects.exclude(images_path="")) if slugs is None else []
-    for slug in slugs or ():
-        benchmark = Benchmark.objects.filter(slug=slug).first()
-        if benchmark is None:
-            raise BaselineError(f"No benchmark with slug '{slug}'.")
-        benchmarks.append(benchmark)
+    benchmarks += [_benchmark(slug) for slug in slugs or ()]
     targets = []
     for benchmark in benchmarks:
         try:
@@ -252,64 +269,91 @@ def load_reference_model(checkpoint: Path, arch: str | None = None, size: str | 
     return LoadedModel(model, ckpt["arch"], ckpt["size"], digest, ckpt.get("config"))
 
 
-def provenance(loaded: LoadedModel) -> dict:
-    """What produced a computed row: checkpoint digest, training config, code commit, evaluator version (each
-    BenchmarkResult also carries the protocol and evaluator versions the worker scored it with)."""
+def provenance(loaded: LoadedModel, extra: Mapping | None = None) -> dict:
+    """What produced a computed row beyond its structured fields (``Submission.checkpoint_sha256``, ``code_url``,
+    ``code_commit``; each BenchmarkResult's protocol and evaluator versions): arch, size, the training config stored in
+    the checkpoint, the evaluator version it was run with, and ``extra`` (e.g. the scaling run it came from)."""
     from evaluator import __version__ as evaluator_version
-    from reference_models.test import code_commit
 
-    return {"checkpoint_sha256": loaded.sha256, "arch": loaded.arch, "size": loaded.size,
-            "config": loaded.config or "official weights", "code_commit": code_commit() or "unknown",
-            "evaluator_version": evaluator_version}
+    return {"arch": loaded.arch, "size": loaded.size, "config": loaded.config or "official weights",
+            "evaluator_version": evaluator_version, **(extra or {})}
 
 
-PROVENANCE_PREFIX = "Provenance: "
+def measured_figures(loaded: LoadedModel, device: str, timings: list[float]) -> dict:
+    """ms/image (median of ``predict``'s per-batch timings after its warm-up), peak memory, device, parameters
+    (``reference_models.params``: the architecture's count, as built)."""
+    import resource
+    import statistics
+
+    import torch
+
+    from reference_models.params import count_parameters
+
+    cuda = str(device).startswith("cuda")
+    peak = (torch.cuda.max_memory_allocated() / 2**20 if cuda  # else this process's resident-set peak (KiB on Linux)
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return {"ms_per_image": statistics.median(timings) if timings else None, "peak_memory_mb": peak,
+            "device": torch.cuda.get_device_name(device)[:80] if cuda else "cpu",
+            "params": count_parameters(loaded.arch, loaded.size)}
 
 
-def provenance_line(loaded: LoadedModel) -> str:
-    """``Provenance: {json}``, the last line of a computed row's description (parse with ``parse_provenance``)."""
-    return "\n" + PROVENANCE_PREFIX + json.dumps(provenance(loaded), sort_keys=True, separators=(",", ":"))
+def _predictions_file(folder: Path, predictions: dict[str, dict[str, np.ndarray]]) -> Path:
+    """One ``<slug>.npz``, or a ``.zip`` of them for several benchmarks (the upload formats users have)."""
+    for slug, arrays in predictions.items():
+        np.savez(folder / f"{slug}.npz", **arrays)
+    if len(predictions) == 1:
+        return folder / f"{next(iter(predictions))}.npz"
+    bundle = folder / "predictions.zip"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        for slug in predictions:
+            archive.write(folder / f"{slug}.npz", f"{slug}.npz")
+    return bundle
 
 
-def parse_provenance(description: str) -> dict | None:
-    for line in reversed(description.splitlines()):
-        if line.startswith(PROVENANCE_PREFIX):
-            return json.loads(line[len(PROVENANCE_PREFIX):])
-    return None
+def submit_reference_model(checkpoint: Path, benchmark_slugs: str | Sequence[str], *, arch: str | None = None,
+                           size: str | None = None, method_name: str | None = None, citation: str | None = None,
+                           owner=None, batch_size: int = 16, device: str = "cpu", progress: bool = False,
+                           extra_provenance: Mapping | None = None) -> Submission:
+    """Run the model on the benchmarks' held-out images and submit the predictions like any user would (one
+    submission: a ``.npz`` for one benchmark, a ``.zip`` of them for several).
 
-
-def submit_reference_model(checkpoint: Path, benchmark_slug: str, *, arch: str | None = None, size: str | None = None,
-                           method_name: str | None = None, citation: str | None = None, owner=None,
-                           batch_size: int = 16, device: str = "cpu", progress: bool = False) -> Submission:
-    """Run the model on the benchmark's held-out images and submit the predictions like any user would.
-
-    The submission is flagged ``computed`` and public in the same transaction that creates it, so the pipeline
-    (started on commit) never sees it unflagged. Raises BaselineError, UploadError or QuotaExceeded.
+    The submission is flagged ``computed`` and public, with its provenance (checkpoint sha256, code URL and commit,
+    ``provenance()``) and its measured speed and size per benchmark, in the same transaction that creates it, so
+    the pipeline (started on commit) never sees it unflagged. Raises BaselineError, UploadError or QuotaExceeded.
     """
     from reference_models.infer import predict
+    from reference_models.test import code_commit, code_url
 
-    benchmark = Benchmark.objects.filter(slug=benchmark_slug).first()
-    if benchmark is None:
-        raise BaselineError(f"No benchmark with slug '{benchmark_slug}'.")
-    images = held_out_images_dir(benchmark)
+    slugs = [benchmark_slugs] if isinstance(benchmark_slugs, str) else list(benchmark_slugs)
+    benchmarks = [_benchmark(slug) for slug in slugs]
+    folders = {b.slug: held_out_images_dir(b) for b in benchmarks}
     loaded = load_reference_model(Path(checkpoint), arch, size)
-    predictions = predict(loaded.model, images, batch_size=batch_size, device=device, progress=progress)
+    predictions, figures = {}, {}
+    for benchmark in benchmarks:
+        timings: list[float] = []
+        predictions[benchmark.slug] = predict(loaded.model, folders[benchmark.slug], batch_size=batch_size,
+                                              device=device, progress=progress, timings=timings)
+        figures[benchmark.slug] = measured_figures(loaded, device, timings)
     label = f"{ARCH_LABELS.get(loaded.arch, loaded.arch)}-{loaded.size}"
     metadata = {
         "method_name": method_name or f"{label} (reference, {loaded.sha256[:8]})",
-        "description": (f"Reference model {label} run by the server on the held-out images of '{benchmark.slug}' "
-                        f"(manage.py submit_reference_model). Checkpoint sha256 {loaded.sha256}. "
-                        + provenance_line(loaded)),
+        "description": (f"Reference model {label} run by the server on the held-out images of "
+                        f"{', '.join(repr(s) for s in slugs)} (manage.py submit_reference_model). "
+                        f"Checkpoint sha256 {loaded.sha256}."),
+        "code_url": code_url(),
     }
     owner = owner or system_user()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{benchmark.slug}.npz"
-        np.savez(path, **predictions)
+        path = _predictions_file(Path(tmp), predictions)
         with open(path, "rb") as handle, transaction.atomic():
-            submission = create_submission(owner, File(handle, name=path.name), SubmissionKind.PREDICTIONS,
-                                           [benchmark.slug], metadata)
+            submission = create_submission(owner, File(handle, name=path.name), SubmissionKind.PREDICTIONS, slugs,
+                                           metadata)
             flags = {"baseline_source": BaselineSource.COMPUTED, "is_public": True,
-                     "citation": (citation or ARCH_CITATIONS.get(loaded.arch, ""))[:300]}
+                     "citation": (citation or ARCH_CITATIONS.get(loaded.arch, ""))[:300],
+                     "checkpoint_sha256": loaded.sha256, "code_commit": code_commit()[:40],
+                     "provenance": provenance(loaded, extra_provenance)}
             Submission.objects.filter(pk=submission.pk).update(**flags)
+            for benchmark in benchmarks:
+                store_efficiency(submission, [benchmark], figures[benchmark.slug], EfficiencySource.MEASURED)
     submission.refresh_from_db()
     return submission

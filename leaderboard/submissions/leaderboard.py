@@ -31,7 +31,8 @@ from django.db.models.functions import Cast, Concat, Rank, RowNumber
 from django.urls import reverse
 
 from leaderboard.benchmarks.models import Benchmark, Split
-from leaderboard.submissions.models import BaselineSource, BenchmarkResult, Status, Submission
+from leaderboard.submissions.efficiency import NUMBER_BOUNDS, board_efficiency, combine_figures, row_provenance
+from leaderboard.submissions.models import BaselineSource, BenchmarkResult, Efficiency, Status, Submission
 from leaderboard.submissions.scores import Coverage, CoverageEntry, ScoreDefinitions, score_definitions
 from leaderboard.submissions.visibility import is_staff, public_submission_q
 
@@ -41,6 +42,7 @@ OVERALL_SCORES = ("mpe", "hand_mpe", "pa_hand_mpe")
 ROW_FIELDS = (
     "id", "uuid", "method_name", "paper_url", "code_url", "baseline_source", "citation", "created_at", "is_public",
     "mpe", "hand_mpe", "pa_hand_mpe", "owner_id", "team_id", "owner__username", "team__name",
+    "kind", "upload_sha256", "checkpoint_sha256", "code_commit",  # provenance (efficiency.row_provenance)
 )
 NO_SCORE_SECTION = "none"
 
@@ -100,6 +102,8 @@ class Row:
     section: str = ""  # rows rank only against rows of the same section
     section_title: str = ""
     why_empty: dict[str, str] = field(default_factory=dict)  # overall: empty score -> why (which benchmark lacks it)
+    efficiency: dict | None = None  # efficiency.board_efficiency: ms/image, peak memory, params, device, source
+    provenance: dict | None = None  # efficiency.row_provenance (computed rows only)
 
     @property
     def is_baseline(self) -> bool:
@@ -361,16 +365,18 @@ def board_rows(board: Board, offset: int = 0, limit: int | None = None) -> list[
         found = list(qs.values(*ROW_FIELDS, "rank", "rank_value", "section", "section_reported", "score_coverage"))
         primary = _primary_values(board.benchmarks, [v["id"] for v in found])
         why = _why_empty(found)
+        efficiency = board_efficiency([v["id"] for v in found])
         return [
             _row(v, url, v["rank"], {k: _number(v[k]) for k in OVERALL_SCORES}, primary=primary.get(v["id"], {}),
-                 why_empty=why.get(v["id"], {}),
+                 why_empty=why.get(v["id"], {}), efficiency=efficiency.get(v["id"]), provenance=_provenance(v),
                  section=v["section"], section_title=_section_title(
                      v["section"], Coverage.from_json((v["score_coverage"] or {}).get("mpe")), bool(v["section_reported"]), "MPE"))
             for v in found
         ]
     fields = [f"submission__{name}" for name in ROW_FIELDS]
     found = list(qs.values(*fields, "metrics", "num_samples", "rank", "rank_value", "section", "section_reported",
-                           "protocol", "protocol_version"))
+                           "protocol", "protocol_version", "evaluator_version"))
+    efficiency = board_efficiency([v["submission__id"] for v in found], board.benchmark.pk)
     keys = board_metrics(board.benchmark)
     rows = []
     for v in found:
@@ -378,6 +384,7 @@ def board_rows(board: Board, offset: int = 0, limit: int | None = None) -> list[
         metrics = v["metrics"] or {}
         coverage = Coverage.of([CoverageEntry(board.benchmark.slug, board.split.name, v["protocol"], v["protocol_version"])])
         rows.append(_row(plain, url, v["rank"], {k: _number(metrics.get(k)) for k in keys}, num_samples=v["num_samples"],
+                         efficiency=efficiency.get(plain["id"]), provenance=_provenance(plain, v),
                          section=v["section"], section_title=_section_title(
                              v["section"], coverage, bool(v["section_reported"]),
                              metric_label(board.benchmark.primary_metric, board.benchmark))))
@@ -385,6 +392,11 @@ def board_rows(board: Board, offset: int = 0, limit: int | None = None) -> list[
 
 
 SCORE_LABELS = {"mpe": "MPE", "hand_mpe": "Hand MPE", "pa_hand_mpe": "Hand PA-MPE"}
+
+
+def _provenance(values: dict, stamp: dict | None = None) -> dict | None:
+    """Provenance of a row scored here; None for figures copied from a paper."""
+    return None if values["baseline_source"] == BaselineSource.REPORTED else row_provenance(values, stamp)
 
 
 def _why_empty(found: list[dict]) -> dict[int, dict[str, str]]:
@@ -456,6 +468,20 @@ def _primary_values(benchmarks: tuple[Benchmark, ...], submission_ids: list[int]
     for submission_id, benchmark_id, value in results.values_list("submission_id", "benchmark_id", "primary_value"):
         values[submission_id][slug_of[benchmark_id]] = _number(value)
     return values
+
+
+def speed_rows(board: Board) -> list[tuple[str, float, dict]]:
+    """(method name, MPE, combined figures) of every overall-board row with an MPE and an ms/image, in one query
+    (the accuracy-vs-speed plot: the whole board, not a page)."""
+    found: dict[int, tuple[str, float, list[dict]]] = {}
+    rows = (Efficiency.objects.filter(submission__in=_overall_rows(board), submission__mpe__isnull=False)
+            .values_list("submission_id", "submission__method_name", "submission__mpe", "source", *NUMBER_BOUNDS,
+                         "device").order_by("submission_id", "benchmark_id"))
+    for pk, name, mpe, source, ms, memory, params, device in rows:
+        found.setdefault(pk, (name, mpe, []))[2].append(
+            {"source": source, "ms_per_image": ms, "peak_memory_mb": memory, "params": params, "device": device})
+    combined = [(name, mpe, combine_figures(figures)) for name, mpe, figures in found.values()]
+    return [row for row in combined if row[2]["ms_per_image"]]
 
 
 def iter_board_rows(board: Board, chunk: int = 500) -> Iterator[Row]:

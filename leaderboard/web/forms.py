@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from leaderboard.benchmarks.models import Benchmark
+from leaderboard.submissions.efficiency import REPORTED_FIELDS, REPORTED_HELP
 from leaderboard.submissions.models import SubmissionKind, Team
 from leaderboard.submissions.visibility import user_teams
 
@@ -33,5 +34,8 @@ class SubmitForm(forms.Form):
 
     def __init__(self, *args, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        for name in REPORTED_FIELDS:  # optional, checked by actions.reported_figures (one message for every front end)
+            label, help_text = REPORTED_HELP[name]
+            self.fields[name] = forms.CharField(required=False, max_length=80, label=label, help_text=help_text)
         self.fields["benchmarks"].queryset = Benchmark.objects.filter(is_active=True)
         self.fields["team"].queryset = user_teams(user)  # a posted team outside it is refused by the field

@@ -16,7 +16,7 @@ from leaderboard.api.exports import board_csv, board_json
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.submissions import board_cache, cached_boards
 from leaderboard.submissions.leaderboard import (
-    OVERALL_SCORES, SCORE_LABELS, Board, benchmark_board, display_split, overall_board,
+    OVERALL_SCORES, SCORE_LABELS, Board, benchmark_board, display_split, overall_board, speed_rows,
 )
 from leaderboard.web.boards import (
     BadParameter, Pager, active_benchmarks, board_query, cached_benchmark, is_canonical, my_position, not_modified, page_of,
@@ -24,6 +24,7 @@ from leaderboard.web.boards import (
 )
 from leaderboard.web.breakdown_charts import board_breakdowns_html
 from leaderboard.web.response_cache import share
+from leaderboard.web.speed_chart import speed_chart_svg, speed_points
 
 def metric_columns(benchmark: Benchmark) -> list[dict]:
     """The benchmark's metric columns: only those its protocol produces for the parts its GT has (3DPW: the two
@@ -68,7 +69,10 @@ def _board_page(request: HttpRequest, version, board: Board, template: str, tabl
 
     def table() -> str:
         rows = cached_boards.board_slice(version, board, pager.offset, pager.size).rows
-        return render_to_string(table_template, {**context, "board": board, "rows": rows, "pager": pager})
+        # ms/image and params columns only where some row on the page has figures (most boards have none)
+        efficiency_cols = 2 if any(row.efficiency for row in rows) else 0
+        return render_to_string(table_template, {**context, "board": board, "rows": rows, "pager": pager,
+                                                 "efficiency_cols": efficiency_cols})
 
     mine = my_position(version, board, request.user)
     page_context = {
@@ -134,8 +138,11 @@ def home(request: HttpRequest, version) -> HttpResponse:
         *({"key": k, "label": label, "score": True} for k, label in SCORE_LABELS.items()),
         *({"key": b.slug, "label": b.name, "benchmark": b} for b in benchmarks),
     ])
+    speed = board_cache.cached(version, f"speed-chart:{board.best_only}",  # every row of the board, not a page
+                               lambda: speed_chart_svg(speed_points(speed_rows(board))))
     return _board_page(request, version, board, "web/home.html", "web/_overall_table.html",
-                       {"benchmarks": benchmarks, "columns": columns, "sort_label": _label(board, columns)})
+                       {"benchmarks": benchmarks, "columns": columns, "sort_label": _label(board, columns),
+                        "speed_chart": mark_safe(speed)})
 
 
 @_conditional

@@ -28,6 +28,7 @@ from leaderboard.submissions.visibility import (can_manage, can_see_log, owned_s
                                                 visible_results, visible_submissions)
 from leaderboard.web.charts import result_chart_html
 from leaderboard.web.boards import active_benchmarks, cached_benchmark, row_link, submission_position
+from leaderboard.submissions.efficiency import REPORTED_FIELDS
 from leaderboard.web.forms import SubmitForm
 from leaderboard.web.leaderboard_views import metric_columns
 
@@ -48,7 +49,7 @@ def submit(request: HttpRequest) -> HttpResponse:
             try:
                 submission = create_submission(
                     request.user, data["file"], data["kind"], [b.slug for b in data["benchmarks"]],
-                    {k: data[k] for k in ("method_name", "description", "paper_url", "code_url")},
+                    {k: data[k] for k in ("method_name", "description", "paper_url", "code_url", *REPORTED_FIELDS)},
                     team=data["team"],
                 )
             except UploadError as exc:

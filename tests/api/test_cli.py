@@ -93,10 +93,14 @@ def test_submit_streams_the_file_with_progress(live_server, bench, pred_file, to
         return real_submit(self, *args, on_progress=lambda n: (seen.append(n), on_progress(n)), **kwargs)
 
     monkeypatch.setattr(cli.ApiClient, "submit", spy)
-    assert cli.main(["submit", str(pred_file), "-b", "bench-a", "-m", "Streamed", "--paper-url", "https://example.org/p"]) == 0
+    assert cli.main(["submit", str(pred_file), "-b", "bench-a", "-m", "Streamed", "--paper-url", "https://example.org/p",
+                     "--ms-per-image", "12.5", "--params", "32008024", "--device", "cpu", "--code-commit", "abcdef1"]) == 0
     submission = Submission.objects.get()
     assert sum(seen) == pred_file.stat().st_size and len(seen) >= 1
     assert submission.upload_size == pred_file.stat().st_size and submission.paper_url == "https://example.org/p"
+    figures = submission.efficiency.get()  # shown as reported (issue 22 §5)
+    assert (figures.source, figures.ms_per_image, figures.params, figures.device) == ("reported", 12.5, 32008024, "cpu")
+    assert submission.code_commit == "abcdef1"
 
 
 def test_large_upload_is_sent_in_chunks_not_read_whole(live_server, bench, token, tmp_path, monkeypatch):
@@ -151,6 +155,9 @@ def test_readable_errors(live_server, alice, bob, bench, tmp_path, token, starte
     bad.write_bytes(b"not a zip")
     assert cli.main(["--url", live_server.url, "--token", token, "submit", str(bad), "-b", "bench-a", "-m", "x"]) == 2
     assert "bad.npz: not an .npz or .zip file" in capsys.readouterr().err
+    assert cli.main(["--url", live_server.url, "--token", token, "submit", str(bad), "-b", "bench-a", "-m", "x",
+                     "--ms-per-image", "-1"]) == 2
+    assert "ms_per_image must be positive" in capsys.readouterr().err
     assert cli.main(["--url", live_server.url, "--token", "wrong", "submit", str(bad), "-b", "bench-a", "-m", "x"]) == 2
     message = capsys.readouterr().err
     assert "not authenticated" in message and "ehps login" in message

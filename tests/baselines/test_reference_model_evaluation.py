@@ -7,8 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from leaderboard.submissions.baselines import (BaselineError, host_benchmark_targets, load_reference_model,
-                                               parse_provenance, provenance_line)
+from leaderboard.submissions.baselines import BaselineError, host_benchmark_targets, load_reference_model, provenance
 from reference_models.evaluate import BenchmarkTarget, score_predictions
 from reference_models import test as reference_test
 
@@ -40,8 +39,8 @@ def test_checkpoint_on_all_host_benchmarks(image_benchmark, tiny_checkpoint, smp
     assert image_benchmark.slug in printed and "MPE" in printed
 
 
-def test_provenance_round_trips(tiny_checkpoint):
+def test_provenance_records_the_config_and_versions(tiny_checkpoint):
     loaded = load_reference_model(tiny_checkpoint)
-    record = parse_provenance("Reference model run.\n" + provenance_line(loaded))
-    assert record["checkpoint_sha256"] == loaded.sha256 and record["arch"] == "smpler_x" and record["size"] == "tiny"
-    assert record["code_commit"] and record["evaluator_version"] and "config" in record
+    record = provenance(loaded, {"scaling_run": {"run": "n2-balance-s0"}})
+    assert record["arch"] == "smpler_x" and record["size"] == "tiny" and record["evaluator_version"]
+    assert "config" in record and record["scaling_run"] == {"run": "n2-balance-s0"}

@@ -42,6 +42,17 @@ def test_end_to_end_gives_a_finished_public_computed_row(eager, image_benchmark,
     assert submission.owner.username == SYSTEM_USERNAME and submission.citation == ARCH_CITATIONS["smpler_x"]
     assert digest in submission.description and submission.method_name == f"SMPLer-X-tiny (reference, {digest[:8]})"
     assert list(submission.benchmarks.all()) == [image_benchmark]
+    # provenance as fields (issue 22 §5), not text in the description
+    from reference_models.test import code_commit
+
+    assert submission.checkpoint_sha256 == digest and submission.code_commit == code_commit()[:40]
+    assert submission.provenance["arch"] == "smpler_x" and submission.provenance["size"] == "tiny"
+    (figures,) = submission.efficiency.all()
+    assert (figures.benchmark, figures.source, figures.device) == (image_benchmark, "measured", "cpu")
+    assert figures.ms_per_image > 0 and figures.peak_memory_mb > 0
+    from reference_models.params import count_parameters
+
+    assert figures.params == count_parameters("smpler_x", "tiny")
 
     (result,) = submission.results.all()
     assert (result.benchmark, result.split, result.num_samples) == (image_benchmark, "test", 4)
@@ -61,6 +72,7 @@ def test_end_to_end_gives_a_finished_public_computed_row(eager, image_benchmark,
     assert row.submission == submission and row.rank == 1
     html = Client().get("/").content.decode()
     assert 'class="badge computed"' in html and submission.method_name in html
+    assert f"{digest[:12]}…" in html and "ms/img" in html and 'class="chart speed"' in html
 
 
 @pytest.mark.django_db

@@ -153,6 +153,13 @@ def test_boards_read_at_a_glance_at_1366_and_390(live_server, browser):
                                       paper_url="https://example.org/p")
     BenchmarkResult.objects.create(submission=paper, benchmark=a, split="test", num_samples=4, primary_value=59.7,
                                    metrics={"mpvpe_all": 59.7}, protocol="as published", protocol_version="paper")
+    from leaderboard.submissions.models import Efficiency
+
+    for i, (ms, source) in enumerate([(41.5, "measured"), (7.2, "reported"), (350.0, "measured")]):  # issue 22 §5
+        Efficiency.objects.create(submission=compared[i], benchmark=a, source=source, ms_per_image=ms,
+                                  params=32_008_024 * (i + 1), peak_memory_mb=900.0, device="cpu")
+    Submission.objects.filter(pk=compared[0].pk).update(checkpoint_sha256="ab" * 32, code_commit="0123456789abcdef",
+                                                        baseline_source=BaselineSource.COMPUTED)
     from tests.web.test_failures import evaluated, url
 
     fails = Benchmark.objects.create(slug="glance-fail", name="Glance Fail", gt_path="gt/glance-fail/gt.npz",
@@ -181,11 +188,6 @@ def test_boards_read_at_a_glance_at_1366_and_390(live_server, browser):
         chart = page.locator("svg.chart-compact" if width == 390 else "svg.chart.compare").first
         legend = chart.evaluate("e => e.textContent")
         assert all(n in legend for n in names), legend
-        page.goto(live_server.url + "/")
-        line = page.locator(".method.one-line").first.evaluate("e => parseFloat(getComputedStyle(e).lineHeight) || 20")
-        assert page.locator(".method.one-line").first.bounding_box()["height"] <= 1.5 * line
-        why = page.locator("tr", has_text="NoHands-B").locator("abbr.why").first.get_attribute("title")
-        assert why == "No Hand MPE: Glance B has no PVE (hands) for it", why
         page.goto(live_server.url + pages["failures"])  # issue 22 §4: the workers' pictures, both kinds, loaded
         pictures = page.locator("figure.render img")
         assert pictures.count() == 12
@@ -195,4 +197,17 @@ def test_boards_read_at_a_glance_at_1366_and_390(live_server, browser):
             box = pictures.nth(i).bounding_box()
             assert box["x"] >= 0 and box["x"] + box["width"] <= width
         page.locator("#renders").screenshot(path=SHOTS / f"glance-renders-{width}.png")
+        page.goto(live_server.url + pages["benchmark"])  # a computed row's provenance, opened
+        page.locator("details.provenance summary").first.click()
+        page.screenshot(path=SHOTS / f"glance-provenance-{width}.png", full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") == width
+        assert "smplx-generic" in page.locator("details.provenance").first.inner_text()
+        page.goto(live_server.url + "/")
+        speed = page.locator("svg.chart.speed")
+        assert speed.is_visible() and speed.locator("circle.point").count() == 3
+        assert speed.bounding_box()["x"] + speed.bounding_box()["width"] <= width
+        line = page.locator(".method.one-line").first.evaluate("e => parseFloat(getComputedStyle(e).lineHeight) || 20")
+        assert page.locator(".method.one-line").first.bounding_box()["height"] <= 1.5 * line
+        why = page.locator("tr", has_text="NoHands-B").locator("abbr.why").first.get_attribute("title")
+        assert why == "No Hand MPE: Glance B has no PVE (hands) for it", why
         page.context.close()

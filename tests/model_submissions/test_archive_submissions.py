@@ -27,6 +27,10 @@ def test_model_archive_goes_from_upload_to_the_leaderboard(bwrap_ready, submit_e
     colours = load_sample_set(private_path(submission.predictions_name(SLUG))).arrays["global_orient"]
     assert ((colours > 0) & (colours < 1)).all() and colours.std() > 1e-3
 
+    # speed measured in the sandbox by the trusted entry script (issue 22 §5); the model has no parameters
+    figures = submission.efficiency.get()
+    assert (figures.source, figures.device, figures.params) == ("measured", "cpu", None) and figures.ms_per_image > 0
+
     line = "wrote 6 predictions to /output/predictions.npz"
     assert_log_staff_only(alice, bob, submission, line)
     assert_on_leaderboard_only_once_published(alice, submission, SLUG)

@@ -8,6 +8,7 @@ caller on `RunResult.predictions_path`.
 from __future__ import annotations
 
 import abc
+import json
 import os
 import re
 import shutil
@@ -80,6 +81,7 @@ class RunResult:
     predictions_path: Path | None = None
     error: str | None = None
     cancelled: bool = False
+    meta: dict | None = None  # /output/meta.json when the run wrote one (read_run_meta): checked by the caller
 
 
 class ModelRunner(abc.ABC):
@@ -242,6 +244,27 @@ def collect_predictions(output_dir: Path, limits: RunLimits) -> Path:
     return path
 
 
+META_NAME = "meta.json"
+MAX_META_BYTES = 4096
+
+
+def read_run_meta(output_dir: Path) -> dict | None:
+    """``/output/meta.json`` (speed and size figures) if it is a small regular file holding a JSON object, else None.
+
+    The archive runner's entry script writes it; a container may write its own. Its values are not checked here
+    (``leaderboard.submissions.efficiency.lenient_figures`` does, and never fails the run for them).
+    """
+    path = output_dir / META_NAME
+    try:
+        info = path.lstat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_META_BYTES:
+            return None
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def killed_by_signal(returncode: int) -> int | None:
     """The signal that ended the payload: Popen reports -N, shells/engines/bwrap report 128+N."""
     if returncode < 0:
@@ -286,7 +309,8 @@ def finish_run(sup, output_dir: Path, limits: RunLimits, *, oom: bool = False, e
                    else f"the model exited with code {sup.returncode}")
     else:
         try:
-            return RunResult(ok=True, predictions_path=collect_predictions(output_dir, limits), **common)
+            return RunResult(ok=True, predictions_path=collect_predictions(output_dir, limits),
+                             meta=read_run_meta(output_dir), **common)
         except ModelRunError as exc:
             message = str(exc)
     return RunResult(ok=False, error=message, **common)

@@ -121,6 +121,42 @@ def reshape_outputs(named: dict[str, torch.Tensor], batch: int,
     return arrays
 
 
+META_NAME = "meta.json"  # beside predictions.npz: what this script measured (workers.runners.base.read_run_meta)
+
+
+def peak_memory_mb(device: str) -> float:
+    """Peak memory of the run: the GPU's allocator peak on cuda, this process's resident-set peak on the CPU."""
+    if device.startswith("cuda"):
+        return torch.cuda.max_memory_allocated() / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def device_name(device: str) -> str:
+    return torch.cuda.get_device_name() if device.startswith("cuda") else "cpu"
+
+
+def timed(model, batch: torch.Tensor, device: str):
+    """The model's output and its wall time in seconds (the GPU synchronised, so queued work is counted)."""
+    import time
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    out = model(batch)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return out, time.perf_counter() - start
+
+
+def write_meta(output_path: Path, ms_per_image: list[float], params: int, device: str) -> None:
+    """Median ms per image over every batch (the first batch was run once before, untimed: the warm-up)."""
+    meta = {"ms_per_image": float(np.median(ms_per_image)) if ms_per_image else None, "params": params or None,
+            "peak_memory_mb": peak_memory_mb(device), "device": device_name(device)}
+    (output_path.parent / META_NAME).write_text(json.dumps(meta))
+
+
 def run(model_path: Path, input_dir: Path, output_path: Path, batch_size: int, device: str) -> int:
     samples = load_samples(input_dir)
     try:
@@ -133,12 +169,17 @@ def run(model_path: Path, input_dir: Path, output_path: Path, batch_size: int, d
     if any(box is None for _, _, box in samples):
         return run_whole_images(model, samples, output_path, device)
     chunks: dict[str, list[np.ndarray]] = {}
+    times: list[float] = []  # ms per image of each batch
     with torch.inference_mode():
         for start in range(0, len(samples), batch_size):
             part = samples[start:start + batch_size]
             pixels = np.stack([load_crop(path, bbox) for _, path, bbox in part])  # (B, H, W, 3) uint8
             batch = torch.from_numpy(pixels).to(device).permute(0, 3, 1, 2).float().div_(255.0)
-            for key, array in reshape_outputs(as_named_outputs(model(batch)), len(part)).items():
+            if start == 0:
+                model(batch)  # warm-up: first calls pay for lazy initialisation and the TorchScript profiler
+            out, seconds = timed(model, batch, device)
+            times.append(1000.0 * seconds / len(part))
+            for key, array in reshape_outputs(as_named_outputs(out), len(part)).items():
                 chunks.setdefault(key, []).append(array)
     missing = [k for k in PARAM_ORDER if k not in chunks]
     if missing and "vertices" not in chunks:
@@ -147,6 +188,7 @@ def run(model_path: Path, input_dir: Path, output_path: Path, batch_size: int, d
     if any(len(a) != len(samples) for a in arrays.values()):
         raise RunnerError("ragged_outputs", "the model returned a different number of outputs for different parameters")
     np.savez(output_path, sample_ids=np.array([s[0] for s in samples]), **arrays)
+    write_meta(output_path, times, sum(p.numel() for p in model.parameters()), device)
     print(f"wrote {len(samples)} predictions to {output_path}", flush=True)
     return 0
 

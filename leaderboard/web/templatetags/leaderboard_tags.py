@@ -21,6 +21,27 @@ def mm(value, digits: int = 1) -> str:
 
 
 @register.filter
+def ms(value) -> str:
+    """Milliseconds per image, 3 significant digits ('0.82', '12.3', '240'); an em dash when missing."""
+    if value in (None, ""):  # "": a row without figures (the template's missing attribute)
+        return "—"
+    number = float(value)
+    return f"{number:.0f}" if number >= 100 else f"{number:.1f}" if number >= 10 else f"{number:.2f}"
+
+
+@register.filter
+def params(value) -> str:
+    """A parameter count as '32.0M', '1.20B', '950K'; an em dash when missing."""
+    if value in (None, ""):
+        return "—"
+    number = int(value)
+    for size, unit, digits in ((10**9, "B", 2), (10**6, "M", 1), (10**3, "K", 0)):
+        if number >= size:
+            return f"{number / size:.{digits}f}{unit}"
+    return str(number)
+
+
+@register.filter
 def get(mapping, key):
     return mapping.get(key) if mapping else None
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from leaderboard.submissions.baselines import BaselineError, submit_reference_model
+from leaderboard.submissions.baselines import BaselineError, submit_reference_model, user_named
 from leaderboard.submissions.models import Submission
 from leaderboard.submissions.quotas import QuotaExceeded
 from leaderboard.submissions.uploads import UploadError
@@ -19,8 +18,8 @@ class Command(BaseCommand):
     help = (
         "Run a reference_models checkpoint on BENCHMARK's held-out images (the server's copy; never the GT) and submit "
         "the predictions through the normal upload path (validation, quotas, evaluation pipeline) as a public "
-        "'computed' baseline whose description records the checkpoint's sha256. Benchmarks without images cannot "
-        "run a model."
+        "'computed' baseline recording its provenance (checkpoint sha256, code commit, config) and its measured "
+        "ms/image, peak memory, device and parameters. Benchmarks without images cannot run a model."
     )
 
     def add_arguments(self, parser) -> None:
@@ -31,7 +30,8 @@ class Command(BaseCommand):
                             help="reference_models checkpoint (train.py output) or official weights with --arch/--size")
         parser.add_argument("--arch", choices=sorted(ARCHS), help="needed for official weights; checked against ours")
         parser.add_argument("--size", choices=list(VIT_SIZES), help="needed for official weights; checked against ours")
-        parser.add_argument("--benchmark", required=True, help="benchmark slug (must have held-out images)")
+        parser.add_argument("--benchmark", required=True, action="append",
+                            help="benchmark slug (must have held-out images); repeat for several (one submission)")
         parser.add_argument("--method-name", help="leaderboard name (default: architecture, size and checkpoint hash)")
         parser.add_argument("--citation", help="shown under the method name (default: the architecture's paper)")
         parser.add_argument("--owner", help="username to submit as (default: the system user 'baselines'); "
@@ -44,13 +44,9 @@ class Command(BaseCommand):
     def handle(self, *args, **opts) -> None:
         import torch
 
-        owner = None
-        if opts["owner"]:
-            owner = get_user_model().objects.filter(username=opts["owner"]).first()
-            if owner is None:
-                raise CommandError(f"No user named {opts['owner']!r}.")
         device = opts["device"] or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
+            owner = user_named(opts["owner"])
             submission = submit_reference_model(
                 opts["checkpoint"], opts["benchmark"], arch=opts["arch"], size=opts["size"],
                 method_name=opts["method_name"], citation=opts["citation"], owner=owner,
@@ -58,7 +54,7 @@ class Command(BaseCommand):
             )
         except (BaselineError, UploadError, QuotaExceeded) as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"Submitted '{submission.method_name}' ({submission.uuid}) on '{opts['benchmark']}': "
+        self.stdout.write(f"Submitted '{submission.method_name}' ({submission.uuid}) on {', '.join(opts['benchmark'])}: "
                           f"{submission.get_status_display().lower()}.")
         if opts["wait"]:
             submission = self.wait(submission, opts["timeout"])

@@ -111,3 +111,17 @@ def test_models_only_benchmark_explains_model_submission_and_keeps_its_sample_id
     for name in ("sample_ids.txt", "template.npz"):
         response = Client().get(f"/benchmarks/{benchmark.slug}/{name}")
         assert response.status_code == 404 and b"accepts models only" in response.content, name
+
+
+def test_models_only_whole_image_benchmark_says_whole_images_and_people(db):
+    """A models-only multi-person benchmark: whole images, no boxes, a row per person found, the people keys."""
+    from leaderboard.benchmarks.testing import make_multiperson_benchmark
+
+    benchmark = make_multiperson_benchmark("mp-models", images=3, seed=1)[0]
+    benchmark.accepts_predictions = False
+    benchmark.save()
+    how_to = page(benchmark)
+    how_to = how_to[how_to.index('id="how-to-submit"'):]
+    assert "data-models-only" in how_to and "no person boxes" in how_to and "(1, 3, H, W)" in how_to
+    assert "person crops" not in how_to and "person box)" not in how_to
+    assert "Keys: people of whole images" in how_to and "Keys: SMPL-X parameters" not in how_to

@@ -72,7 +72,8 @@ def board_header(board: Board) -> dict:
         return {"benchmarks": [benchmark_json(b) for b in board.benchmarks], **common}
     return {"benchmark": {"slug": board.benchmark.slug, "name": board.benchmark.name,
                           "primary_metric": board.benchmark.primary_metric},
-            "split": board.split.name if board.split else None, **common, "metrics": list(board_metrics(board.benchmark))}
+            "split": board.split.name if board.split else None, "phase": board.phase.name if board.phase else None,
+            **common, "metrics": list(board_metrics(board.benchmark))}
 
 
 # ------------------------------------------------------------------------------------------------- CSV

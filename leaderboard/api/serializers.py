@@ -4,12 +4,15 @@ from __future__ import annotations
 import copy
 
 from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 from rest_framework import serializers
 
-from leaderboard.benchmarks.models import Benchmark, Split
+from leaderboard.benchmarks.models import Benchmark, Phase, Split
 from leaderboard.submissions.efficiency import REPORTED_HELP
 from leaderboard.submissions.models import BenchmarkResult, Submission, SubmissionKind, Team
-from leaderboard.submissions.visibility import can_manage, can_see_log, readable_split_pairs, result_is_readable, user_teams
+from leaderboard.submissions.visibility import (
+    can_manage, can_see_log, mask_hidden_scores, readable_results, readable_split_pairs, user_teams,
+)
 
 
 class SplitSerializer(serializers.ModelSerializer):
@@ -18,8 +21,21 @@ class SplitSerializer(serializers.ModelSerializer):
         fields = ["name", "num_samples", "is_revealed", "is_ranking"]
 
 
+class PhaseSerializer(serializers.ModelSerializer):
+    is_open = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Phase
+        fields = ["name", "title", "starts_at", "ends_at", "splits", "submissions_per_day", "max_submissions",
+                  "results_before_end", "is_open"]
+
+    def get_is_open(self, phase: Phase) -> bool:
+        return phase.is_open(timezone.now())
+
+
 class BenchmarkSerializer(serializers.ModelSerializer):
     splits = SplitSerializer(many=True, read_only=True)
+    phases = PhaseSerializer(many=True, read_only=True)
     accepts_models = serializers.BooleanField(read_only=True)
     accepts_predictions = serializers.BooleanField(read_only=True)
     url = serializers.SerializerMethodField()
@@ -29,7 +45,7 @@ class BenchmarkSerializer(serializers.ModelSerializer):
         fields = [
             "slug", "name", "description", "paper_url", "data_url", "primary_metric", "counts_toward_mpe",
             "counts_toward_hand_mpe", "num_samples", "accepts_models", "accepts_predictions", "is_active", "splits", "url",
-            "protocol", "protocol_options", "gt_parts",
+            "protocol", "protocol_options", "gt_parts", "phases",
         ]
 
     def get_url(self, benchmark: Benchmark) -> str:
@@ -102,7 +118,7 @@ class ResultSerializer(serializers.Serializer):
 def with_related(submissions: QuerySet[Submission]) -> QuerySet[Submission]:
     """What SubmissionSerializer reads, fetched in a constant number of queries whatever the page size."""
     return submissions.select_related("owner", "team").prefetch_related(
-        "benchmarks", Prefetch("results", queryset=BenchmarkResult.objects.select_related("benchmark"))
+        "benchmarks", "phases", Prefetch("results", queryset=BenchmarkResult.objects.select_related("benchmark"))
     )
 
 
@@ -143,8 +159,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
 
     def get_results(self, submission: Submission) -> list[dict]:
         """Results on revealed splits (all for staff); uses the rows prefetched by ``with_related`` when present."""
-        readable = self._readable_splits()
-        results = [r for r in submission.results.all() if result_is_readable(readable, r)]
+        results = readable_results(self._user(), submission, self._readable_splits())
         return ResultSerializer(results, many=True).data
 
     def get_log(self, submission: Submission) -> str | None:
@@ -156,6 +171,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(path) if request else path
 
     def to_representation(self, submission: Submission) -> dict:
+        mask_hidden_scores(self._user(), submission)  # a phase that shows results only after it ends
         data = super().to_representation(submission)
         if not can_manage(self._user(), submission):  # the file's fingerprint is the owner's business
             data.pop("upload_sha256")

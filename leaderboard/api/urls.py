@@ -4,11 +4,13 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
 
 from leaderboard.accounts.throttles import LoginIPThrottle, LoginUsernameThrottle
-from leaderboard.api import direct_uploads, views
+from leaderboard.api import direct_uploads, teams, views
 
 router = DefaultRouter()
 router.register("benchmarks", views.BenchmarkViewSet, basename="api-benchmark")
 router.register("submissions", views.SubmissionViewSet, basename="api-submission")
+router.register("teams", teams.TeamViewSet, basename="api-team")
+router.register("team-invitations", teams.InvitationViewSet, basename="api-team-invitation")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

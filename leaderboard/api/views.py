@@ -28,7 +28,7 @@ from leaderboard.benchmarks.models import Benchmark
 from leaderboard.submissions.actions import cancel_submission, create_submission, queue_message, set_published
 from leaderboard.submissions.board_cache import Version, cached, current_version
 from leaderboard.submissions.cached_boards import board_slice
-from leaderboard.submissions.leaderboard import Board, benchmark_board, display_split, overall_board
+from leaderboard.submissions.leaderboard import Board, benchmark_board, display_split, overall_board, phase_splits
 from leaderboard.submissions.models import InvalidTransition, Submission
 from leaderboard.submissions.per_sample import DOWNLOAD_FORMATS as PER_SAMPLE_FORMATS
 from leaderboard.submissions.per_sample import PerSampleUnavailable
@@ -38,8 +38,8 @@ from leaderboard.submissions.efficiency import REPORTED_FIELDS
 from leaderboard.submissions.uploads import UploadError, check_request_size
 from leaderboard.submissions.visibility import owned_submissions, visible_submissions
 from leaderboard.web.boards import (
-    BadParameter, active_benchmarks, board_query, cached_benchmark, is_canonical, not_modified, positive_int, stamp,
-    validators, wants_all,
+    BadParameter, active_benchmarks, board_query, cached_benchmark, cached_phases, is_canonical, not_modified,
+    positive_int, requested_phase, stamp, validators, wants_all,
 )
 from leaderboard.web.response_cache import share
 
@@ -50,13 +50,13 @@ def error_response(exc: UploadError | QuotaExceeded) -> Response:
         if exc.resets_at:
             response["Retry-After"] = str(max(1, int((exc.resets_at - timezone.now()).total_seconds())))
         return response
-    return Response({"error": "invalid_upload", "field": exc.field, "detail": str(exc)}, status=exc.status_code)
+    return Response({"error": exc.code, "field": exc.field, "detail": str(exc)}, status=exc.status_code)
 
 
 class BenchmarkViewSet(viewsets.ReadOnlyModelViewSet):
-    """Benchmarks and their splits (public fields only)."""
+    """Benchmarks, their splits and phases (public fields only)."""
 
-    queryset = Benchmark.objects.prefetch_related("splits")
+    queryset = Benchmark.objects.prefetch_related("splits", "phases")
     serializer_class = BenchmarkSerializer
     lookup_field = "slug"
     permission_classes = [permissions.AllowAny]
@@ -217,10 +217,10 @@ class BoardView(APIView):
         unchanged = not_modified(request, etag, last_modified)
         if unchanged is not None:
             return unchanged
-        board = self.board(request, version, **kwargs)
-        if wants_csv(request):
-            return stamp(request, board_csv(board), etag, last_modified)
         try:
+            board = self.board(request, version, **kwargs)
+            if wants_csv(request):
+                return stamp(request, board_csv(board), etag, last_modified)
             limit = min(positive_int(request.query_params, "limit", settings.LEADERBOARD_PAGE_SIZE), settings.LEADERBOARD_API_MAX_LIMIT)
             offset = positive_int(request.query_params, "offset", 0, minimum=0)
         except BadParameter as exc:
@@ -273,14 +273,16 @@ class BenchmarkLeaderboardView(BoardView):
             raise Http404("No such benchmark.")
         benchmark, splits = found
         params = request.query_params
-        split = display_split(benchmark, request.user, params.get("split"), splits)
-        return benchmark_board(benchmark, split, not wants_all(params), params.get("sort"), params.get("dir"))
+        phase = requested_phase(params, cached_phases(version, benchmark))
+        split = display_split(benchmark, request.user, params.get("split"), phase_splits(splits, phase))
+        return benchmark_board(benchmark, split, not wants_all(params), params.get("sort"), params.get("dir"), phase)
 
     @extend_schema(
         operation_id="leaderboard_benchmark",
         parameters=[
             *BOARD_PARAMS,
             OpenApiParameter("split", str, description="a revealed split (default: the ranking split)"),
+            OpenApiParameter("phase", str, description="only submissions made in this phase (default: every phase)"),
             OpenApiParameter("sort", str, description="metric key (default: the primary metric)"),
         ],
         responses={200: dict},

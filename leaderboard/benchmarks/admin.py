@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from leaderboard.benchmarks.models import GT_PARTS, Benchmark, BenchmarkImport, Split
+from leaderboard.benchmarks.models import GT_PARTS, Benchmark, BenchmarkImport, Phase, Split
 from leaderboard.submissions.scores import schedule_score_refresh
 from leaderboard.submissions.board_cache import bump_version
 
@@ -25,6 +25,15 @@ class SplitInline(ImportedOnly, admin.TabularInline):
     can_delete = False
     fields = ("name", "num_samples", "is_revealed", "is_ranking", "public_ground_truth")
     readonly_fields = ("name", "num_samples")
+
+
+class PhaseInline(admin.TabularInline):
+    """Phases (dates, board splits, quotas, results before the end); a save bumps the leaderboard version."""
+
+    model = Phase
+    extra = 0
+    fields = ("name", "title", "starts_at", "ends_at", "splits", "submissions_per_day", "max_submissions",
+              "results_before_end")
 
 
 def protocol_choices() -> list[tuple[str, str]]:
@@ -53,7 +62,7 @@ class BenchmarkAdmin(ImportedOnly, admin.ModelAdmin):
     list_display = ("slug", "name", "protocol", "primary_metric", "num_samples", "counts_toward_mpe", "counts_toward_hand_mpe", "is_active", "display_order")
     list_editable = ("is_active", "display_order")
     search_fields = ("slug", "name")
-    inlines = [SplitInline]
+    inlines = [SplitInline, PhaseInline]
     # GT location and checksum come from `manage.py import_benchmark`; editing them by hand would desync the files.
     readonly_fields = ("gt_path", "gt_sha256", "images_path", "num_samples", "created_at")
     fieldsets = (

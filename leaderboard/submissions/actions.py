@@ -11,14 +11,15 @@ from pathlib import PurePosixPath
 from django.db import transaction
 from django.utils import timezone
 
+from leaderboard.benchmarks.phases import PhaseClosed, open_phases
 from leaderboard.storage import PRIVATE, copy_prefix, delete_prefix, exists
 from leaderboard.submissions.board_cache import bump_version
 from leaderboard.submissions.efficiency import FIGURE_FIELDS, FigureError, check_figures, store_efficiency
 from leaderboard.submissions.models import (
     EfficiencySource, InvalidTransition, Status, Submission, SubmissionKind, Team,
 )
-from leaderboard.submissions.quotas import check_quotas, lock_user
-from leaderboard.submissions.uploads import UploadError, stage_upload
+from leaderboard.submissions.quotas import check_quotas, lock_team, lock_user
+from leaderboard.submissions.uploads import PhaseClosedError, UploadError, stage_upload
 from leaderboard.submissions.visibility import user_teams
 
 log = logging.getLogger(__name__)
@@ -35,15 +36,22 @@ def _start_evaluation(submission_id: int) -> None:
 ONE_LINE_FIELDS = ("method_name", "paper_url", "code_url")  # shown in headers, subjects, tables: plain text only
 
 
+def control_character_problem(value: str, label: str) -> str | None:
+    """Why ``value`` is not plain one-line text (a control or format character: CR/LF, tabs, escapes, bidi
+    overrides), or None."""
+    bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Cf")), None)
+    if bad is None:
+        return None
+    return f"The {label} contains a control character (U+{ord(bad):04X}); use plain text on one line."
+
+
 def check_one_line_fields(metadata: dict) -> None:
-    """Refuse control and format characters (CR/LF, tabs, escapes, bidi overrides) in one-line fields: a CR/LF in a
-    method name went into the subject of the owner's email, which was then silently lost (issue 24, Low)."""
+    """Refuse control and format characters in one-line fields: a CR/LF in a method name went into the subject of
+    the owner's email, which was then silently lost (issue 24, Low). Team names follow the same rule."""
     for field in ONE_LINE_FIELDS:
-        value = str(metadata.get(field) or "")
-        bad = next((c for c in value if unicodedata.category(c) in ("Cc", "Cf")), None)
-        if bad is not None:
-            raise UploadError(f"The {field.replace('_', ' ')} contains a control character (U+{ord(bad):04X}); "
-                              "use plain text on one line.", field=field)
+        problem = control_character_problem(str(metadata.get(field) or ""), field.replace("_", " "))
+        if problem is not None:
+            raise UploadError(problem, field=field)
 
 
 def reported_figures(metadata: dict, kind: str) -> dict:
@@ -68,7 +76,6 @@ def create_submission(
     """Validate and store an upload, create the Submission (for ``team`` if given) and enqueue its evaluation once committed.
 
     ``metadata`` may carry reported efficiency figures and a code commit (``reported_figures``), shown as reported.
-
     Raises UploadError (4xx) or QuotaExceeded (429); on either nothing is stored. The front ends only offer the
     user's own teams; a team the user is not a member of here is a programming error (PermissionError).
     """
@@ -80,12 +87,19 @@ def create_submission(
     try:
         with transaction.atomic():
             lock_user(user)
-            check_quotas(user, staged.benchmarks)
+            lock_team(team)
+            now = timezone.now()
+            try:  # staff too: a phase's dates are the host's rule for everyone
+                phases = open_phases(staged.benchmarks, now)
+            except PhaseClosed as exc:
+                raise PhaseClosedError(str(exc), field="benchmark") from None
+            check_quotas(user, staged.benchmarks, now, team=team, phases=phases)
             submission = Submission.objects.create(
-                owner=user, team=team, kind=staged.kind, heartbeat_at=timezone.now(),  # the sweeper's clock
+                owner=user, team=team, kind=staged.kind, heartbeat_at=now,  # the sweeper's clock
                 code_commit=figures.pop("code_commit", ""), **{k: metadata.get(k) or "" for k in METADATA_FIELDS},
             )
             submission.benchmarks.set(staged.benchmarks)
+            submission.phases.set(phases)
             store_efficiency(submission, staged.benchmarks, figures, EfficiencySource.REPORTED)
             staged.commit(submission)
             submission.save(update_fields=["upload", "upload_sha256", "upload_size"])
@@ -174,6 +188,7 @@ def rerun_submission(submission: Submission) -> Submission:
                 **{k: getattr(submission, k) for k in METADATA_FIELDS},
             )
             fresh.benchmarks.set(submission.benchmarks.all())
+            fresh.phases.set(submission.phases.all())  # a re-run belongs to the phase of the run it repeats
             target = f"uploads/{fresh.uuid}"
             # Validated predictions (predictions/<slug>.npz) are part of a predictions upload; a model's are its
             # output and are written again by the new run. Per-sample results belong to the first evaluation.

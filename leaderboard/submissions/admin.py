@@ -159,8 +159,10 @@ class SubmissionAdmin(admin.ModelAdmin):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "created_at")
     search_fields = ("name",)
     filter_horizontal = ("members",)
+    raw_id_fields = ("owner",)
 
 
 @admin.register(ShardResult)

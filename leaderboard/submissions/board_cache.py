@@ -12,7 +12,8 @@ thread (``leaderboard.submissions.version_refresher``), so its requests read no 
 
 What bumps it: finalize of a submission that is public or a baseline, publish/unpublish, score recompute, and
 (through ``leaderboard.submissions.signals``) saves and deletes of submissions on a board, their results,
-benchmarks, splits, teams and user names.
+benchmarks, splits, phases, teams and user names. The clock changes it too: each phase start or end passed is
+folded into the token (``with_clock``), so results hidden until a phase ends appear, and never earlier.
 
 This module knows nothing of how a board is built, so every module that changes scores can bump the version
 without an import circle; the cached board reads themselves live in ``leaderboard.submissions.cached_boards``.
@@ -34,6 +35,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from leaderboard.benchmarks.phases import phase_boundaries
 from leaderboard.submissions.models import LeaderboardVersion
 
 T = TypeVar("T")
@@ -61,6 +63,7 @@ INITIAL_TOKEN = "initial"
 class Version:
     token: str
     changed_at: datetime | None
+    next_change: datetime | None = None  # the next phase start or end: the clock changes the boards then
 
     def etag(self, *parts: object) -> str:
         """A strong ETag for a response built from this version and ``parts`` (query, user...)."""
@@ -84,9 +87,19 @@ def current_version() -> Version:
     """
     seen = _seen
     if seen is not None and time.monotonic() - seen[0] < settings.LEADERBOARD_VERSION_TTL_S \
-            and not connection.in_atomic_block:
+            and not connection.in_atomic_block and (seen[1].next_change is None or timezone.now() < seen[1].next_change):
         return seen[1]
     return read_version()
+
+
+def with_clock(token: str, changed_at: datetime | None, boundaries: tuple[datetime, ...], now: datetime) -> Version:
+    """The version as of ``now``: each phase start or end passed is a change, so a result hidden until a phase
+    ends, or a phase's open/closed label, is never served from an entry cached before that moment."""
+    passed = [t for t in boundaries if t <= now]
+    if passed:
+        token = f"{token}+{len(passed)}"
+        changed_at = max(changed_at, passed[-1]) if changed_at else passed[-1]
+    return Version(token, changed_at, next((t for t in boundaries if t > now), None))
 
 
 def read_version() -> Version:
@@ -94,8 +107,9 @@ def read_version() -> Version:
     a bump committed while it was read."""
     global _seen
     generation, now = _generation, time.monotonic()
-    row = LeaderboardVersion.objects.filter(pk=VERSION_PK).values_list("token", "changed_at").first()
-    version = Version(*row) if row else Version(INITIAL_TOKEN, None)
+    row = LeaderboardVersion.objects.filter(pk=VERSION_PK).values_list("token", "changed_at", "phase_boundaries").first()
+    token, changed_at, boundaries = row or (INITIAL_TOKEN, None, [])
+    version = with_clock(token, changed_at, tuple(datetime.fromisoformat(t) for t in boundaries or ()), timezone.now())
     if not connection.in_atomic_block:
         with _memo_lock:
             if generation == _generation:
@@ -119,13 +133,12 @@ def bump_version() -> None:
     its own new token from the database meanwhile.
     """
     now = timezone.now()
-    token = uuid.uuid4().hex
-    if not LeaderboardVersion.objects.filter(pk=VERSION_PK).update(token=token, changed_at=now):
+    fields = {"token": uuid.uuid4().hex, "changed_at": now,
+              "phase_boundaries": [t.isoformat() for t in phase_boundaries()]}
+    if not LeaderboardVersion.objects.filter(pk=VERSION_PK).update(**fields):
         # First bump on a fresh database; ON CONFLICT DO NOTHING keeps a concurrent first bump harmless.
-        LeaderboardVersion.objects.bulk_create(
-            [LeaderboardVersion(pk=VERSION_PK, token=token, changed_at=now)], ignore_conflicts=True
-        )
-        LeaderboardVersion.objects.filter(pk=VERSION_PK).update(token=token, changed_at=now)
+        LeaderboardVersion.objects.bulk_create([LeaderboardVersion(pk=VERSION_PK, **fields)], ignore_conflicts=True)
+        LeaderboardVersion.objects.filter(pk=VERSION_PK).update(**fields)
     transaction.on_commit(forget_version)  # at once outside a transaction
 
 

@@ -30,11 +30,11 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Concat, Rank, RowNumber
 from django.urls import reverse
 
-from leaderboard.benchmarks.models import Benchmark, Split
+from leaderboard.benchmarks.models import Benchmark, Phase, Split
 from leaderboard.submissions.efficiency import NUMBER_BOUNDS, board_efficiency, combine_figures, row_provenance
 from leaderboard.submissions.models import BaselineSource, BenchmarkResult, Efficiency, Status, Submission
 from leaderboard.submissions.scores import Coverage, CoverageEntry, ScoreDefinitions, score_definitions
-from leaderboard.submissions.visibility import is_staff, public_submission_q
+from leaderboard.submissions.visibility import is_staff, phase_hidden_q, public_submission_q
 
 SORT_DIRECTIONS = ("asc", "desc")
 OVERALL_SCORES = ("mpe", "hand_mpe", "pa_hand_mpe")
@@ -48,13 +48,14 @@ NO_SCORE_SECTION = "none"
 
 
 def leaderboard_submissions() -> QuerySet[Submission]:
-    """What the public leaderboards list: finished published submissions and baselines.
+    """What the public leaderboards list: finished published submissions and baselines, except those whose phase
+    hides results until it ends (``visibility.phase_hidden_q``).
 
     A 'reported' baseline carries numbers copied from a paper, so it is listed whatever its status.
     """
     return Submission.objects.filter(
         (Q(status=Status.FINISHED) & public_submission_q()) | Q(baseline_source=BaselineSource.REPORTED)
-    )
+    ).exclude(phase_hidden_q())
 
 
 def entrant_expression(prefix: str = "") -> Expression:
@@ -149,6 +150,7 @@ class Board:
     sort: str
     direction: str
     benchmarks: tuple[Benchmark, ...] = ()  # overall: the columns (active benchmarks)
+    phase: Phase | None = None  # benchmark: only submissions made in this phase (None: every phase)
 
     @property
     def ranking_metric(self) -> str:
@@ -157,6 +159,8 @@ class Board:
     @property
     def key(self) -> str:
         where = "overall" if self.benchmark is None else f"{self.benchmark.pk}/{self.split.name if self.split else '-'}"
+        if self.phase is not None:
+            where += f"/phase-{self.phase.pk}"
         return f"{where}:{'best' if self.best_only else 'all'}:{self.sort}:{self.direction}"
 
     @property
@@ -179,10 +183,10 @@ def overall_board(benchmarks: list[Benchmark] | None = None, best_only: bool = T
 
 
 def benchmark_board(benchmark: Benchmark, split: Split | None, best_only: bool = True, sort: str | None = None,
-                    direction: str | None = "asc") -> Board:
+                    direction: str | None = "asc", phase: Phase | None = None) -> Board:
     if sort not in board_metrics(benchmark):
         sort = benchmark.primary_metric
-    return Board(benchmark, split, best_only, sort, _direction(direction))
+    return Board(benchmark, split, best_only, sort, _direction(direction), phase=phase)
 
 
 def board_metrics(benchmark: Benchmark) -> tuple[str, ...]:
@@ -191,6 +195,13 @@ def board_metrics(benchmark: Benchmark) -> tuple[str, ...]:
     from evaluator.metric_names import ALL_METRICS, METRICS
 
     return METRICS + tuple(k for k in benchmark.applicable_metrics() if k not in ALL_METRICS)
+
+
+def phase_splits(splits: list[Split], phase: Phase | None) -> list[Split]:
+    """The splits a phase's board shows (all when the phase names none, or without a phase)."""
+    if phase is None or not phase.splits:
+        return splits
+    return [s for s in splits if s.name in phase.splits]
 
 
 def display_split(benchmark: Benchmark, user=None, requested: str | None = None,
@@ -286,6 +297,8 @@ def _benchmark_rows(board: Board) -> QuerySet[BenchmarkResult]:
     base = BenchmarkResult.objects.filter(
         benchmark=board.benchmark, split=board.split.name, submission__in=leaderboard_submissions()
     )
+    if board.phase is not None:
+        base = base.filter(submission__phases=board.phase)
     if not board.best_only:
         return base
     best = base.annotate(entrant=entrant_expression("submission__"), section=_benchmark_section(), pick=Window(

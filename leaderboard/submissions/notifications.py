@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.mail import send_mail
 
-from leaderboard.submissions.visibility import visible_results
+from leaderboard.submissions.visibility import mask_hidden_scores, visible_results
 
 NOTIFIED_STATUSES = frozenset({"finished", "failed"})
 
@@ -29,6 +29,7 @@ def compose(submission) -> tuple[str, str]:
         body = [f"The evaluation of {name} failed:", "", submission.error_message or "(no reason recorded)", "",
                 "Fix the file and submit again; failed submissions do not count toward your daily quota.", ""]
     else:
+        mask_hidden_scores(submission.owner, submission)  # a phase showing results only after it ends
         mpe = f" (MPE {submission.mpe:.1f} mm)" if submission.mpe is not None else ""
         subject = f"[EHPS Leaderboard] {name}: finished{mpe}"
         body = [f"{name} has been evaluated. Primary errors (mm, lower is better):", ""]

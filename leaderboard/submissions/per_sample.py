@@ -21,7 +21,7 @@ import numpy as np
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.storage import PRIVATE, open_file, put_bytes
 from leaderboard.submissions.models import ShardResult, Submission, SubmissionKind
-from leaderboard.submissions.visibility import revealed_split_names
+from leaderboard.submissions.visibility import phase_hidden_benchmarks, revealed_split_names
 
 DOWNLOAD_FORMATS = ("csv", "npz")
 
@@ -95,6 +95,9 @@ def revealed_per_sample(submission: Submission, benchmark: Benchmark) -> PerSamp
     revealed = revealed_split_names(benchmark)  # the one visibility rule: hidden unless revealed
     if not revealed:
         raise PerSampleUnavailable(f"No split of benchmark {benchmark.slug!r} is revealed yet.")
+    if benchmark.pk in phase_hidden_benchmarks(submission):
+        raise PerSampleUnavailable(f"Results of this submission's phase of benchmark {benchmark.slug!r} are shown "
+                                   "after the phase ends.")
     indices = ShardResult.objects.filter(submission=submission, benchmark=benchmark).order_by("shard_index")
     parts: list[dict[str, np.ndarray]] = []
     for index in indices.values_list("shard_index", flat=True):

@@ -5,20 +5,24 @@ cancelled run should not cost a researcher their day) unless a model of theirs r
 used worker time on held-out data, and free failed runs would make the few bits a run may leak
 unlimited. A cancelled or failed run counts as in progress until its sandbox has stopped.
 Staff are exempt (they upload baselines).
-Callers must hold a lock on the user row (``lock_user``) so two parallel uploads cannot both pass.
+
+A benchmark's open phase may set its own daily limit and a limit over the whole phase. A submission made for a
+team counts toward the team's quota (every member's submissions for it) and toward its submitter's own: teams are
+self-service, so a separate quota per team would let anyone multiply theirs by founding teams.
+Callers must hold a lock on the user row (``lock_user``, and ``lock_team``) so two parallel uploads cannot both pass.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from leaderboard.benchmarks.models import Benchmark
-from leaderboard.submissions.models import IN_PROGRESS_STATUSES, Status, Submission
+from leaderboard.benchmarks.models import Benchmark, Phase
+from leaderboard.submissions.models import IN_PROGRESS_STATUSES, Status, Submission, Team
 
 
 @dataclass
@@ -31,6 +35,8 @@ class QuotaExceeded(Exception):
     maximum: int
     resets_at: datetime | None = None
     benchmark: str | None = None
+    team: str | None = None
+    phase: str | None = None
 
     def __str__(self) -> str:
         return self.message
@@ -43,6 +49,8 @@ class QuotaExceeded(Exception):
             "count": self.count,
             "max": self.maximum,
             "benchmark": self.benchmark,
+            "team": self.team,
+            "phase": self.phase,
             "resets_at": self.resets_at.isoformat() if self.resets_at else None,
         }
 
@@ -65,6 +73,12 @@ def lock_user(user) -> None:
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()
 
 
+def lock_team(team: Team | None) -> None:
+    """Serialise quota checks of one team's members (inside ``transaction.atomic``, after ``lock_user``)."""
+    if team is not None:
+        Team.objects.select_for_update().filter(pk=team.pk).first()
+
+
 def in_progress_count(user) -> int:
     """Submissions of ``user`` that count against MAX_SUBMISSIONS_IN_PROGRESS."""
     return (
@@ -72,13 +86,30 @@ def in_progress_count(user) -> int:
     )
 
 
-def used_today(user, benchmark: Benchmark, start: datetime, end: datetime) -> int:
-    """Submissions of ``user`` to ``benchmark`` in [start, end) that count against the daily quota."""
-    return (
-        Submission.objects.filter(owner=user, benchmarks=benchmark, created_at__gte=start, created_at__lt=end)
-        .exclude(status__in=[Status.FAILED, Status.CANCELLED], model_runs=0)
-        .count()
-    )
+def _counted(user, team: Team | None = None) -> QuerySet[Submission]:
+    """Submissions that count toward a quota: ``user``'s (any team), or ``team``'s (any member)."""
+    return Submission.objects.filter(Q(team=team) if team is not None else Q(owner=user)).exclude(
+        status__in=[Status.FAILED, Status.CANCELLED], model_runs=0)
+
+
+def used_today(user, benchmark: Benchmark, start: datetime, end: datetime, team: Team | None = None) -> int:
+    """Submissions of ``user`` (or for ``team``) to ``benchmark`` in [start, end) that count against the daily quota."""
+    return _counted(user, team).filter(benchmarks=benchmark, created_at__gte=start, created_at__lt=end).count()
+
+
+def used_in_phase(user, phase: Phase, team: Team | None = None) -> int:
+    return _counted(user, team).filter(phases=phase).count()
+
+
+def per_day_limit(phase: Phase | None) -> int:
+    """A phase's daily limit, or SUBMISSIONS_PER_BENCHMARK_PER_DAY."""
+    if phase is not None and phase.submissions_per_day is not None:
+        return phase.submissions_per_day
+    return settings.SUBMISSIONS_PER_BENCHMARK_PER_DAY
+
+
+def _open_phase_of(benchmarks: list[Benchmark], now: datetime) -> dict[int, Phase]:
+    return {p.benchmark_id: p for p in Phase.objects.filter(benchmark__in=benchmarks) if p.is_open(now)}
 
 
 @dataclass(frozen=True)
@@ -90,6 +121,7 @@ class QuotaLeft:
     per_benchmark_left: dict[str, int | None]  # slug -> submissions left today
     per_day: int
     resets_at: datetime
+    per_benchmark_max: dict[str, int] = field(default_factory=dict)  # slug -> daily limit (its open phase's)
 
     @property
     def can_submit(self) -> bool:
@@ -100,14 +132,18 @@ def quota_left(user, benchmarks: list[Benchmark], now: datetime | None = None) -
     """The quotas ``check_quotas`` applies, as counts left (no lock: a display, the upload re-checks)."""
     start, end = day_window(now)
     per_day = settings.SUBMISSIONS_PER_BENCHMARK_PER_DAY
+    phase_of = _open_phase_of(benchmarks, now or timezone.now())
+    limits = {b.slug: per_day_limit(phase_of.get(b.pk)) for b in benchmarks}
     if user.is_staff:
-        return QuotaLeft(in_progress_count(user), None, {b.slug: None for b in benchmarks}, per_day, end)
-    left = {b.slug: max(0, per_day - used_today(user, b, start, end)) for b in benchmarks}
-    return QuotaLeft(in_progress_count(user), settings.MAX_SUBMISSIONS_IN_PROGRESS, left, per_day, end)
+        return QuotaLeft(in_progress_count(user), None, {b.slug: None for b in benchmarks}, per_day, end, limits)
+    left = {b.slug: max(0, limits[b.slug] - used_today(user, b, start, end)) for b in benchmarks}
+    return QuotaLeft(in_progress_count(user), settings.MAX_SUBMISSIONS_IN_PROGRESS, left, per_day, end, limits)
 
 
-def check_quotas(user, benchmarks: list[Benchmark], now: datetime | None = None) -> None:
-    """Raise QuotaExceeded if ``user`` may not submit to ``benchmarks`` now."""
+def check_quotas(user, benchmarks: list[Benchmark], now: datetime | None = None, team: Team | None = None,
+                 phases: list[Phase] | None = None) -> None:
+    """Raise QuotaExceeded if ``user`` (for ``team``, if given) may not submit to ``benchmarks`` now; ``phases``:
+    the benchmarks' open phases (their limits apply), read when not given."""
     if user.is_staff:
         return
     in_progress = in_progress_count(user)
@@ -123,19 +159,39 @@ def check_quotas(user, benchmarks: list[Benchmark], now: datetime | None = None)
             maximum=cap,
         )
     start, end = day_window(now)
-    per_day = settings.SUBMISSIONS_PER_BENCHMARK_PER_DAY
+    now = now or timezone.now()
+    phase_of = _open_phase_of(benchmarks, now) if phases is None else {p.benchmark_id: p for p in phases}
     for benchmark in benchmarks:
-        used = used_today(user, benchmark, start, end)
-        if used >= per_day:
-            raise QuotaExceeded(
-                limit="daily_per_benchmark",
-                message=(
-                    f"Daily limit reached for benchmark '{benchmark.slug}': {used} of {per_day} submissions today "
-                    f"(failed and cancelled submissions do not count unless a model ran). The quota resets at 00:00 UTC "
-                    f"({end:%Y-%m-%d %H:%M} UTC, in {_in(end - (now or timezone.now()))})."
-                ),
-                count=used,
-                maximum=per_day,
-                resets_at=end,
-                benchmark=benchmark.slug,
-            )
+        phase = phase_of.get(benchmark.pk)
+        for entrant in (None, team) if team is not None else (None,):
+            _check_benchmark(user, benchmark, phase, entrant, start, end, now)
+
+
+def _check_benchmark(user, benchmark: Benchmark, phase: Phase | None, team: Team | None, start: datetime,
+                     end: datetime, now: datetime) -> None:
+    """The daily and whole-phase limits of one entrant (``team``, or ``user`` when None) on one benchmark."""
+    per_day = per_day_limit(phase)
+    who = f" for team '{team.name}'" if team is not None else ""
+    used = used_today(user, benchmark, start, end, team)
+    if used >= per_day:
+        raise QuotaExceeded(
+            limit="daily_per_benchmark",
+            message=(
+                f"Daily limit reached{who} for benchmark '{benchmark.slug}': {used} of {per_day} submissions today "
+                f"(failed and cancelled submissions do not count unless a model ran). The quota resets at 00:00 UTC "
+                f"({end:%Y-%m-%d %H:%M} UTC, in {_in(end - now)})."
+            ),
+            count=used, maximum=per_day, resets_at=end, benchmark=benchmark.slug,
+            team=team.name if team is not None else None, phase=phase.name if phase is not None else None,
+        )
+    if phase is None or phase.max_submissions is None:
+        return
+    used = used_in_phase(user, phase, team)
+    if used >= phase.max_submissions:
+        raise QuotaExceeded(
+            limit="per_phase",
+            message=(f"Phase limit reached{who} for benchmark '{benchmark.slug}': {used} of {phase.max_submissions} "
+                     f"submissions in phase '{phase.label}' ({phase.dates})."),
+            count=used, maximum=phase.max_submissions, resets_at=phase.ends_at, benchmark=benchmark.slug,
+            team=team.name if team is not None else None, phase=phase.name,
+        )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db.models.signals import post_delete, post_save
 
-from leaderboard.benchmarks.models import Benchmark, Split
+from leaderboard.benchmarks.models import Benchmark, Phase, Split
 from leaderboard.submissions.board_cache import bump_version
 from leaderboard.submissions.models import BenchmarkResult, Status, Submission, Team
 from leaderboard.submissions.scores import scores_changed
@@ -48,7 +48,7 @@ def connect() -> None:
     for signal in (post_save, post_delete):
         signal.connect(_submission_changed, sender=Submission, dispatch_uid=f"lb-submission-{signal is post_save}")
         signal.connect(_result_changed, sender=BenchmarkResult, dispatch_uid=f"lb-result-{signal is post_save}")
-        for model in (Benchmark, Split, Team):
+        for model in (Benchmark, Split, Phase, Team):
             signal.connect(_always, sender=model, dispatch_uid=f"lb-{model.__name__}-{signal is post_save}")
     post_save.connect(_user_changed, sender=get_user_model(), dispatch_uid="lb-user")
     scores_changed.connect(_scores_changed, dispatch_uid="lb-scores")

@@ -44,6 +44,7 @@ class UploadError(ValueError):
     """A problem with the uploaded file or form, written for the submitter. Answered with ``status_code``."""
 
     status_code = 400
+    code = "invalid_upload"  # the API's "error" value
 
     def __init__(self, message: str, field: str = "file") -> None:
         super().__init__(message)
@@ -52,6 +53,13 @@ class UploadError(ValueError):
 
 class UploadTooLarge(UploadError):
     status_code = 413
+
+
+class PhaseClosedError(UploadError):
+    """No phase of a chosen benchmark is open now (the message names its phases and dates)."""
+
+    status_code = 403
+    code = "phase_closed"
 
 
 def check_declared_size(size: int | None) -> None:

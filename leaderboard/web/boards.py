@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.http import http_date
 
-from leaderboard.benchmarks.models import Benchmark, Split
+from leaderboard.benchmarks.models import Benchmark, Phase, Split
 from leaderboard.submissions import board_cache, cached_boards
 from leaderboard.submissions.board_cache import Version
 from leaderboard.submissions.leaderboard import Board, Position
@@ -52,6 +52,8 @@ def positive_int(params, name: str, default: int, minimum: int = 1, maximum: int
 def board_query(board: Board, **overrides) -> str:
     """The query string of a board view ('?split=..&sort=..'), defaults left out; ``overrides`` win."""
     params: dict[str, object] = {}
+    if board.phase is not None:
+        params["phase"] = board.phase.name
     if board.split is not None:
         params["split"] = board.split.name
     if board.sort != board.ranking_metric:
@@ -125,6 +127,22 @@ def cached_benchmark(version: Version, slug: str) -> tuple[Benchmark, list[Split
         return (benchmark, list(benchmark.splits.order_by("name"))) if benchmark else None
 
     return board_cache.cached(version, f"benchmark:{slug}", load)
+
+
+def cached_phases(version: Version, benchmark: Benchmark) -> list[Phase]:
+    """A benchmark's phases in time order, cached per version (a phase start or end passed is a new version)."""
+    return board_cache.cached(version, f"phases:{benchmark.pk}", lambda: list(benchmark.phases.all()))
+
+
+def requested_phase(params, phases: list[Phase]) -> Phase | None:
+    """The phase named by ``?phase=``; None without one; BadParameter naming the phases for an unknown name."""
+    name = params.get("phase")
+    if name in (None, ""):
+        return None
+    found = next((p for p in phases if p.name == name), None)
+    if found is None:
+        raise BadParameter(f"No phase {str(name)[:40]!r} on this benchmark; phases: {', '.join(p.name for p in phases) or 'none'}.")
+    return found
 
 
 def active_benchmarks(version: Version) -> list[Benchmark]:

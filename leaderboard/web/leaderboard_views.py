@@ -10,17 +10,19 @@ from django.contrib.messages import get_messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from leaderboard.api.exports import board_csv, board_json
-from leaderboard.benchmarks.models import Benchmark
+from leaderboard.benchmarks.models import Benchmark, Phase
+from leaderboard.benchmarks.phases import PhaseClosed, open_phases, phase_state
 from leaderboard.submissions import board_cache, cached_boards
 from leaderboard.submissions.leaderboard import (
-    OVERALL_SCORES, SCORE_LABELS, Board, benchmark_board, display_split, overall_board, speed_rows,
+    OVERALL_SCORES, SCORE_LABELS, Board, benchmark_board, display_split, overall_board, phase_splits, speed_rows,
 )
 from leaderboard.web.boards import (
-    BadParameter, Pager, active_benchmarks, board_query, cached_benchmark, is_canonical, my_position, not_modified, page_of,
-    positive_int, row_link, stamp, validators, wants_all,
+    BadParameter, Pager, active_benchmarks, board_query, cached_benchmark, cached_phases, is_canonical, my_position,
+    not_modified, page_of, positive_int, requested_phase, row_link, stamp, validators, wants_all,
 )
 from leaderboard.web.breakdown_charts import board_breakdowns_html
 from leaderboard.web.response_cache import share
@@ -152,8 +154,12 @@ def benchmark_detail(request: HttpRequest, version, slug: str) -> HttpResponse:
     if found is None:
         raise Http404("No such benchmark.")
     benchmark, splits = found
+    phases = cached_phases(version, benchmark)
+    phase = requested_phase(request.GET, phases)
+    splits = phase_splits(splits, phase)
     split = display_split(benchmark, request.user, request.GET.get("split"), splits)
-    board = benchmark_board(benchmark, split, not wants_all(request.GET), request.GET.get("sort"), request.GET.get("dir"))
+    board = benchmark_board(benchmark, split, not wants_all(request.GET), request.GET.get("sort"), request.GET.get("dir"),
+                            phase)
     columns = sorted(metric_columns(benchmark), key=lambda c: c["key"] != benchmark.primary_metric)  # primary first
     _sort_links(board, columns)
     staff = request.user.is_staff
@@ -162,8 +168,29 @@ def benchmark_detail(request: HttpRequest, version, slug: str) -> HttpResponse:
         "splits": [s for s in splits if staff or s.is_revealed],
         "hidden_splits": [s for s in splits if not s.is_revealed],
         "split_note": f"split {split.name}" if split else "",
+        "phases": phase_rows(board, phases), "phase": phase, "closed_note": closed_note(benchmark, phases),
+        "all_phases_href": board_query(board, phase=None, split=None, page=None),
         "breakdowns": mark_safe(board_breakdowns_html(version, board)),
     })
+
+
+def closed_note(benchmark: Benchmark, phases: list[Phase]) -> str:
+    """Why the benchmark takes no submissions now (no phase open), or '' when it does."""
+    try:
+        open_phases([benchmark], timezone.now(), phases)
+    except PhaseClosed as exc:
+        return str(exc)
+    return ""
+
+
+def phase_rows(board: Board, phases: list[Phase]) -> list[dict]:
+    """The phase selector and timeline: each phase's state now, dates and board link (only when there is a choice)."""
+    if len(phases) < 2 and not any(p.starts_at or p.ends_at or not p.results_before_end for p in phases):
+        return []  # one open-ended phase: nothing to choose or to tell
+    now = timezone.now()
+    return [{"phase": p, "state": phase_state(p, now), "active": board.phase == p,
+             "href": board_query(board, phase=p.name, split=None, page=None),
+             "hidden": p.hides_results(now)} for p in phases]
 
 
 def _label(board: Board, columns: list[dict]) -> str:

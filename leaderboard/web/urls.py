@@ -1,6 +1,6 @@
 from django.urls import path
 
-from leaderboard.web import compare, failures, host, leaderboard_views, submit_help, views
+from leaderboard.web import compare, failures, host, leaderboard_views, submit_help, teams, views
 
 urlpatterns = [
     path("", leaderboard_views.home, name="home"),
@@ -24,6 +24,13 @@ urlpatterns = [
     path("submissions/<uuid:uuid>/publish", views.submission_publish, {"publish": True}, name="submission-publish"),
     path("submissions/<uuid:uuid>/unpublish", views.submission_publish, {"publish": False}, name="submission-unpublish"),
     path("api/", views.about_api, name="api-help"),
+    path("teams/", teams.team_list, name="teams"),
+    path("teams/<int:pk>/", teams.team_detail, name="team-detail"),
+    *(path(f"teams/<int:pk>/{action}", teams.team_action, {"action": action}, name=f"team-{action}")
+      for action in teams.TEAM_ACTIONS),
+    path("teams/invitations/<int:pk>/accept", teams.invitation_action, {"accept": True}, name="team-invitation-accept"),
+    path("teams/invitations/<int:pk>/decline", teams.invitation_action, {"accept": False}, name="team-invitation-decline"),
+    path("teams/join/<str:token>/", teams.join, name="team-join"),
     path("host/import/", host.host_import, name="host-import"),
     path("host/imports/<int:pk>/", host.host_import_detail, name="host-import-detail"),
     path("host/imports/<int:pk>/status.json", host.host_import_status, name="host-import-status"),

@@ -24,8 +24,9 @@ from leaderboard.submissions.scores import submission_coverage
 from leaderboard.submissions.quotas import QuotaExceeded
 from leaderboard.submissions.signals import on_board
 from leaderboard.submissions.uploads import UploadError, check_request_size, format_size
-from leaderboard.submissions.visibility import (can_manage, can_see_log, owned_submissions, revealed_splits,
-                                                visible_results, visible_submissions)
+from leaderboard.submissions.visibility import (can_manage, can_see_log, mask_hidden_scores, owned_submissions,
+                                                phase_hidden_benchmarks, revealed_splits, visible_results,
+                                                visible_submissions)
 from leaderboard.web.charts import result_chart_html
 from leaderboard.web.boards import active_benchmarks, cached_benchmark, row_link, submission_position
 from leaderboard.submissions.efficiency import REPORTED_FIELDS
@@ -82,6 +83,7 @@ def _visible_submission(request: HttpRequest, uuid) -> Submission:
 
 def submission_detail(request: HttpRequest, uuid) -> HttpResponse:
     submission = _visible_submission(request, uuid)
+    scores_hidden = mask_hidden_scores(request.user, submission)
     results = list(visible_results(request.user, submission.results.select_related("benchmark")))
     for result in results:
         result.chart = result_chart_html(result.metrics, f"{result.benchmark.name} ({result.split})")
@@ -94,6 +96,7 @@ def submission_detail(request: HttpRequest, uuid) -> HttpResponse:
         "benchmarks": submission.benchmarks.all(),
         "mpe_coverage": submission_coverage(submission).label,
         "per_sample_benchmarks": per_sample_benchmarks(request.user, submission),
+        "scores_hidden": scores_hidden,
     })
 
 
@@ -154,7 +157,8 @@ def per_sample_benchmarks(user, submission: Submission) -> list[Benchmark]:
     if not can_manage(user, submission) or submission.status != "finished" or submission.is_baseline:
         return []
     benchmarks = submission.benchmarks.filter(pk__in=revealed_splits().values("benchmark_id"))
-    return [b for b in benchmarks if serves_per_sample(submission, b)]
+    hidden = phase_hidden_benchmarks(submission)
+    return [b for b in benchmarks if serves_per_sample(submission, b) and b.pk not in hidden]
 
 
 def submission_status(request: HttpRequest, uuid) -> JsonResponse:
@@ -227,8 +231,10 @@ def submission_publish(request: HttpRequest, uuid, publish: bool) -> HttpRespons
 def my_submissions(request: HttpRequest) -> HttpResponse:
     """The user's submissions, newest first, 50 a page (the model log and eval plan are not loaded)."""
     submissions = (Submission.objects.filter(owner=request.user).defer("log", "eval_plan", "description")
-                   .prefetch_related("benchmarks"))
+                   .prefetch_related("benchmarks", "phases"))
     page = Paginator(submissions, settings.LEADERBOARD_PAGE_SIZE).get_page(request.GET.get("page"))
+    for submission in page:
+        mask_hidden_scores(request.user, submission)
     return render(request, "web/my_submissions.html", {"submissions": page, "page": page})
 
 

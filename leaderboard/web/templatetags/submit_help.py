@@ -18,5 +18,6 @@ def quota_left(context) -> dict:
 
     benchmarks = list(Benchmark.objects.filter(is_active=True))
     quota = compute(context["request"].user, benchmarks)
-    rows = [{"benchmark": b, "left": quota.per_benchmark_left[b.slug]} for b in benchmarks]
+    rows = [{"benchmark": b, "left": quota.per_benchmark_left[b.slug], "max": quota.per_benchmark_max[b.slug]}
+            for b in benchmarks]
     return {"quota": quota, "rows": rows}

@@ -22,29 +22,13 @@ import numpy as np
 from PIL import Image
 
 from .image_benchmark import AMBIENT, splat
+from .render_scale import NO_VALUE, PART_METRICS, RAMP, SCALE_MM, error_colours  # noqa: F401 (re-exported)
 
 DRAW_H, DRAW_W, UPSCALE = 128, 96, 2  # one view drawn, then shown 2x: a picture is 2 views wide, 1 or 2 rows high
 FILL = 0.9  # fraction of the panel height (or width) the larger extent of the meshes covers
-SCALE_MM = 200.0  # top of the colour scale
 BACKGROUND = np.array([250, 250, 250], dtype=np.uint8)
 GT_GREY = np.array([170, 170, 170], dtype=np.float64)
-NO_VALUE = np.array([150, 150, 150], dtype=np.float64)  # a part without a value (no GT for it)
-# Stops of the colour scale (0, 0.5, 1 of SCALE_MM).
-RAMP = np.array([[49, 99, 206], [247, 205, 70], [214, 39, 40]], dtype=np.float64)
-# The per-sample table's value for each part, in ``part_ids`` order (0 body, 1 left hand, 2 right hand, 3 face).
-PART_METRICS: tuple[str, ...] = ("mpjpe_body", "mpvpe_l_hand", "mpvpe_r_hand", "mpvpe_face")
 SIDE = np.array([[0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])  # a quarter turn about camera y
-
-
-def error_colours(values_mm: np.ndarray) -> np.ndarray:
-    """(N, 3) float colours of errors in mm on the fixed scale; NaN gets ``NO_VALUE``."""
-    values = np.asarray(values_mm, dtype=np.float64)
-    t = np.clip(np.nan_to_num(values, nan=0.0) / SCALE_MM, 0.0, 1.0) * (len(RAMP) - 1)
-    low = np.minimum(t.astype(np.int64), len(RAMP) - 2)
-    frac = (t - low)[:, None]
-    colours = RAMP[low] * (1 - frac) + RAMP[low + 1] * frac
-    colours[~np.isfinite(values)] = NO_VALUE
-    return colours
 
 
 FACE = 3

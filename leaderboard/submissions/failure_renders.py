@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from evaluator.formats import SCHEMAS
-from evaluator.render import PART_METRICS
+from evaluator.render_scale import PART_METRICS
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.storage import PRIVATE, delete_prefix, open_file, put_bytes
 from leaderboard.submissions.models import Submission

@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from evaluator.metric_names import METRIC_LABELS
-from evaluator.render import SCALE_MM
+from evaluator.render_scale import SCALE_MM
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.submissions.failure_renders import WORST, served_png, served_renders, worst_samples
 from leaderboard.submissions.models import Status

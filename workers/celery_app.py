@@ -37,7 +37,6 @@ app.conf.update(
     task_routes={
         "workers.tasks.validate_submission": {"queue": VALIDATE_QUEUE},
         "workers.imports.run_benchmark_import": {"queue": VALIDATE_QUEUE},  # needs the GT keys, as validation does
-        "workers.imports.run_benchmark_import": {"queue": VALIDATE_QUEUE},  # needs the GT keys, as validation does
         "workers.tasks.evaluate_shard": {"queue": EVALUATE_QUEUE},
         "workers.tasks.finalize_submission": {"queue": FINALIZE_QUEUE},
         "workers.tasks.sweep_stuck_submissions": {"queue": FINALIZE_QUEUE},

@@ -54,6 +54,17 @@ def test_new_benchmarks_get_one_open_ended_phase_and_submissions_record_it(alice
     assert list(Submission.objects.get().phases.all()) == [phase]
 
 
+def test_the_data_migration_gives_each_benchmark_one_open_ended_phase(bench, board_bench):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    Phase.objects.all().delete()  # as before migration 0004
+    import_module("leaderboard.benchmarks.migrations.0004_phases").default_phases(apps, None)
+    assert sorted(Phase.objects.values_list("benchmark__slug", "name", "starts_at", "ends_at", "results_before_end")) == [
+        ("bench-w", "main", None, None, True), ("lb-web", "main", None, None, True)]
+
+
 def test_a_phase_opens_and_closes_around_a_submission(alice, bench, tmp_path, started, logged_in):
     benchmark, arrays = bench
     phase = set_phase(benchmark, name="dev", title="Development", starts_at=START, ends_at=END)

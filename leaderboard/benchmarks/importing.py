@@ -10,6 +10,7 @@ any failure raises ``ImportFailed`` with the benchmark as it was.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -61,10 +62,44 @@ class ImportRequest:
     paper_url: str = ""
     data_url: str = ""
     display_order: int = 100
+    origin: str = "command"  # "site": the staff import page; its messages name the form's fields, not flags
 
     def options_json(self) -> dict:
         """The request without its local paths (what a stored import job keeps)."""
         return {k: v for k, v in asdict(self).items() if k not in ("source", "images")}
+
+    def in_own_terms(self, text: str) -> str:
+        """``text`` with each command flag named as the form field that sets it, for an import from the site."""
+        if self.origin != "site":
+            return text
+        return FLAG.sub(lambda m: SITE_FIELDS.get(m.group(0), m.group(0)), text)
+
+
+FLAG = re.compile(r"--[a-z][a-z-]*[a-z]")
+# The import form's field (and choice) for each flag an import message may name (leaderboard/web/host_forms.py).
+SITE_FIELDS = {
+    "--all-public": "'Hidden splits: none'",
+    "--hidden-splits": "'Hidden splits: exactly the splits listed'",
+    "--mpe": "'Counts toward MPE: yes'",
+    "--no-mpe": "'Counts toward MPE: no'",
+    "--hand-mpe": "'Counts toward hand MPE: yes'",
+    "--no-hand-mpe": "'Counts toward hand MPE: no'",
+    "--fill-missing": "'Fill missing'",
+    "--public-gt-splits": "'Splits with public GT'",
+}
+
+
+class _InOwnTerms:
+    """A reporter whose lines name the request's own fields (``ImportRequest.in_own_terms``)."""
+
+    def __init__(self, reporter: "Reporter", request: ImportRequest) -> None:
+        self.reporter, self.request = reporter, request
+
+    def line(self, text: str, style: str = "") -> None:
+        self.reporter.line(self.request.in_own_terms(text), style)
+
+    def stage(self, fraction: float, what: str) -> None:
+        self.reporter.stage(fraction, what)
 
 
 class Reporter(Protocol):
@@ -139,7 +174,15 @@ def _spec(request: ImportRequest, gt_path: Path | None, protocol) -> tuple[Bench
 
 
 def run_import(request: ImportRequest, reporter: Reporter) -> ImportOutcome:
-    """Create or update the benchmark ``request.slug``; ImportFailed (nothing changed) when refused or failed."""
+    """Create or update the benchmark ``request.slug``; ImportFailed (nothing changed) when refused or failed. The
+    report and the refusal name the options as the request's origin knows them (flags, or the page's fields)."""
+    try:
+        return _run_import(request, _InOwnTerms(reporter, request))
+    except ImportFailed as exc:
+        raise ImportFailed(request.in_own_terms(str(exc))) from None
+
+
+def _run_import(request: ImportRequest, reporter: Reporter) -> ImportOutcome:
     source = request.source
     if source is None:
         raise ImportFailed("No ground truth source was given.")
@@ -211,7 +254,8 @@ def _outcome_report(reporter: Reporter, benchmark: Benchmark, membership: Member
     reporter.line(f"Benchmark '{benchmark.slug}' imported: {benchmark.num_samples} samples.", "success")
     for s in splits:
         seen = "public" if s.is_revealed else "HIDDEN (scored; results shown to staff only until revealed)"
-        reporter.line(f"  split {s.name}: {s.num_samples} samples, {seen}{', ranking split' if s.is_ranking else ''}")
+        gt = ", public GT (failure pictures may show its GT)" if s.public_ground_truth else ""
+        reporter.line(f"  split {s.name}: {s.num_samples} samples, {seen}{', ranking split' if s.is_ranking else ''}{gt}")
     if benchmark.ranking_split is None:
         reporter.line("  The leaderboard and MPE show nothing for it until its ranking split is revealed.")
     reporter.line(f"  MPE: {'counts' if benchmark.counts_toward_mpe else 'not counted'} ({membership.why_mpe}); "

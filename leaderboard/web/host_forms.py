@@ -30,6 +30,11 @@ def _key_values(text: str, field: str) -> dict:
         raise forms.ValidationError(f"{field}: {exc} (one KEY=VALUE per line).") from None
 
 
+def _names(text: str) -> list[str]:
+    """Comma-separated split names."""
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
 class BenchmarkImportForm(forms.Form):
     slug = forms.SlugField(max_length=50, help_text="In the benchmark's address; an existing slug is updated.")
     name = forms.CharField(max_length=120)
@@ -57,6 +62,9 @@ class BenchmarkImportForm(forms.Form):
     hidden_splits = forms.CharField(required=False, max_length=500, label="Splits to hide",
                                     help_text="Comma-separated, with “exactly the splits listed”.")
     ranking_split = forms.CharField(required=False, max_length=40, help_text="Empty: test, else the first revealed.")
+    public_gt_splits = forms.CharField(required=False, max_length=500, label="Splits with public GT",
+                                       help_text="Comma-separated; splits whose GT is published anyway (e.g. val): "
+                                                 "failure pictures there may show the GT mesh. Empty: none.")
     mpe = forms.ChoiceField(label="Counts toward MPE", choices=MPE_CHOICES, required=False,
                             help_text="Default: kept on re-import; a new benchmark joins while MPE has fewer than the "
                                       "paper's five.")
@@ -78,6 +86,7 @@ class BenchmarkImportForm(forms.Form):
             "protocol": benchmark.protocol, "primary_metric": benchmark.primary_metric, "gt_parts": benchmark.gt_parts,
             "protocol_options": "\n".join(f"{k}={v}" for k, v in (benchmark.protocol_options or {}).items()),
             "hidden": "listed" if hidden else "none", "hidden_splits": ", ".join(hidden), "ranking_split": ranking,
+            "public_gt_splits": ", ".join(benchmark.splits.filter(public_ground_truth=True).values_list("name", flat=True)),
         })
 
     def clean_stored_name(self) -> str:
@@ -101,13 +110,12 @@ class BenchmarkImportForm(forms.Form):
     def import_request(self) -> ImportRequest:
         """The request the worker runs (its source is filled in from the bundle there)."""
         d = self.cleaned_data
-        hidden = {"default": None, "none": [],
-                  "listed": [s.strip() for s in d["hidden_splits"].split(",") if s.strip()]}[d["hidden"]]
+        hidden = {"default": None, "none": [], "listed": _names(d["hidden_splits"])}[d["hidden"]]
         return ImportRequest(
             slug=d["slug"], name=d["name"], fmt=d["fmt"], format_options=d["format_options_dict"],
             protocol=d["protocol"] or None, protocol_options=d["protocol_options_dict"], gt_parts=d["gt_parts"] or None,
             primary_metric=d["primary_metric"] or None, fill_missing=d["fill_missing"], mpe=FLAG[d["mpe"]],
             hand_mpe=FLAG[d["hand_mpe"]], hidden_splits=hidden, all_public=d["hidden"] == "none",
-            ranking_split=d["ranking_split"] or None, description=d["description"], paper_url=d["paper_url"],
-            data_url=d["data_url"], display_order=d["display_order"],
+            public_gt_splits=_names(d["public_gt_splits"]), ranking_split=d["ranking_split"] or None, description=d["description"], paper_url=d["paper_url"],
+            data_url=d["data_url"], display_order=d["display_order"], origin="site",
         )

@@ -75,14 +75,20 @@ def test_zip_bundle_import_shows_report_and_earlier_results_re_scored(staff_clie
                                                                       django_capture_on_commit_callbacks):
     bundle = zip_bundle({"release/gt.npz": gts["a"]})
     status, job = start(staff_client, django_capture_on_commit_callbacks,
-                        form_data("site", bundle=bundle, source_path="release/gt.npz", ranking_split="dev"))
+                        form_data("site", bundle=bundle, source_path="release/gt.npz", ranking_split="dev",
+                                  public_gt_splits="dev"))
     assert status == 302 and job.state == "succeeded", job.error
     assert job.progress == 1.0 and not exists(PRIVATE, job.bundle_name)  # an uploaded bundle is removed when done
     benchmark = Benchmark.objects.get(slug="site")
     assert dict(benchmark.splits.values_list("name", "is_revealed")) == {"dev": True, "test": False}
+    assert dict(benchmark.splits.values_list("name", "public_ground_truth")) == {"dev": True, "test": False}
+    assert "split dev: 6 samples, public, ranking split, public GT (failure pictures may show its GT)" in job.report
+    assert 'public GT</span>' in staff_client.get("/benchmarks/site/").content.decode()  # on the split list
     assert not benchmark.counts_toward_mpe and not benchmark.counts_toward_hand_mpe
     assert "Read 12 samples from gt.npz as npz." in job.report and "split test: 6 samples, HIDDEN" in job.report
-    assert "MPE: not counted (--no-mpe); hand MPE: not counted (follows MPE)" in job.report
+    # the site's report names the form's fields, not the command's flags
+    assert "MPE: not counted ('Counts toward MPE: no'); hand MPE: not counted (follows MPE)" in job.report
+    assert "--" not in job.report
 
     owner = User.objects.create_user("ann")
     submission = Submission.objects.create(owner=owner, method_name="FastBody", status=Status.FINISHED)
@@ -108,6 +114,15 @@ def test_zip_bundle_import_shows_report_and_earlier_results_re_scored(staff_clie
     page = staff_client.get(f"/host/imports/{again.pk}/").content.decode()
     assert "Earlier results re-scored" in page and "50.00" in page and "40.00" in page and "Open the board" in page
     assert staff_client.get(f"/host/imports/{again.pk}/status.json").json()["state"] == "succeeded"
+
+
+def test_a_site_refusal_names_the_form_field_not_the_flag(staff_client, gts, eager, django_capture_on_commit_callbacks):
+    put_file(PRIVATE, "bundles/gt.npz", gts["a"])
+    status, job = start(staff_client, django_capture_on_commit_callbacks,
+                        form_data("open", stored_name="bundles/gt.npz", hidden="listed", hidden_splits=""))
+    assert job.state == "failed" and "Every split (dev, test) would be public" in job.error
+    assert "Name the held-out split(s) with 'Hidden splits: exactly the splits listed', or say 'Hidden splits: " \
+           "none' if the GT of every split is public anyway." in job.error and "--" not in job.error
 
 
 def test_a_failed_import_changes_nothing(staff_client, gts, eager, django_capture_on_commit_callbacks, monkeypatch):

@@ -26,12 +26,12 @@ def queue_final_notification(sender, submission, **kwargs) -> None:
     queue_after_commit(notify_submission_final, submission.pk, "notification")
 
 
-def queue_after_commit(task, submission_id: int, what: str) -> None:
-    """Send ``task(submission_id)`` once the current transaction commits (``what`` names it in the log)."""
+def queue_after_commit(task, submission_id: int, what: str, *args) -> None:
+    """Send ``task(submission_id, *args)`` once the current transaction commits (``what`` names it in the log)."""
 
     def enqueue() -> None:
         try:
-            task.delay(submission_id)
+            task.delay(submission_id, *args)
         except Exception:  # a broker outage must not fail the evaluation that just ended
             log.exception("could not queue the %s of submission %s", what, submission_id)
 

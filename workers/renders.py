@@ -2,7 +2,9 @@
 
 A step after scoring that leaves the pipeline modules (``workers.pipeline`` <-> ``workers.tasks``) as they are:
 ``queue_renders`` listens to ``events.submission_finalised`` (as ``workers.notify``; connected in the submissions
-app's ``ready``) and queues ``render_worst_samples`` on the finalize queue once the finish is committed. What is drawn
+app's ``ready``) and queues ``render_worst_samples`` on the finalize queue once the finish is committed. A split
+revealed later, or given public GT, (``benchmarks.events.splits_opened``) has its results' pictures drawn again by
+``queue_split_renders``, for that benchmark only. What is drawn
 and what each picture may show is decided by ``leaderboard.submissions.failure_renders``; this module only loads the
 meshes (GT only for pictures that may show it) and calls ``evaluator.render``. A failure here is logged and leaves
 the submission's results alone. torch is imported inside the task: the web process imports this module.
@@ -15,7 +17,8 @@ import numpy as np
 from celery import shared_task
 from django.conf import settings
 
-from leaderboard.submissions.events import submission_finalised  # a bare Signal: importable before Django's apps
+from leaderboard.benchmarks.events import splits_opened  # bare Signals: importable before Django's apps
+from leaderboard.submissions.events import submission_finalised
 from workers.notify import queue_after_commit
 
 log = logging.getLogger(__name__)
@@ -30,8 +33,22 @@ def queue_renders(sender, submission, **kwargs) -> None:
     queue_after_commit(render_worst_samples, submission.pk, "failure renders")
 
 
+def queue_split_renders(sender, split_ids: list[int], **kwargs) -> None:
+    """Draw again, on each split's benchmark, the finished predictions submissions with results on those splits."""
+    from leaderboard.benchmarks.models import Split
+    from leaderboard.submissions.models import BenchmarkResult, Status, SubmissionKind
+
+    for split in Split.objects.filter(pk__in=split_ids).select_related("benchmark"):
+        results = BenchmarkResult.objects.filter(
+            benchmark=split.benchmark, split=split.name, submission__status=Status.FINISHED,
+            submission__kind=SubmissionKind.PREDICTIONS)
+        for submission_id in results.values_list("submission_id", flat=True).distinct().order_by("submission_id"):
+            queue_after_commit(render_worst_samples, submission_id, "failure renders", [split.benchmark.slug])
+
+
 def connect() -> None:
     submission_finalised.connect(queue_renders, dispatch_uid="workers.renders.queue_renders")
+    splits_opened.connect(queue_split_renders, dispatch_uid="workers.renders.queue_split_renders")
 
 
 def draw(submission, benchmark, jobs) -> list[bytes]:
@@ -60,8 +77,9 @@ def draw(submission, benchmark, jobs) -> list[bytes]:
 
 @shared_task(bind=True, name="workers.renders.render_worst_samples", acks_late=True,
              time_limit=settings.EVAL_FINALIZE_TIME_LIMIT_S)
-def render_worst_samples(self, submission_id: int) -> dict:
-    """Draw and store the worst samples of every benchmark the finished submission has results on."""
+def render_worst_samples(self, submission_id: int, benchmark_slugs: list[str] | None = None) -> dict:
+    """Draw and store the worst samples of every benchmark (of ``benchmark_slugs`` if given) the finished submission
+    has results on."""
     from leaderboard.benchmarks.models import Benchmark
     from leaderboard.submissions import failure_renders
     from leaderboard.submissions.models import Status, Submission
@@ -71,7 +89,10 @@ def render_worst_samples(self, submission_id: int) -> dict:
     if submission is None:
         return {"skipped": "not finished"}
     drawn: dict[str, int] = {}
-    for benchmark in Benchmark.objects.filter(results__submission=submission).distinct().order_by("slug"):
+    benchmarks = Benchmark.objects.filter(results__submission=submission)
+    if benchmark_slugs is not None:
+        benchmarks = benchmarks.filter(slug__in=benchmark_slugs)
+    for benchmark in benchmarks.distinct().order_by("slug"):
         try:
             jobs = failure_renders.render_jobs(submission, benchmark)
         except PerSampleUnavailable:

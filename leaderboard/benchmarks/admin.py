@@ -6,6 +6,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from leaderboard.benchmarks.events import splits_opened
 from leaderboard.benchmarks.models import GT_PARTS, Benchmark, BenchmarkImport, Phase, Split
 from leaderboard.submissions.scores import schedule_score_refresh
 from leaderboard.submissions.board_cache import bump_version
@@ -103,8 +104,10 @@ class SplitAdmin(ImportedOnly, admin.ModelAdmin):
                                   "is its benchmark's ranking split). The ranking split does not change.")
         if page is not None:
             return page
-        count = queryset.filter(is_revealed=False).update(is_revealed=True)
+        opened = list(queryset.filter(is_revealed=False).values_list("pk", flat=True))
+        count = Split.objects.filter(pk__in=opened).update(is_revealed=True)
         self._changed()
+        splits_opened.send(Split, split_ids=opened)  # bulk updates send no post_save: the failure pictures
         self.message_user(request, f"Revealed {count} split(s).", messages.SUCCESS)
         return None
 

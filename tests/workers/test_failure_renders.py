@@ -118,3 +118,22 @@ def test_a_model_run_is_never_drawn_nor_served(drawn, alice):
     delete_prefix(PRIVATE, prefix)
     assert render_worst_samples.apply(args=(submission.pk,)).get() == {"drawn": {}}
     assert list_names(PRIVATE, prefix) == []
+
+
+def test_a_split_revealed_later_or_given_public_gt_is_drawn_again(drawn, admin_client):
+    submission, benchmark = drawn
+    test = Split.objects.get(benchmark=benchmark, name="test")
+    # The admin's bulk reveal (confirmed): the hidden, worse sample is now drawn first, without GT.
+    response = admin_client.post("/admin/benchmarks/split/", {"action": "reveal_splits", "confirm": "yes",
+                                                               "_selected_action": [test.pk]})
+    assert response.status_code == 302
+    index, files = stored(submission, benchmark)
+    ids = benchmark.gt_arrays["sample_ids"]
+    assert index[0] == {"rank": 1, "sample_id": str(ids[SECRET]), "split": "test", "shows_gt": False}
+    assert len(files) == 12 and index[1]["sample_id"] == str(ids[OUTLIER])
+    # Its GT published (a save, as the admin's split form makes): drawn again, now with the GT mesh.
+    test.refresh_from_db()
+    test.public_ground_truth = True
+    test.save()
+    index, _ = stored(submission, benchmark)
+    assert index[0] == {"rank": 1, "sample_id": str(ids[SECRET]), "split": "test", "shows_gt": True}

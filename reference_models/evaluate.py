@@ -91,12 +91,15 @@ def score_predictions(target: BenchmarkTarget, predictions: dict[str, np.ndarray
                           merged.num_samples, protocol.describe(), protocol.in_mpe)
 
 
-def run_model(model: torch.nn.Module, target: BenchmarkTarget, protocol: Protocol, model_dir: str | Path,
-              batch_size: int = 32, device: str = "cpu", progress: bool = False) -> dict[str, np.ndarray]:
-    """The model's predictions on the target's images, given the input its protocol gives models."""
+def run_model(model: torch.nn.Module, images: str | Path, protocol: Protocol, model_dir: str | Path,
+              batch_size: int = 32, device: str = "cpu", progress: bool = False,
+              timings: list[float] | None = None) -> dict[str, np.ndarray]:
+    """The model's predictions on a benchmark's held-out ``images`` (folder with manifest.json), given the input its
+    protocol gives models; ``timings`` receives the runner's ms/image figures (``infer.predict``, ``predict_people``).
+    Also the path of ``manage.py submit_reference_model``, so a computed row is made as ``evaluate`` scores."""
     if protocol.model_input == WHOLE_IMAGE:
-        return predict_people(model, target.images, model_dir, batch_size=batch_size, device=device)
-    return predict(model, target.images, batch_size=batch_size, device=device, progress=progress)
+        return predict_people(model, images, model_dir, batch_size=batch_size, device=device, timings=timings)
+    return predict(model, images, batch_size=batch_size, device=device, progress=progress, timings=timings)
 
 
 def evaluate(model: torch.nn.Module, targets: list[BenchmarkTarget], model_dir: str | Path, batch_size: int = 32,
@@ -105,6 +108,6 @@ def evaluate(model: torch.nn.Module, targets: list[BenchmarkTarget], model_dir: 
     scores = []
     for target in targets:
         protocol = get_protocol(target.protocol, target.options)
-        predictions = run_model(model, target, protocol, model_dir, batch_size, device, progress)
+        predictions = run_model(model, target.images, protocol, model_dir, batch_size, device, progress)
         scores.append(score_predictions(target, predictions, model_dir, device))
     return EvaluationReport(scores, mean_primary_error({s.name: s.primary for s in scores if s.in_mpe}))

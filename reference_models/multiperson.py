@@ -18,6 +18,7 @@ the agora-multiperson prediction layout (docs/formats.md). An image with nobody 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -87,8 +88,14 @@ def _to_image_camera(transl: torch.Tensor, root: torch.Tensor, affine: np.ndarra
 
 @torch.no_grad()
 def predict_people(model: nn.Module, benchmark: str | Path, body_model_dir: str | Path, batch_size: int = 16,
-                   device: str | torch.device = "cpu", box_ratio: float | None = None) -> dict[str, np.ndarray]:
-    """Detect and regress every person of every image of a whole-image benchmark (see the module docstring)."""
+                   device: str | torch.device = "cpu", box_ratio: float | None = None,
+                   timings: list[float] | None = None) -> dict[str, np.ndarray]:
+    """Detect and regress every person of every image of a whole-image benchmark (see the module docstring).
+
+    ``timings``, when given, receives one figure: milliseconds per image of the whole run (detector, crops and
+    regressor: on a whole image they are all the model's work), the board's ms/image for such a benchmark.
+    """
+    start = time.perf_counter()
     root, samples = _manifest(benchmark)
     ratio = box_ratio or getattr(model, "box_ratio", None) or INFERENCE_BOX_RATIO.get(getattr(model, "arch", ""), BOX_ENLARGE)
     joints_layer = SMPLXJoints(body_model_dir).to(device)
@@ -123,5 +130,9 @@ def predict_people(model: nn.Module, benchmark: str | Path, body_model_dir: str 
             chunks[k].append(params[k].cpu().numpy())
     arrays = {k: (np.concatenate(v) if v else np.zeros((0, *(PARAM_SHAPES.get(k) or (MATCH_JOINTS, 2)))))
               .astype(np.float32) for k, v in chunks.items()}
+    if timings is not None and samples:
+        if str(device).startswith("cuda"):
+            torch.cuda.synchronize(device)
+        timings.append(1000.0 * (time.perf_counter() - start) / len(samples))
     return {"image_ids": np.array([p[0] for p in people], dtype=str), **arrays,
             "scores": np.array([p[2] for p in people], dtype=np.float32)}

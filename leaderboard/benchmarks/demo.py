@@ -207,10 +207,8 @@ def submit_demo_reference(benchmark: Benchmark, input_dir: Path):
     body (TemplateRegressor) run here on the held-out images; its predictions stored and scored like a model run's."""
     from django.db import transaction
 
-    from leaderboard.storage import PRIVATE, put_file
-    from leaderboard.submissions.actions import _dispatch
-    from leaderboard.submissions.baselines import system_user
-    from leaderboard.submissions.models import BaselineSource, Submission, SubmissionKind
+    from leaderboard.submissions.baselines import store_computed_row, system_user
+    from leaderboard.submissions.models import Submission
     from reference_models.body import SMPLXJoints
     from reference_models.multiperson import TemplateRegressor, predict_people
 
@@ -221,18 +219,11 @@ def submit_demo_reference(benchmark: Benchmark, input_dir: Path):
                    "reference_models/detector.py) finds the people; each one gets the mean SMPL-X body fitted to its "
                    "box (reference_models/multiperson.py TemplateRegressor). A floor, not a method.")
     owner = system_user()
-    with tempfile.TemporaryDirectory() as tmp, transaction.atomic():
+    with transaction.atomic():
         # a refresh re-imports the benchmark: the row computed on the old images goes
         Submission.objects.filter(owner=owner, method_name=REFERENCE_METHOD, benchmarks=benchmark).delete()
-        submission = Submission.objects.create(
-            owner=owner, method_name=REFERENCE_METHOD, description=description, kind=SubmissionKind.PREDICTIONS,
-            baseline_source=BaselineSource.COMPUTED, is_public=True)
-        submission.benchmarks.set([benchmark])
-        path = Path(tmp) / "predictions.npz"
-        np.savez(path, **predictions)
-        put_file(PRIVATE, submission.predictions_name(benchmark.slug), path)
-        transaction.on_commit(lambda: _dispatch(submission))  # a broker outage leaves it to the sweeper
-    return submission
+        return store_computed_row(owner, [benchmark], {benchmark.slug: predictions}, method_name=REFERENCE_METHOD,
+                                  description=description)
 
 
 def create_demo_benchmarks(predictions_dir: Path | None = None, refresh: bool = False) -> list[Benchmark]:

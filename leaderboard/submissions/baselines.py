@@ -6,7 +6,9 @@
   BenchmarkResult rows only where a source gives them and the benchmark exists here.
 - ``submit_reference_model`` runs a ``reference_models`` checkpoint on a benchmark's held-out images (the
   server's copy; the GT is never read) and submits the predictions through ``actions.create_submission``, the
-  path the web form and the API use, so they are validated, stored and scored by the normal pipeline.
+  path the web form and the API use, so they are validated, stored and scored by the normal pipeline. A
+  models-only benchmark refuses predictions uploads, so there (as for the demo's reference row)
+  ``store_computed_row`` stores the server's own run where a model run's predictions go; the workers score it.
 """
 from __future__ import annotations
 
@@ -310,18 +312,46 @@ def _predictions_file(folder: Path, predictions: dict[str, dict[str, np.ndarray]
     return bundle
 
 
+def store_computed_row(owner, benchmarks: Sequence[Benchmark], predictions: Mapping[str, Mapping[str, np.ndarray]],
+                       **fields) -> Submission:
+    """A computed row the server made itself (staff work, no user upload): a public 'computed' predictions
+    submission on ``benchmarks`` whose per-benchmark predictions (slug -> arrays) are stored where a model run's
+    go (``predictions_name``) and scored by the workers once committed. Unlike ``create_submission`` it takes
+    models-only benchmarks (they refuse predictions *uploads*, not the server's own model runs) and no quota.
+    Used by ``submit_reference_model`` there and by the demo's reference row; ``fields``: Submission fields."""
+    from leaderboard.storage import PRIVATE, put_file
+    from leaderboard.submissions.actions import _dispatch
+
+    with tempfile.TemporaryDirectory() as tmp, transaction.atomic():
+        submission = Submission.objects.create(
+            owner=owner, kind=SubmissionKind.PREDICTIONS, baseline_source=BaselineSource.COMPUTED, is_public=True,
+            heartbeat_at=timezone.now(), **fields)  # heartbeat: the sweeper's clock if the broker is down
+        submission.benchmarks.set(benchmarks)
+        for benchmark in benchmarks:
+            path = Path(tmp) / f"{benchmark.slug}.npz"
+            np.savez(path, **predictions[benchmark.slug])
+            put_file(PRIVATE, submission.predictions_name(benchmark.slug), path)
+        transaction.on_commit(lambda: _dispatch(submission))  # a broker outage leaves it to the sweeper
+    return submission
+
+
 def submit_reference_model(checkpoint: Path, benchmark_slugs: str | Sequence[str], *, arch: str | None = None,
                            size: str | None = None, method_name: str | None = None, citation: str | None = None,
                            owner=None, batch_size: int = 16, device: str = "cpu", progress: bool = False,
                            extra_provenance: Mapping | None = None) -> Submission:
-    """Run the model on the benchmarks' held-out images and submit the predictions like any user would (one
-    submission: a ``.npz`` for one benchmark, a ``.zip`` of them for several).
+    """Run the model on the benchmarks' held-out images (``reference_models.evaluate.run_model``: the input each
+    protocol gives models, so a whole-image benchmark goes through the detector stage) and submit the predictions.
 
+    Where every benchmark takes predictions files they go in like any user's upload (one submission: a ``.npz`` for
+    one benchmark, a ``.zip`` of them for several: validation, quotas); a models-only benchmark refuses uploaded
+    predictions, so there the row is stored as the server's own run (``store_computed_row``).
     The submission is flagged ``computed`` and public, with its provenance (checkpoint sha256, code URL and commit,
     ``provenance()``) and its measured speed and size per benchmark, in the same transaction that creates it, so
     the pipeline (started on commit) never sees it unflagged. Raises BaselineError, UploadError or QuotaExceeded.
     """
-    from reference_models.infer import predict
+    from django.conf import settings
+
+    from reference_models.evaluate import run_model
     from reference_models.test import code_commit, code_url
 
     slugs = [benchmark_slugs] if isinstance(benchmark_slugs, str) else list(benchmark_slugs)
@@ -331,8 +361,9 @@ def submit_reference_model(checkpoint: Path, benchmark_slugs: str | Sequence[str
     predictions, figures = {}, {}
     for benchmark in benchmarks:
         timings: list[float] = []
-        predictions[benchmark.slug] = predict(loaded.model, folders[benchmark.slug], batch_size=batch_size,
-                                              device=device, progress=progress, timings=timings)
+        predictions[benchmark.slug] = run_model(loaded.model, folders[benchmark.slug], benchmark.get_protocol(),
+                                                settings.SMPLX_MODEL_DIR, batch_size=batch_size, device=device,
+                                                progress=progress, timings=timings)
         figures[benchmark.slug] = measured_figures(loaded, device, timings)
     label = f"{ARCH_LABELS.get(loaded.arch, loaded.arch)}-{loaded.size}"
     metadata = {
@@ -343,17 +374,19 @@ def submit_reference_model(checkpoint: Path, benchmark_slugs: str | Sequence[str
         "code_url": code_url(),
     }
     owner = owner or system_user()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = _predictions_file(Path(tmp), predictions)
-        with open(path, "rb") as handle, transaction.atomic():
-            submission = create_submission(owner, File(handle, name=path.name), SubmissionKind.PREDICTIONS, slugs,
-                                           metadata)
-            flags = {"baseline_source": BaselineSource.COMPUTED, "is_public": True,
-                     "citation": (citation or ARCH_CITATIONS.get(loaded.arch, ""))[:300],
-                     "checkpoint_sha256": loaded.sha256, "code_commit": code_commit()[:40],
-                     "provenance": provenance(loaded, extra_provenance)}
-            Submission.objects.filter(pk=submission.pk).update(**flags)
-            for benchmark in benchmarks:
-                store_efficiency(submission, [benchmark], figures[benchmark.slug], EfficiencySource.MEASURED)
+    flags = {"citation": (citation or ARCH_CITATIONS.get(loaded.arch, ""))[:300], "checkpoint_sha256": loaded.sha256,
+             "code_commit": code_commit()[:40], "provenance": provenance(loaded, extra_provenance)}
+    with tempfile.TemporaryDirectory() as tmp, transaction.atomic():
+        if all(b.accepts_predictions for b in benchmarks):
+            path = _predictions_file(Path(tmp), predictions)
+            with open(path, "rb") as handle:
+                submission = create_submission(owner, File(handle, name=path.name), SubmissionKind.PREDICTIONS,
+                                               slugs, metadata)
+            Submission.objects.filter(pk=submission.pk).update(
+                baseline_source=BaselineSource.COMPUTED, is_public=True, **flags)
+        else:
+            submission = store_computed_row(owner, benchmarks, predictions, **metadata, **flags)
+        for benchmark in benchmarks:
+            store_efficiency(submission, [benchmark], figures[benchmark.slug], EfficiencySource.MEASURED)
     submission.refresh_from_db()
     return submission

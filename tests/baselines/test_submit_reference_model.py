@@ -131,3 +131,42 @@ def test_official_layout_weights_submit_and_partial_ones_are_refused(image_bench
     with pytest.raises(CommandError, match="does not fit smpler_x-tiny: .*1 missing: face_regressor.expr_out.0.weight"):
         submit("--checkpoint", str(official), "--arch", "smpler_x", "--size", "tiny", "--benchmark", image_benchmark.slug)
     assert Submission.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the pipeline starts on commit, as in production
+def test_a_whole_image_models_only_benchmark_gets_a_computed_row_through_the_detector(eager, tiny_checkpoint, tmp_path):
+    """Issue 19: the manifest of whole images has no boxes; the command runs the checkpoint behind the detector
+    stage (reference_models.evaluate.run_model) and stores the row as the server's own run: the benchmark refuses
+    uploaded predictions files, not the server's reference rows."""
+    from dataclasses import replace
+
+    from evaluator.multiperson_images import make_multiperson_image_benchmark
+    from leaderboard.benchmarks.demo import MULTIPERSON_BENCHMARK
+    from leaderboard.benchmarks.services import import_ground_truth
+    from leaderboard.storage import PRIVATE, local_path
+    from reference_models.checkpoint import load_checkpoint
+    from reference_models.multiperson import predict_people
+
+    images = make_multiperson_image_benchmark(tmp_path / "mp", settings.SMPLX_MODEL_DIR, 3, seed=16)
+    benchmark = import_ground_truth(images.gt_path, replace(MULTIPERSON_BENCHMARK.spec, slug="mp-ref"),
+                                    images_dir=images.input_dir)
+    benchmark.accepts_predictions = False  # models only, as the demo's
+    benchmark.save(update_fields=["accepts_predictions"])
+
+    out = submit("--checkpoint", str(tiny_checkpoint), "--benchmark", "mp-ref", "--wait", "--device", "cpu")
+
+    submission = Submission.objects.get()
+    assert (submission.status, submission.baseline_source, submission.is_public) == (
+        Status.FINISHED, BaselineSource.COMPUTED, True), submission.error_message
+    assert submission.checkpoint_sha256 == sha256_file(tiny_checkpoint) and submission.mpe is None  # not in MPE
+    (figures,) = submission.efficiency.all()
+    assert figures.source == "measured" and figures.ms_per_image > 0  # the whole run per image, detector included
+    (result,) = submission.results.all()
+    assert result.num_samples == 3 and result.primary_value == result.metrics["fb_nmve"]  # 3 images
+    assert f"mp-ref/test: fb_nmve {result.primary_value:.1f} mm (3 samples)" in out and "Finished. MPE —." in out
+    # what was scored is the detector + checkpoint run on the held-out whole images
+    expected = predict_people(load_checkpoint(tiny_checkpoint)[0], images.input_dir, settings.SMPLX_MODEL_DIR)
+    with np.load(local_path(PRIVATE, submission.predictions_name("mp-ref")), allow_pickle=False) as got:
+        assert set(got.files) == set(expected) and len(got["image_ids"]) > 0
+        np.testing.assert_array_equal(got["image_ids"], expected["image_ids"])
+        np.testing.assert_allclose(got["joints2d"], expected["joints2d"], atol=1e-4)

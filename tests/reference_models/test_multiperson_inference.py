@@ -44,7 +44,7 @@ def test_detector_and_regressor_write_a_file_the_protocol_scores(benchmark, smpl
     """reference_models.evaluate runs a model behind the detector on a whole-image benchmark (the protocol says so)."""
     protocol = get_protocol("agora-multiperson")
     target = BenchmarkTarget("mp", benchmark.input_dir, benchmark.gt_path, protocol.name, {}, "fb_nmve")
-    pred = run_model(TemplateRegressor(SMPLXJoints(smplx_model_dir)), target, protocol, smplx_model_dir)
+    pred = run_model(TemplateRegressor(SMPLXJoints(smplx_model_dir)), target.images, protocol, smplx_model_dir)
     path = tmp_path / "pred.npz"
     np.savez(path, **pred)
     gt = protocol.load_gt(benchmark.gt_path)

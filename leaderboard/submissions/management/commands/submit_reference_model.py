@@ -19,7 +19,9 @@ class Command(BaseCommand):
         "Run a reference_models checkpoint on BENCHMARK's held-out images (the server's copy; never the GT) and submit "
         "the predictions through the normal upload path (validation, quotas, evaluation pipeline) as a public "
         "'computed' baseline recording its provenance (checkpoint sha256, code commit, config) and its measured "
-        "ms/image, peak memory, device and parameters. Benchmarks without images cannot run a model."
+        "ms/image, peak memory, device and parameters. A whole-image benchmark runs it behind the detector stage; "
+        "on a models-only benchmark the row is stored as the server's own run (scored by the same pipeline). "
+        "Benchmarks without images cannot run a model."
     )
 
     def add_arguments(self, parser) -> None:

@@ -19,7 +19,7 @@ from evaluator.metric_names import METRIC_LABELS
 from evaluator.render_scale import SCALE_MM
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.submissions.failure_renders import WORST, served_png, served_renders, worst_samples
-from leaderboard.submissions.models import Status
+from leaderboard.submissions.models import Status, SubmissionKind
 from leaderboard.submissions.per_sample import PerSampleUnavailable, revealed_per_sample
 from leaderboard.submissions.visibility import visible_submissions
 
@@ -81,6 +81,27 @@ def render_png(request: HttpRequest, uuid, slug: str, rank: int) -> HttpResponse
     return response
 
 
+def render_url(submission, benchmark: Benchmark, rank: int) -> str:
+    return reverse("submission-failure-render", args=(submission.uuid, benchmark.slug, rank))
+
+
+def add_worst_thumbnails(submission, results) -> None:
+    """``result.worst_render``: the worst shown picture (``served_renders``: the failures page's rules) of each
+    benchmark's first result with per-sample values, for the submission page; None elsewhere."""
+    seen: set[int] = set()
+    for result in results:
+        result.worst_render = None
+        eligible = (submission.kind == SubmissionKind.PREDICTIONS and submission.status == Status.FINISHED
+                    and not submission.baseline_source and getattr(result, "per_sample", False))
+        if not eligible or result.benchmark_id in seen:
+            continue
+        seen.add(result.benchmark_id)
+        shown = served_renders(submission, result.benchmark)
+        if shown:
+            worst = min(shown, key=lambda entry: entry["rank"])
+            result.worst_render = {**worst, "url": render_url(submission, result.benchmark, worst["rank"])}
+
+
 def failures(request: HttpRequest, uuid, slug: str) -> HttpResponse:
     submission, benchmark = _finished(request, uuid, slug)
     try:
@@ -96,8 +117,7 @@ def failures(request: HttpRequest, uuid, slug: str) -> HttpResponse:
         "count": len(table), "splits": sorted(set(table.arrays["split"].tolist())),
         "part_labels": [METRIC_LABELS[k].label for k in columns], "worst": worst_samples(table, metric, columns),
         "histograms": [histogram_svg(table.arrays[k], METRIC_LABELS[k].label) for k in parts],
-        "renders": [{**entry, "url": reverse("submission-failure-render", args=(submission.uuid, benchmark.slug,
-                                                                              entry["rank"]))}
+        "renders": [{**entry, "url": render_url(submission, benchmark, entry["rank"])}
                     for entry in served_renders(submission, benchmark, table)],
         "worst_count": WORST, "scale_mm": int(SCALE_MM),
     })

@@ -28,6 +28,7 @@ from leaderboard.submissions.visibility import (can_manage, can_see_log, mask_hi
                                                 phase_hidden_benchmarks, revealed_splits, visible_results,
                                                 visible_submissions)
 from leaderboard.web.charts import result_chart_html
+from leaderboard.web.failures import add_worst_thumbnails
 from leaderboard.web.boards import active_benchmarks, cached_benchmark, row_link, submission_position
 from leaderboard.submissions.efficiency import REPORTED_FIELDS
 from leaderboard.web.forms import SubmitForm
@@ -89,6 +90,7 @@ def submission_detail(request: HttpRequest, uuid) -> HttpResponse:
         result.chart = result_chart_html(result.metrics, f"{result.benchmark.name} ({result.split})")
         result.rows = [{**c, "value": result.metrics.get(c["key"])} for c in metric_columns(result.benchmark)]
         add_protocol_views(result, submission.method_name)
+    add_worst_thumbnails(submission, results)
     return render(request, "web/submission.html", {
         "submission": submission, "results": results, "can_manage": can_manage(request.user, submission),
         "board_links": board_links(submission, results),
@@ -111,10 +113,14 @@ def add_protocol_views(result, method_name: str) -> None:
         result.subsets, result.breakdowns, result.per_sample = [], "", False
         return
     labels = result.benchmark.metric_labels()
-    result.subsets = [{"label": label, "values": values} for label, values in protocol.subsets(result.metrics)]
+    rows = protocol.subsets(result.metrics)
     result.subset_columns = [{"key": k, "label": labels[k].label if k in labels else SUBSET_LABELS.get(k, k),
-                              "rate": k in labels and labels[k].unit == ""} for k in (result.subsets[0]["values"]
-                                                                                        if result.subsets else ())]
+                              "rate": k in labels and labels[k].unit == "", "count": k in SUBSET_LABELS}
+                             for k in (rows[0][1] if rows else ()) if not k.endswith("_raw")]
+    # each cell: the figure as the official server prints it and, beside it, the unrounded one (issue 19)
+    result.subsets = [{"label": label, "cells": [{**column, "value": values.get(column["key"]),
+                                                  "raw": values.get(f"{column['key']}_raw")}
+                                                 for column in result.subset_columns]} for label, values in rows]
     result.breakdowns = breakdown_charts_html(protocol, [(method_name, result.metrics)])
     result.per_sample = protocol.per_sample_rows
 

@@ -91,6 +91,9 @@ def test_served_to_the_owner_then_everyone_and_stopped_when_a_split_is_hidden_or
     owner.force_login(alice)
     page = owner.get(f"/submissions/{submission.uuid}/failures/{benchmark.slug}/").content.decode()
     assert page.count('class="render"') == 12 and png_url(submission, benchmark, 1) in page
+    # the submission page: the worst picture, as a thumbnail linking to the failures page
+    page = owner.get(f"/submissions/{submission.uuid}/").content.decode()
+    assert page.count('class="worst-thumb"') == 1 and f'src="{png_url(submission, benchmark, 1)}"' in page
     response = owner.get(png_url(submission, benchmark, 1))
     assert response.status_code == 200 and response["Content-Type"] == "image/png"
     assert Client().get(png_url(submission, benchmark, 1)).status_code == 404  # private until published
@@ -106,6 +109,9 @@ def test_served_to_the_owner_then_everyone_and_stopped_when_a_split_is_hidden_or
     assert all(owner.get(png_url(submission, benchmark, r)).status_code == 404 for r in gt_ranks)
     page = owner.get(f"/submissions/{submission.uuid}/failures/{benchmark.slug}/").content.decode()
     assert page.count('class="render"') == 12 - len(gt_ranks) and str(benchmark.gt_arrays["sample_ids"][OUTLIER]) not in page
+    first_shown = min(set(range(1, 13)) - set(gt_ranks))  # val hidden again: the thumbnail is the worst still shown
+    page = owner.get(f"/submissions/{submission.uuid}/").content.decode()
+    assert f'src="{png_url(submission, benchmark, first_shown)}"' in page and png_url(submission, benchmark, 1) not in page
 
 
 def test_a_model_run_is_never_drawn_nor_served(drawn, alice):
@@ -115,6 +121,7 @@ def test_a_model_run_is_never_drawn_nor_served(drawn, alice):
     owner = Client()
     owner.force_login(alice)
     assert owner.get(png_url(submission, benchmark, 1)).status_code == 404  # stored pictures are not served
+    assert "worst-thumb" not in owner.get(f"/submissions/{submission.uuid}/").content.decode()
     delete_prefix(PRIVATE, prefix)
     assert render_worst_samples.apply(args=(submission.pk,)).get() == {"drawn": {}}
     assert list_names(PRIVATE, prefix) == []

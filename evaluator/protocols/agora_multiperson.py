@@ -270,9 +270,12 @@ class AgoraMultiPerson(Protocol):
                       for b, label in enumerate(bin_labels(dim))] for dim in BREAKDOWNS}
 
     def subsets(self, figures: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-        """Rows "All people" and (AGORA) "Kids": {key without the kid_ prefix: value} of SUBSET_KEYS."""
+        """Rows "All people" and (AGORA) "Kids": {key without the kid_ prefix: value} of SUBSET_KEYS, plus
+        ``<key>_raw`` (unrounded) for the figures the official server prints rounded (P/R/F1, errors)."""
         prefixes = [("All people", "")] + ([("Kids", "kid_")] if self.kids else [])
-        return [(label, {k: figures.get(prefix + k) for k in SUBSET_KEYS}) for label, prefix in prefixes]
+        return [(label, {name: figures.get(prefix + name) for k in SUBSET_KEYS
+                         for name in (k, f"{k}_raw") if name == k or prefix + name in figures})
+                for label, prefix in prefixes]
 
 
 def prf1(count: int, miss: int, fp: int) -> dict[str, float | None]:

@@ -123,7 +123,8 @@ class Protocol:
         return sums.means()
 
     def subsets(self, figures: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-        """(label, {result key: value}) per subset of people a page shows as rows (none here)."""
+        """(label, {result key: value}) per subset of people a page shows as rows (none here); a key's unrounded
+        figure, where the result has one, as ``<key>_raw`` (shown beside the rounded one, not as a column)."""
         return []
 
     def breakdowns(self, figures: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:

@@ -63,6 +63,14 @@ def test_submission_page_subsets_and_breakdowns_of_revealed_splits_only(scored, 
     page = client.get(f"/submissions/{submission.uuid}/").content.decode()
     assert "split val" in page and "split test" not in page  # the hidden split's P/R/F1, errors, breakdowns: none
     assert page.count("data-subsets") == 1 and ">Kids<" in page and ">All people<" in page
+    # P/R/F1 rounded as printed officially, the unrounded figure beside it (issue 19): all people and kids
+    val = BenchmarkResult.objects.get(submission=submission, split="val").metrics
+    table = page.split("data-subsets")[1].split("</table>")[0]
+    for key in ("precision", "recall", "f1", "kid_recall", "kid_f1"):
+        raw = val[f"{key}_raw"]
+        cell = f'title="unrounded: {raw!r}" data-raw="{raw!r}">{val[key]:.2f}<span class="raw">{raw:.4f}</span></td>'
+        assert cell in table, key
+    assert f'title="unrounded: {val["fb_nmve_raw"]!r}"' in table  # errors: every digit on hover
     assert page.count('<svg class="chart breakdown"') == 3
     assert "Where does it fail" not in page  # no per-sample rows for whole images
     assert client.get(f"/submissions/{submission.uuid}/failures/multi/").status_code == 404

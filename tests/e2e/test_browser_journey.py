@@ -197,6 +197,14 @@ def test_boards_read_at_a_glance_at_1366_and_390(live_server, browser):
             box = pictures.nth(i).bounding_box()
             assert box["x"] >= 0 and box["x"] + box["width"] <= width
         page.locator("#renders").screenshot(path=SHOTS / f"glance-renders-{width}.png")
+        page.goto(live_server.url + failing.get_absolute_url())  # the worst picture, small, links to the failures page
+        thumb = page.locator("a.worst-thumb img")
+        assert thumb.evaluate("e => e.complete && e.naturalWidth") == 384
+        box = thumb.bounding_box()
+        assert box["width"] == 96 and box["x"] + box["width"] <= width
+        assert page.evaluate("document.documentElement.scrollWidth") == width
+        page.locator("p.worst-link").screenshot(path=SHOTS / f"glance-worst-thumb-{width}.png")
+        page.screenshot(path=SHOTS / f"glance-submission-renders-{width}.png", full_page=True)
         page.goto(live_server.url + pages["benchmark"])  # a computed row's provenance, opened
         page.locator("details.provenance summary").first.click()
         page.screenshot(path=SHOTS / f"glance-provenance-{width}.png", full_page=True)

@@ -45,12 +45,14 @@ def test_import_from_the_site_reveal_the_split_see_the_board(live_stack, browser
     page.set_input_files("input[name=bundle]", str(bundle))
     page.fill("input[name=source_path]", "release/gt.npz")
     page.select_option("select[name=mpe]", "no")
+    page.fill("input[name=public_gt_splits]", "dev")
     page.screenshot(path=SHOTS / "host-01-form.png", full_page=True)
     page.click("text=Start the import")
     page.wait_for_url(f"{base}/host/imports/**")
     expect(page.locator("[data-import-state]")).to_have_text("Succeeded", timeout=60_000)
     expect(page.locator(".progress-bar")).to_have_attribute("style", "width: 100%")
     expect(page.locator("[data-import-report]")).to_contain_text("split test: 6 samples, HIDDEN")
+    expect(page.locator("[data-import-report]")).to_contain_text("public GT (failure pictures may show its GT)")
     page.screenshot(path=SHOTS / "host-02-imported.png", full_page=True)
     detail_path = page.url[len(base):]
 
@@ -78,6 +80,7 @@ def test_import_from_the_site_reveal_the_split_see_the_board(live_stack, browser
     board = "/benchmarks/host-bench/?split=test"
     page.goto(f"{base}{board}")
     expect(page.locator("tr", has_text="Hosted-Net")).to_contain_text("57.2")
+    expect(page.locator(".split-tabs a.tab", has_text="dev")).to_contain_text("public GT")
     context.close()
 
     anonymous = browser.new_context()

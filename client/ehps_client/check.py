@@ -47,11 +47,18 @@ class CheckReport:
 def read_sample_ids(path: str | os.PathLike) -> np.ndarray:
     """One id a line (the benchmark page's ``sample_ids.txt``; blank lines ignored), or the ids of its inputs
     manifest (``<slug>-inputs.json``, ehps_client.inputs)."""
-    if Path(path).suffix == ".json":
-        from .inputs import manifest_ids, read_manifest
+    return read_expected(path)[0]
 
-        return manifest_ids(read_manifest(path))
-    return _ids(Path(path).read_text(encoding="utf-8"))
+
+def read_expected(path: str | os.PathLike) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The ids of ``read_sample_ids`` and the prediction keys the benchmark requires beyond its layout's own (an
+    inputs manifest's ``required_prediction_keys``; none from an id list), so the check refuses what the site does."""
+    if Path(path).suffix == ".json":
+        from .inputs import manifest_ids, manifest_required_keys, read_manifest
+
+        manifest = read_manifest(path)
+        return manifest_ids(manifest), manifest_required_keys(manifest)
+    return _ids(Path(path).read_text(encoding="utf-8")), ()
 
 
 def _ids(text: str) -> np.ndarray:
@@ -80,11 +87,13 @@ def fetch_sample_ids(slug: str, server: str, timeout: float = 30.0) -> np.ndarra
     return _ids(response.text)
 
 
-def check_predictions(path: str | os.PathLike, sample_ids: np.ndarray | None = None, label: str | None = None) -> CheckReport:
-    """One predictions .npz, against ``sample_ids`` when given (the site's matcher: every id once, none unknown)."""
+def check_predictions(path: str | os.PathLike, sample_ids: np.ndarray | None = None, label: str | None = None,
+                      required: tuple[str, ...] = ()) -> CheckReport:
+    """One predictions .npz, against ``sample_ids`` when given (the site's matcher: every id once, none unknown);
+    ``required``: keys the benchmark needs beyond a multi-person file's own (``read_expected``)."""
     report = CheckReport(label or Path(path).name)
     if _is_multiperson(path):
-        return _check_people(path, sample_ids, report)
+        return _check_people(path, sample_ids, report, required)
     try:
         pred = load_sample_set(path, name=report.label, role="pred")
         report.num_samples, report.layout = len(pred), pred.kind
@@ -106,11 +115,12 @@ def _is_multiperson(path: str | os.PathLike) -> bool:
         return False
 
 
-def _check_people(path: str | os.PathLike, image_ids: np.ndarray | None, report: CheckReport) -> CheckReport:
-    """The site's checks of a multi-person file: keys, shapes, finiteness and, given the benchmark's public image
-    ids, none unknown (an image may have no people predicted: that is scored, not refused)."""
+def _check_people(path: str | os.PathLike, image_ids: np.ndarray | None, report: CheckReport,
+                  required: tuple[str, ...] = ()) -> CheckReport:
+    """The site's checks of a multi-person file: keys (``required`` too), shapes, finiteness and, given the
+    benchmark's public image ids, none unknown (an image may have no people predicted: that is scored, not refused)."""
     try:
-        pred = load_person_set(path, role="pred", name=report.label)
+        pred = load_person_set(path, role="pred", name=report.label, required=required)
         report.num_samples, report.layout, report.images = len(pred), pred.kind, len(pred.images)
         if image_ids is not None:
             report.ids_checked = len(image_ids)
@@ -157,13 +167,13 @@ def check_file(path: str | os.PathLike, benchmarks: list[str], sample_ids_file: 
     path = Path(path)
     if not path.is_file():
         raise CheckError(f"no such file: {path}")
-    given_ids = read_sample_ids(sample_ids_file) if sample_ids_file is not None else None
+    given_ids, required = read_expected(sample_ids_file) if sample_ids_file is not None else (None, ())
     if not _is_bundle(path):
         if len(benchmarks) > 1:
             raise CheckError(f"{path.name} is a single .npz: name one benchmark for it (a .zip of <benchmark>.npz "
                              "files holds several)")
         ids = given_ids if given_ids is not None else fetch_sample_ids(benchmarks[0], server) if benchmarks else None
-        return [check_predictions(path, ids)]
+        return [check_predictions(path, ids, required=required)]
     if given_ids is not None:
         raise CheckError(f"{path.name} holds several benchmarks: --sample-ids applies to a single .npz (the zip's "
                          "members are matched against their own benchmark's ids)")

@@ -123,7 +123,8 @@ def check(
     benchmark: Annotated[list[str], typer.Option("--benchmark", "-b", help="benchmark slug: its ids come from "
                          "./SLUG-sample_ids.txt when present, else from the server (a .zip names its own)")] = [],
     sample_ids: Annotated[Optional[Path], typer.Option(
-        "--sample-ids", help="one expected sample id a line, or the benchmark's inputs.json")] = None,
+        "--sample-ids", help="one expected sample id a line, or the benchmark's inputs.json (which also names the "
+                             "keys the benchmark requires, e.g. joints3d on a BEDLAM benchmark)")] = None,
     url: UrlOpt = None,
 ) -> None:
     """The site's upload checks, offline: keys, shapes, dtypes, NaN, ids (no ground truth, no token needed)."""

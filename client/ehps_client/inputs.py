@@ -5,7 +5,9 @@ Written at import from the official annotation files (evaluator.importers), serv
 ground-truth order: ``image`` (path relative to the published image archive), ``image_size`` [W, H] px, ``box``
 [x, y, w, h] px in the full image (the box the official protocol crops the person with), and where the protocol
 projects with a camera, ``focal`` [fx, fy] and ``princpt`` [cx, cy] px. Nothing else is allowed in a sample:
-never a ground-truth value (docs/security.md says what a box and a camera reveal).
+never a ground-truth value (docs/security.md says what a box and a camera reveal). Header keys beside ``samples``:
+``benchmark`` (slug) and, where the benchmark's protocol needs prediction keys beyond its layout's own,
+``required_prediction_keys`` (e.g. BEDLAM: vertices, joints3d), which ``ehps check`` then requires too.
 """
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ DESCRIPTION = {
     "focal": "[fx, fy] pinhole focal lengths in pixels the protocol projects with",
     "princpt": "[cx, cy] principal point in pixels the protocol projects with",
 }
+
+
+REQUIRED_KEYS = "required_prediction_keys"
 
 
 class ManifestError(ValueError):
@@ -66,6 +71,9 @@ def validate_manifest(manifest: Any) -> dict:
     samples = manifest.get("samples")
     if not isinstance(samples, list):
         raise ManifestError("\"samples\" must be a list")
+    required = manifest.get(REQUIRED_KEYS, [])
+    if not isinstance(required, list) or not all(isinstance(k, str) and k for k in required):
+        raise ManifestError(f"\"{REQUIRED_KEYS}\" must be a list of key names")
     seen: set[str] = set()
     for k, sample in enumerate(samples):
         if not isinstance(sample, dict) or not isinstance(sample.get("id"), str) or not sample["id"]:
@@ -110,3 +118,8 @@ def read_manifest(path: str | os.PathLike) -> dict:
 def manifest_ids(manifest: dict) -> np.ndarray:
     """The sample ids, in the manifest's (ground-truth) order."""
     return np.array([s["id"] for s in manifest["samples"]], dtype=str)
+
+
+def manifest_required_keys(manifest: dict) -> tuple[str, ...]:
+    """The prediction keys the benchmark needs beyond its layout's own (none when the manifest does not say)."""
+    return tuple(manifest.get(REQUIRED_KEYS, ()))

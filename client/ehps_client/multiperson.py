@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -21,6 +22,7 @@ MATCH_JOINTS = 24
 NUM_JOINTS3D = 127  # the official allSmplJoints3d layout (SMPL-X joints + extra vertices + 51 landmarks)
 MAX_ABS = 1e5
 IMAGE_IDS, JOINTS2D, VERTICES, JOINTS3D, SCORES = "image_ids", "joints2d", "vertices", "joints3d", "scores"
+REQUIRED_SHAPES = {VERTICES: (NUM_VERTICES, 3), JOINTS3D: (NUM_JOINTS3D, 3)}  # per person, for the messages
 GT_FLOAT_META = ("occlusion", "yaw", "cam_yaw", "image_width", "image_height")
 GT_FLAG_META = ("valid", "kid")
 GT_REQUIRED_META = ("occlusion", "valid", "image_width", "image_height")
@@ -107,8 +109,12 @@ def _read(source: str | os.PathLike | BinaryIO, name: str) -> dict[str, np.ndarr
 
 
 def load_person_set(source: str | os.PathLike | BinaryIO, role: str = "pred", name: str | None = None,
-                    require_joints3d: bool = False) -> PersonSet:
-    """Read and validate a GT (``role="gt"``) or prediction file; MultiPersonFormatError on any problem."""
+                    required: Collection[str] = ()) -> PersonSet:
+    """Read and validate a GT (``role="gt"``) or prediction file; MultiPersonFormatError on any problem.
+
+    ``required``: keys the benchmark needs beyond the layout's own (``Protocol.required_prediction_keys``; the
+    inputs manifest's ``required_prediction_keys`` offline), e.g. BEDLAM: ``vertices`` and ``joints3d``.
+    """
     name = name or (os.path.basename(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else role)
     data = _read(source, name)
     if IMAGE_IDS not in data:
@@ -131,8 +137,11 @@ def load_person_set(source: str | os.PathLike | BinaryIO, role: str = "pred", na
                                        key, (size,), ids, name)
     if JOINTS3D in data:
         arrays[JOINTS3D] = _numeric(data[JOINTS3D], JOINTS3D, (NUM_JOINTS3D, 3), ids, name)
-    elif require_joints3d:
-        raise _fail(name, f"missing '{JOINTS3D}' ({n}, {NUM_JOINTS3D}, 3): this benchmark needs the 3D joints")
+    for key in required:
+        if key not in data:
+            shape = REQUIRED_SHAPES.get(key, ())
+            raise _fail(name, f"missing '{key}' ({', '.join(map(str, (n, *shape)))}): this benchmark needs it"
+                              f"{' (SMPL-X params are not enough)' if key == VERTICES else ''}")
     if role == "pred" and SCORES in data:
         arrays[SCORES] = _numeric(data[SCORES], SCORES, (), ids, name)
     known = {IMAGE_IDS, JOINTS2D, VERTICES, JOINTS3D, *PARAM_SIZES, *(

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..metric_names import MetricLabel
 from ..metric_sums import MetricSums
-from ..multiperson_format import (IMAGE_IDS, JOINTS2D, JOINTS3D, SCORES, VERTICES, MultiPersonFormatError,
+from ..multiperson_format import (IMAGE_IDS, JOINTS2D, JOINTS3D, SCORES, VERTICES,
                                   PersonSet, check_prediction_images, load_person_set)
 from ..multiperson_matching import match_image
 from ..smplx_params import PARAM_SIZES
@@ -120,6 +120,8 @@ class AgoraMultiPerson(Protocol):
 
     def configure(self) -> None:
         self.kids = self.options["variant"] == "agora"
+        # BEDLAM scores vertices and the 3D joints as given (no SMPL-X params, no kid model)
+        self.required_prediction_keys = () if self.kids else (VERTICES, JOINTS3D)
         self.metrics = tuple(_person_keys() + (_person_keys("kid_") if self.kids else []) + _bin_keys() + ["fp"])
 
     # --- what results hold: summarize's figures --------------------------------------------------
@@ -161,9 +163,7 @@ class AgoraMultiPerson(Protocol):
         return self._checked_predictions(source, gt.images, name)
 
     def _checked_predictions(self, source: Any, images: np.ndarray, name: str | None) -> PersonSet:
-        pred = load_person_set(source, role="pred", name=name, require_joints3d=not self.kids)
-        if not self.kids and VERTICES not in pred.arrays:
-            raise MultiPersonFormatError(f"{pred.name}: this benchmark needs 'vertices' (BEDLAM takes no SMPL-X params)")
+        pred = load_person_set(source, role="pred", name=name, required=self.required_prediction_keys)
         check_prediction_images(images, pred)
         return pred
 

@@ -79,6 +79,9 @@ class Protocol:
     # What a submitted model is given (the manifest's "input"): one person box per image (PERSON_CROP), or whole
     # images without boxes, the model finding a variable number of people in each (WHOLE_IMAGE).
     model_input: ClassVar[str] = PERSON_CROP
+    # Keys a predictions file must hold beyond its layout's own (set by options, e.g. agora-multiperson's BEDLAM
+    # variant); written into the benchmark's public inputs manifest so the offline `ehps check` refuses the same.
+    required_prediction_keys: tuple[str, ...] = ()
 
     def __init__(self, options: Mapping[str, object] | None = None):
         options = dict(options or {})

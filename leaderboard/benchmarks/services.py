@@ -241,7 +241,10 @@ def import_ground_truth(gt_file: str | os.PathLike, spec: BenchmarkSpec, images_
         tmp_path = Path(tmp)
         np.save(tmp_path / IDS_NAME, ids.astype(str))
         np.save(tmp_path / SPLITS_NAME, splits.astype(str))
-        write_manifest(tmp_path / INPUTS_NAME, inputs_manifest, benchmark=spec.slug)
+        # the keys the protocol needs beyond its layout, for `ehps check` offline (ehps_client.check)
+        required = {"required_prediction_keys": list(protocol.required_prediction_keys)}
+        write_manifest(tmp_path / INPUTS_NAME, inputs_manifest, benchmark=spec.slug,
+                       **(required if protocol.required_prediction_keys else {}))
         digest = sha256_file(Path(gt_file))
         put_file(GROUND_TRUTH, f"{folder}/{GT_NAME}", Path(gt_file))
         for name in (IDS_NAME, SPLITS_NAME, INPUTS_NAME):

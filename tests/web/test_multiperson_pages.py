@@ -6,6 +6,7 @@ import re
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.test import Client
 
@@ -80,3 +81,33 @@ def test_submission_page_subsets_and_breakdowns_of_revealed_splits_only(scored, 
 def test_overall_page_says_the_benchmark_is_outside_mpe(scored):
     page = Client().get("/").content.decode()
     assert "data-outside-mpe" in page and "Not part of MPE or hand MPE" in page and "FB-NMVE" in page
+
+
+def test_offline_check_requires_what_a_bedlam_benchmark_requires(tmp_path, capsys):
+    """The inputs manifest of a BEDLAM-variant benchmark names the keys it needs beyond the people layout
+    (vertices, 3D joints), so `ehps check --sample-ids <slug>-inputs.json` refuses, offline, what the site refuses."""
+    from ehps_client import cli
+
+    from leaderboard.benchmarks.testing import gt_as_prediction
+
+    benchmark, gt, _ = make_multiperson_benchmark("bedlam-mp", images=4, seed=3,
+                                                  protocol_options={"variant": "bedlam"})
+    agora, _, _ = make_multiperson_benchmark("agora-mp", images=4, seed=3)
+    pred = gt_as_prediction(gt, np.arange(len(gt["image_ids"])))
+    without = {k: v for k, v in pred.items() if k != "joints3d"}
+    files = {name: write_npz(tmp_path / f"{name}.npz", arrays) for name, arrays in (("full", pred), ("no3d", without))}
+    for slug in ("bedlam-mp", "agora-mp"):
+        (tmp_path / f"{slug}-inputs.json").write_bytes(Client().get(f"/benchmarks/{slug}/inputs.json").content)
+
+    def offline(name: str, slug: str) -> int:
+        return cli.main(["check", str(files[name]), "--sample-ids", str(tmp_path / f"{slug}-inputs.json")])
+
+    assert offline("full", "bedlam-mp") == 0 and offline("no3d", "agora-mp") == 0  # AGORA takes SMPL-X joints
+    capsys.readouterr()
+    assert offline("no3d", "bedlam-mp") == 1
+    refused = capsys.readouterr().err
+    assert "missing 'joints3d' (" in refused and "this benchmark needs it" in refused
+    # the server refuses the same file with the same words; the AGORA benchmark takes it
+    with pytest.raises(ValueError, match=r"missing 'joints3d' \(\d+, 127, 3\): this benchmark needs it"):
+        benchmark.get_protocol().check_prediction_file(files["no3d"], np.unique(gt["image_ids"]), "no3d.npz")
+    assert agora.get_protocol().check_prediction_file(files["no3d"], np.unique(gt["image_ids"]), "no3d.npz") == len(without["image_ids"])

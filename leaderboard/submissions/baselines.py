@@ -319,14 +319,18 @@ def store_computed_row(owner, benchmarks: Sequence[Benchmark], predictions: Mapp
     go (``predictions_name``) and scored by the workers once committed. Unlike ``create_submission`` it takes
     models-only benchmarks (they refuse predictions *uploads*, not the server's own model runs) and no quota.
     Used by ``submit_reference_model`` there and by the demo's reference row; ``fields``: Submission fields."""
+    from leaderboard.benchmarks.phases import open_phase
     from leaderboard.storage import PRIVATE, put_file
     from leaderboard.submissions.actions import _dispatch
 
+    now = timezone.now()
     with tempfile.TemporaryDirectory() as tmp, transaction.atomic():
         submission = Submission.objects.create(
             owner=owner, kind=SubmissionKind.PREDICTIONS, baseline_source=BaselineSource.COMPUTED, is_public=True,
-            heartbeat_at=timezone.now(), **fields)  # heartbeat: the sweeper's clock if the broker is down
+            heartbeat_at=now, **fields)  # heartbeat: the sweeper's clock if the broker is down
         submission.benchmarks.set(benchmarks)
+        # listed on each benchmark's open phase board, as an upload is; a closed phase does not stop a staff row
+        submission.phases.set([p for b in benchmarks if (p := open_phase(b.phases.all(), now)) is not None])
         for benchmark in benchmarks:
             path = Path(tmp) / f"{benchmark.slug}.npz"
             np.savez(path, **predictions[benchmark.slug])

@@ -159,6 +159,7 @@ def test_a_whole_image_models_only_benchmark_gets_a_computed_row_through_the_det
     assert (submission.status, submission.baseline_source, submission.is_public) == (
         Status.FINISHED, BaselineSource.COMPUTED, True), submission.error_message
     assert submission.checkpoint_sha256 == sha256_file(tiny_checkpoint) and submission.mpe is None  # not in MPE
+    assert list(submission.phases.all()) == list(benchmark.phases.all()) != []  # on the open (default) phase's board
     (figures,) = submission.efficiency.all()
     assert figures.source == "measured" and figures.ms_per_image > 0  # the whole run per image, detector included
     (result,) = submission.results.all()

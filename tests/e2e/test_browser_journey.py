@@ -98,6 +98,13 @@ def test_sign_up_token_upload_progress_publish_leaderboard(live_stack, page, tmp
     page.screenshot(path=SHOTS / "07-benchmark.png", full_page=True)
 
 
+def loaded_width(image) -> int:
+    """The natural width of an <img> once loaded: lazy pictures may finish after the page's load event."""
+    image.scroll_into_view_if_needed()
+    image.page.wait_for_function("e => e.complete && e.naturalWidth > 0", arg=image.element_handle(), timeout=15_000)
+    return image.evaluate("e => e.naturalWidth")
+
+
 def draw_worst_samples(submission, benchmark) -> None:
     """Pictures of the failures page's worst samples as the workers store them (evaluator.render on synthetic bodies,
     failure_renders.store_renders); the split's GT public, every other picture showing it."""
@@ -192,14 +199,13 @@ def test_boards_read_at_a_glance_at_1366_and_390(live_server, browser):
         pictures = page.locator("figure.render img")
         assert pictures.count() == 12
         for i in (0, 1):
-            pictures.nth(i).scroll_into_view_if_needed()
-            assert pictures.nth(i).evaluate("e => e.complete && e.naturalWidth") == 384
+            assert loaded_width(pictures.nth(i)) == 384
             box = pictures.nth(i).bounding_box()
             assert box["x"] >= 0 and box["x"] + box["width"] <= width
         page.locator("#renders").screenshot(path=SHOTS / f"glance-renders-{width}.png")
         page.goto(live_server.url + failing.get_absolute_url())  # the worst picture, small, links to the failures page
         thumb = page.locator("a.worst-thumb img")
-        assert thumb.evaluate("e => e.complete && e.naturalWidth") == 384
+        assert loaded_width(thumb) == 384
         box = thumb.bounding_box()
         assert box["width"] == 96 and box["x"] + box["width"] <= width
         assert page.evaluate("document.documentElement.scrollWidth") == width

@@ -33,20 +33,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ehps_client.hashing import file_sha256
+
 from .assets import resolve_model_dir
 from .formats import SampleSet
 
 CACHE_FORMAT = "3"  # bump when what is stored changes (the forward's numerics, the layout): 2 = (n, 3, V), 3 = block skinning
 SHARD_SIZE = 512  # samples per shard file: 21 MB, built in well under a minute on one core
-_HASH_BLOCK = 1 << 20
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def model_files_hash(model_dir: str | os.PathLike) -> str:

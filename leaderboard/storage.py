@@ -17,7 +17,6 @@ URL for ground truth. On disk the root is 0700 and what we write under it is 060
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import stat
@@ -27,6 +26,8 @@ from typing import IO
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage, storages
+
+from ehps_client.hashing import file_sha256 as sha256_of  # re-exported: the importers and uploads use it
 
 PRIVATE, GROUND_TRUTH = "private", "ground_truth"
 SHA256_METADATA = "sha256"  # S3 user metadata every object we write carries: the cache key of its content
@@ -131,14 +132,6 @@ def _store(kind: str) -> Storage:
     if isinstance(storage, NoCredentialsStorage):
         storage._refuse()
     return storage
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(COPY_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def put_file(kind: str, name: str, source: Path) -> None:

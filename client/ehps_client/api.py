@@ -1,7 +1,6 @@
 """The HTTP side: httpx with streamed multipart uploads, and API errors turned into sentences."""
 from __future__ import annotations
 
-import hashlib
 import io
 import ipaddress
 import sys
@@ -12,16 +11,10 @@ from typing import Any, BinaryIO
 
 import httpx
 
+from ehps_client.hashing import file_sha256 as sha256_of
+
 FINAL = frozenset({"finished", "failed", "cancelled"})
 DIRECT_MIN_BYTES = 8 * 1024 * 1024  # from this size a file goes straight to the server's object store, if it has one
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _error_code(response: httpx.Response) -> str:

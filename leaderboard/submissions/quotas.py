@@ -113,15 +113,43 @@ def _open_phase_of(benchmarks: list[Benchmark], now: datetime) -> dict[int, Phas
 
 
 @dataclass(frozen=True)
+class Usage:
+    """One entrant's (a user's, or a team's) submissions to one benchmark against the limits its open phase sets."""
+
+    used_today: int
+    per_day: int
+    used_in_phase: int = 0
+    phase_max: int | None = None  # None: no limit over the whole phase
+    phase_label: str = ""
+
+    @property
+    def left_today(self) -> int:
+        return max(0, self.per_day - self.used_today)
+
+    @property
+    def left_in_phase(self) -> int | None:
+        return None if self.phase_max is None else max(0, self.phase_max - self.used_in_phase)
+
+
+def usage(user, benchmark: Benchmark, phase: Phase | None, start: datetime, end: datetime,
+          team: Team | None = None) -> Usage:
+    """What counts against ``benchmark``'s daily and whole-phase limits for ``team`` (or ``user`` when None): the
+    figures ``check_quotas`` refuses on and the submit page shows."""
+    used = used_today(user, benchmark, start, end, team)
+    if phase is None or phase.max_submissions is None:
+        return Usage(used, per_day_limit(phase))
+    return Usage(used, per_day_limit(phase), used_in_phase(user, phase, team), phase.max_submissions, phase.label)
+
+
+@dataclass(frozen=True)
 class QuotaLeft:
-    """What ``user`` may still submit now (shown before an upload); ``None`` counts mean unlimited (staff)."""
+    """What ``user`` may still submit now (shown before an upload); staff: no limits (``in_progress_max`` None)."""
 
     in_progress: int
     in_progress_max: int | None
-    per_benchmark_left: dict[str, int | None]  # slug -> submissions left today
-    per_day: int
+    per_benchmark: dict[str, Usage]  # slug -> the user's own usage (empty for staff)
     resets_at: datetime
-    per_benchmark_max: dict[str, int] = field(default_factory=dict)  # slug -> daily limit (its open phase's)
+    teams: dict[str, dict[str, Usage]] = field(default_factory=dict)  # team name -> slug -> the team's usage
 
     @property
     def can_submit(self) -> bool:
@@ -129,15 +157,18 @@ class QuotaLeft:
 
 
 def quota_left(user, benchmarks: list[Benchmark], now: datetime | None = None) -> QuotaLeft:
-    """The quotas ``check_quotas`` applies, as counts left (no lock: a display, the upload re-checks)."""
+    """The quotas ``check_quotas`` applies, for ``user`` and for each of their teams (no lock: a display, the upload
+    re-checks)."""
     start, end = day_window(now)
-    per_day = settings.SUBMISSIONS_PER_BENCHMARK_PER_DAY
-    phase_of = _open_phase_of(benchmarks, now or timezone.now())
-    limits = {b.slug: per_day_limit(phase_of.get(b.pk)) for b in benchmarks}
     if user.is_staff:
-        return QuotaLeft(in_progress_count(user), None, {b.slug: None for b in benchmarks}, per_day, end, limits)
-    left = {b.slug: max(0, limits[b.slug] - used_today(user, b, start, end)) for b in benchmarks}
-    return QuotaLeft(in_progress_count(user), settings.MAX_SUBMISSIONS_IN_PROGRESS, left, per_day, end, limits)
+        return QuotaLeft(in_progress_count(user), None, {}, end)
+    phase_of = _open_phase_of(benchmarks, now or timezone.now())
+
+    def of(team: Team | None) -> dict[str, Usage]:
+        return {b.slug: usage(user, b, phase_of.get(b.pk), start, end, team) for b in benchmarks}
+
+    teams = {team.name: of(team) for team in user.teams.order_by("name")}
+    return QuotaLeft(in_progress_count(user), settings.MAX_SUBMISSIONS_IN_PROGRESS, of(None), end, teams)
 
 
 def check_quotas(user, benchmarks: list[Benchmark], now: datetime | None = None, team: Team | None = None,
@@ -170,28 +201,24 @@ def check_quotas(user, benchmarks: list[Benchmark], now: datetime | None = None,
 def _check_benchmark(user, benchmark: Benchmark, phase: Phase | None, team: Team | None, start: datetime,
                      end: datetime, now: datetime) -> None:
     """The daily and whole-phase limits of one entrant (``team``, or ``user`` when None) on one benchmark."""
-    per_day = per_day_limit(phase)
     who = f" for team '{team.name}'" if team is not None else ""
-    used = used_today(user, benchmark, start, end, team)
-    if used >= per_day:
+    counts = usage(user, benchmark, phase, start, end, team)
+    if counts.left_today == 0:
         raise QuotaExceeded(
             limit="daily_per_benchmark",
             message=(
-                f"Daily limit reached{who} for benchmark '{benchmark.slug}': {used} of {per_day} submissions today "
-                f"(failed and cancelled submissions do not count unless a model ran). The quota resets at 00:00 UTC "
-                f"({end:%Y-%m-%d %H:%M} UTC, in {_in(end - now)})."
+                f"Daily limit reached{who} for benchmark '{benchmark.slug}': {counts.used_today} of {counts.per_day} "
+                f"submissions today (failed and cancelled submissions do not count unless a model ran). The quota "
+                f"resets at 00:00 UTC ({end:%Y-%m-%d %H:%M} UTC, in {_in(end - now)})."
             ),
-            count=used, maximum=per_day, resets_at=end, benchmark=benchmark.slug,
+            count=counts.used_today, maximum=counts.per_day, resets_at=end, benchmark=benchmark.slug,
             team=team.name if team is not None else None, phase=phase.name if phase is not None else None,
         )
-    if phase is None or phase.max_submissions is None:
-        return
-    used = used_in_phase(user, phase, team)
-    if used >= phase.max_submissions:
+    if counts.left_in_phase == 0:
         raise QuotaExceeded(
             limit="per_phase",
-            message=(f"Phase limit reached{who} for benchmark '{benchmark.slug}': {used} of {phase.max_submissions} "
-                     f"submissions in phase '{phase.label}' ({phase.dates})."),
-            count=used, maximum=phase.max_submissions, resets_at=phase.ends_at, benchmark=benchmark.slug,
+            message=(f"Phase limit reached{who} for benchmark '{benchmark.slug}': {counts.used_in_phase} of "
+                     f"{counts.phase_max} submissions in phase '{phase.label}' ({phase.dates})."),
+            count=counts.used_in_phase, maximum=counts.phase_max, resets_at=phase.ends_at, benchmark=benchmark.slug,
             team=team.name if team is not None else None, phase=phase.name,
         )

@@ -2,6 +2,8 @@
 transfers; staff still manage; the team's quota; the team's row on the board; the API under /api/v1/teams/."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
@@ -133,6 +135,32 @@ def test_team_submissions_share_the_teams_quota(alice, bob, carol, bench, tmp_pa
     assert submit(bob).status_code == 201  # his own quota is his
     assert submit(alice).status_code == 429  # her team submission counted toward her own quota too
     assert Submission.objects.count() == 2
+
+
+def test_submit_page_shows_what_each_team_has_left(alice, bob, carol, bench, tmp_path, started, settings, logged_in):
+    """Bob's team submission uses the team's quota: Alice sees it on her submit page before she uploads for the team
+    (daily and whole-phase figures, as check_quotas counts them), her own quota untouched."""
+    settings.SUBMISSIONS_PER_BENCHMARK_PER_DAY = 5
+    phase = bench[0].phases.get()
+    phase.max_submissions = 3
+    phase.save()
+    team = Team.objects.create(name="Lab Q", owner=alice)
+    team.members.add(alice, bob)
+    Team.objects.create(name="Lab Other", owner=carol).members.add(carol)
+    api = APIClient()
+    api.force_authenticate(bob)
+    with open(write_npz(tmp_path / "p.npz", bench[1]), "rb") as f:
+        assert api.post("/api/v1/submissions/", {"file": f, "benchmark": bench[0].slug, "method_name": "M",
+                                                  "team": "Lab Q"}, format="multipart").status_code == 201
+    html = logged_in(alice).get("/submit/").content.decode()
+    box = html[html.index('id="quota"'):]
+    box = box[:box.index("<form")]
+    own, teams_part = box.split('id="quota-teams"')
+    assert re.search(r"<strong>5 of 5</strong>\s+left today", own)  # Bob's submission is not Alice's
+    assert "Lab Q" in teams_part and "Lab Other" not in box  # her teams only
+    assert re.search(r"<strong>4 of 5</strong>\s+left today", teams_part)
+    assert re.search(r"<strong>2 of 3</strong>\s+left in phase", teams_part)
+    assert "Lab Q" not in logged_in(carol).get("/submit/").content.decode()
 
 
 def test_the_team_is_one_row_on_the_board(alice, bob, carol, board_bench):

@@ -12,12 +12,15 @@ def how_to_submit(context, benchmark) -> dict:
 
 @register.inclusion_tag("web/_quota_left.html", takes_context=True)
 def quota_left(context) -> dict:
-    """The signed-in user's quotas before an upload (the same rules the upload applies)."""
+    """The signed-in user's quotas and their teams' before an upload (the same rules the upload applies)."""
     from leaderboard.benchmarks.models import Benchmark
     from leaderboard.submissions.quotas import quota_left as compute
 
     benchmarks = list(Benchmark.objects.filter(is_active=True))
     quota = compute(context["request"].user, benchmarks)
-    rows = [{"benchmark": b, "left": quota.per_benchmark_left[b.slug], "max": quota.per_benchmark_max[b.slug]}
-            for b in benchmarks]
-    return {"quota": quota, "rows": rows}
+
+    def rows(usage: dict) -> list[dict]:
+        return [{"benchmark": b, "usage": usage[b.slug]} for b in benchmarks]
+
+    return {"quota": quota, "rows": rows(quota.per_benchmark),
+            "teams": [{"name": name, "rows": rows(usage)} for name, usage in quota.teams.items()]}

@@ -148,10 +148,13 @@ def _managed_member(actor, team: Team, username: str, why: str = ""):
 
 
 def remove_member(actor, team: Team, username: str) -> None:
+    """Remove a member and replace the join link: the link is reusable, so the old one would let them back in."""
     member = _managed_member(actor, team, username)
     if member.pk == team.owner_id:
         raise TeamError("The owner cannot be removed; transfer the team first.", field="username")
-    team.members.remove(member)
+    with transaction.atomic():
+        team.members.remove(member)
+        reset_link(actor, team)
 
 
 def transfer(actor, team: Team, username: str) -> None:

@@ -67,7 +67,8 @@ def _site(request: HttpRequest) -> str:
 # Each POST action on a team: (the call, the message on success). ``username`` comes from the form.
 TEAM_ACTIONS: dict[str, tuple[Callable[[HttpRequest, Team], object], str]] = {
     "invite": (lambda r, t: teams.invite(r.user, t, r.POST.get("username", ""), _site(r)), "Invitation sent."),
-    "remove": (lambda r, t: teams.remove_member(r.user, t, r.POST.get("username", "")), "Member removed."),
+    "remove": (lambda r, t: teams.remove_member(r.user, t, r.POST.get("username", "")),
+               "Member removed. The join link was replaced, so the old one cannot bring them back."),
     "transfer": (lambda r, t: teams.transfer(r.user, t, r.POST.get("username", "")), "Ownership transferred."),
     "reset-link": (lambda r, t: teams.reset_link(r.user, t), "A new join link replaces the old one."),
     "leave": (lambda r, t: teams.leave(r.user, t), "You left the team."),

@@ -28,7 +28,8 @@ class PhaseClosed(ValueError):
         else:
             when = "its last phase has ended"
         listed = "; ".join(f"{p.label!r} {p.dates}" for p in phases)
-        super().__init__(f"Benchmark {benchmark.slug!r} takes no submissions now: {when} (phases: {listed}).")
+        self.reason = f"{when} (phases: {listed})"  # what the submit page's quota box shows
+        super().__init__(f"Benchmark {benchmark.slug!r} takes no submissions now: {self.reason}.")
 
 
 def ensure_default_phase(benchmark: Benchmark) -> None:

@@ -22,6 +22,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from leaderboard.benchmarks.models import Benchmark, Phase
+from leaderboard.benchmarks.phases import PhaseClosed, open_phases
 from leaderboard.submissions.models import IN_PROGRESS_STATUSES, Status, Submission, Team
 
 
@@ -108,8 +109,18 @@ def per_day_limit(phase: Phase | None) -> int:
     return settings.SUBMISSIONS_PER_BENCHMARK_PER_DAY
 
 
-def _open_phase_of(benchmarks: list[Benchmark], now: datetime) -> dict[int, Phase]:
-    return {p.benchmark_id: p for p in Phase.objects.filter(benchmark__in=benchmarks) if p.is_open(now)}
+def _phases_now(benchmarks: list[Benchmark], now: datetime) -> tuple[dict[int, Phase], dict[str, str]]:
+    """Each benchmark's open phase (by id), and why each benchmark whose phases are all closed takes nothing now
+    (by slug; ``PhaseClosed.reason``, the rule the upload applies)."""
+    phases = list(Phase.objects.filter(benchmark__in=benchmarks))
+    open_of: dict[int, Phase] = {}
+    closed: dict[str, str] = {}
+    for benchmark in benchmarks:
+        try:
+            open_of.update((p.benchmark_id, p) for p in open_phases([benchmark], now, phases))
+        except PhaseClosed as exc:
+            closed[benchmark.slug] = exc.reason
+    return open_of, closed
 
 
 @dataclass(frozen=True)
@@ -150,6 +161,7 @@ class QuotaLeft:
     per_benchmark: dict[str, Usage]  # slug -> the user's own usage (empty for staff)
     resets_at: datetime
     teams: dict[str, dict[str, Usage]] = field(default_factory=dict)  # team name -> slug -> the team's usage
+    closed: dict[str, str] = field(default_factory=dict)  # slug -> why it takes no submissions now (no open phase)
 
     @property
     def can_submit(self) -> bool:
@@ -162,13 +174,14 @@ def quota_left(user, benchmarks: list[Benchmark], now: datetime | None = None) -
     start, end = day_window(now)
     if user.is_staff:
         return QuotaLeft(in_progress_count(user), None, {}, end)
-    phase_of = _open_phase_of(benchmarks, now or timezone.now())
+    phase_of, closed = _phases_now(benchmarks, now or timezone.now())
 
     def of(team: Team | None) -> dict[str, Usage]:
-        return {b.slug: usage(user, b, phase_of.get(b.pk), start, end, team) for b in benchmarks}
+        return {b.slug: usage(user, b, phase_of.get(b.pk), start, end, team)
+                for b in benchmarks if b.slug not in closed}
 
     teams = {team.name: of(team) for team in user.teams.order_by("name")}
-    return QuotaLeft(in_progress_count(user), settings.MAX_SUBMISSIONS_IN_PROGRESS, of(None), end, teams)
+    return QuotaLeft(in_progress_count(user), settings.MAX_SUBMISSIONS_IN_PROGRESS, of(None), end, teams, closed)
 
 
 def check_quotas(user, benchmarks: list[Benchmark], now: datetime | None = None, team: Team | None = None,
@@ -191,7 +204,7 @@ def check_quotas(user, benchmarks: list[Benchmark], now: datetime | None = None,
         )
     start, end = day_window(now)
     now = now or timezone.now()
-    phase_of = _open_phase_of(benchmarks, now) if phases is None else {p.benchmark_id: p for p in phases}
+    phase_of = _phases_now(benchmarks, now)[0] if phases is None else {p.benchmark_id: p for p in phases}
     for benchmark in benchmarks:
         phase = phase_of.get(benchmark.pk)
         for entrant in (None, team) if team is not None else (None,):

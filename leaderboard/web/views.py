@@ -35,6 +35,9 @@ from leaderboard.web.forms import SubmitForm
 from leaderboard.web.leaderboard_views import metric_columns
 
 
+FORM_FIELD_OF = {"benchmark": "benchmarks"}  # an UploadError's field (named as in the API) on the submit form
+
+
 @accepts_uploads
 @login_required
 def submit(request: HttpRequest) -> HttpResponse:
@@ -55,7 +58,8 @@ def submit(request: HttpRequest) -> HttpResponse:
                     team=data["team"],
                 )
             except UploadError as exc:
-                form.add_error(exc.field if exc.field in form.fields and exc.field != "file" else "file", str(exc))
+                field = FORM_FIELD_OF.get(exc.field, exc.field)  # the API's name -> the form's
+                form.add_error(field if field in form.fields and field != "file" else "file", str(exc))
                 error_status = exc.status_code
             except QuotaExceeded as exc:
                 form.add_error(None, str(exc))

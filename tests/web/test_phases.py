@@ -89,6 +89,32 @@ def test_a_phase_opens_and_closes_around_a_submission(alice, bench, tmp_path, st
     assert Submission.objects.count() == 1
 
 
+def test_the_submit_page_says_before_the_upload_that_a_phase_has_ended(alice, bench, tmp_path, started, logged_in):
+    """The quota box names the phase's dates instead of a count that could not be used, and the refusal of an
+    upload stands next to the Benchmark choice (it is about the benchmark, not the file)."""
+    from leaderboard.submissions.models import Team
+
+    benchmark, arrays = bench
+    set_phase(benchmark, name="dev", title="Development", starts_at=START, ends_at=END)
+    Team.objects.create(name="Lab P", owner=alice).members.add(alice)
+    dates = "from 2030-01-10 12:00 UTC until 2030-01-17 12:00 UTC"
+    with at(START):
+        box = logged_in(alice).get("/submit/").content.decode()
+        assert "left today" in box and dates not in box
+    with at(END):
+        html = logged_in(alice).get("/submit/").content.decode()
+        with open(write_npz(tmp_path / "p.npz", arrays), "rb") as f:
+            form = logged_in(alice).post("/submit/", {"kind": "predictions", "benchmarks": [benchmark.slug], "file": f,
+                                                       "method_name": "M"}).content.decode()
+    box = html[html.index('id="quota"'):]
+    box = box[:box.index("<form")]
+    assert "left today" not in box and box.count("no submissions now: its last phase has ended") == 2  # own, team
+    assert dates in box
+    choice = form[form.index("<legend>Benchmark</legend>"):]
+    choice = choice[:choice.index("</fieldset>")]
+    assert "takes no submissions now" in choice and dates in choice
+
+
 def test_phases_may_not_overlap_and_name_known_splits(bench):
     benchmark = bench[0]
     set_phase(benchmark, name="dev", starts_at=START, ends_at=END)

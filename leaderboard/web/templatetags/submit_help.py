@@ -20,7 +20,7 @@ def quota_left(context) -> dict:
     quota = compute(context["request"].user, benchmarks)
 
     def rows(usage: dict) -> list[dict]:
-        return [{"benchmark": b, "usage": usage[b.slug]} for b in benchmarks]
+        return [{"benchmark": b, "usage": usage.get(b.slug), "closed": quota.closed.get(b.slug)} for b in benchmarks]
 
     return {"quota": quota, "rows": rows(quota.per_benchmark),
             "teams": [{"name": name, "rows": rows(usage)} for name, usage in quota.teams.items()]}

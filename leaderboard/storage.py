@@ -27,7 +27,7 @@ from typing import IO
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage, storages
 
-from ehps_client.hashing import file_sha256 as sha256_of  # re-exported: the importers and uploads use it
+from ehps_client.hashing import file_sha256
 
 PRIVATE, GROUND_TRUTH = "private", "ground_truth"
 SHA256_METADATA = "sha256"  # S3 user metadata every object we write carries: the cache key of its content
@@ -152,7 +152,7 @@ def put_file(kind: str, name: str, source: Path) -> None:
             raise
         return
     key = storage._normalize_name(name)
-    extra = {"Metadata": {SHA256_METADATA: sha256_of(source)}}
+    extra = {"Metadata": {SHA256_METADATA: file_sha256(source)}}
     storage.bucket.upload_file(str(source), key, ExtraArgs=extra)
 
 

@@ -11,7 +11,7 @@ from typing import Any, BinaryIO
 
 import httpx
 
-from ehps_client.hashing import file_sha256 as sha256_of
+from ehps_client.hashing import file_sha256
 
 FINAL = frozenset({"finished", "failed", "cancelled"})
 DIRECT_MIN_BYTES = 8 * 1024 * 1024  # from this size a file goes straight to the server's object store, if it has one
@@ -188,7 +188,7 @@ class ApiClient:
         """Ask for a pre-signed PUT URL, PUT the file to the store, then complete; NotOffered when the server has
         no object store. The API token is never sent to the store (the URL carries its own signature)."""
         size = path.stat().st_size
-        ask = {"filename": path.name, "size": size, "sha256": sha256_of(path), "kind": data["kind"],
+        ask = {"filename": path.name, "size": size, "sha256": file_sha256(path), "kind": data["kind"],
                "benchmark": data["benchmark"]}
         response = self.http.post("submissions/direct-upload/", json=ask)
         if response.status_code == 409 and _error_code(response) == "direct_upload_unavailable" \

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from django.db import transaction
 
+from ehps_client.hashing import file_sha256
 from leaderboard.benchmarks.models import GT_PARTS, Benchmark, Split
 from leaderboard.storage import (
     GROUND_TRUTH,
@@ -36,7 +37,6 @@ from leaderboard.storage import (
     private_root,
     put_file,
     put_folder,
-    sha256_of,
 )
 
 GT_NAME, IDS_NAME, SPLITS_NAME, INPUTS_NAME = "gt.npz", "sample_ids.npy", "sample_splits.npy", "inputs.json"
@@ -79,9 +79,6 @@ def public_inputs_manifest(benchmark: Benchmark) -> bytes:
 
 def public_sample_splits(benchmark: Benchmark) -> np.ndarray:
     return _public_array(benchmark, SPLITS_NAME)
-
-
-sha256_file = sha256_of
 
 
 @dataclass
@@ -245,7 +242,7 @@ def import_ground_truth(gt_file: str | os.PathLike, spec: BenchmarkSpec, images_
         required = {"required_prediction_keys": list(protocol.required_prediction_keys)}
         write_manifest(tmp_path / INPUTS_NAME, inputs_manifest, benchmark=spec.slug,
                        **(required if protocol.required_prediction_keys else {}))
-        digest = sha256_file(Path(gt_file))
+        digest = file_sha256(Path(gt_file))
         put_file(GROUND_TRUTH, f"{folder}/{GT_NAME}", Path(gt_file))
         for name in (IDS_NAME, SPLITS_NAME, INPUTS_NAME):
             put_file(PRIVATE, f"{folder}/{name}", tmp_path / name)

@@ -25,8 +25,8 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
+from ehps_client.hashing import file_sha256
 from leaderboard.benchmarks.models import Benchmark
-from leaderboard.benchmarks.services import sha256_file
 from leaderboard.storage import GROUND_TRUTH, local_folder, local_path
 from leaderboard.submissions.actions import create_submission
 from leaderboard.submissions.board_cache import bump_version
@@ -251,7 +251,7 @@ def load_reference_model(checkpoint: Path, arch: str | None = None, size: str | 
 
     if not checkpoint.is_file():
         raise BaselineError(f"Checkpoint {checkpoint} does not exist.")
-    digest = sha256_file(checkpoint)
+    digest = file_sha256(checkpoint)
     try:
         model, ckpt = load_checkpoint(checkpoint)
     except CheckpointMismatch as exc:

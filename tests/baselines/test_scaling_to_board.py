@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from leaderboard.benchmarks.services import sha256_file
+from ehps_client.hashing import file_sha256
 from leaderboard.submissions.models import BaselineSource, Efficiency, Submission
 
 
@@ -49,7 +49,7 @@ def test_every_run_becomes_a_computed_row_with_its_provenance_once(study, image_
     assert set(rows) == {"SMPLer-X tiny scaling only-near-frontal-s0", "SMPLer-X tiny scaling n2-concat-s0"}
     trained = rows["SMPLer-X tiny scaling only-near-frontal-s0"]
     assert (trained.baseline_source, trained.is_public) == (BaselineSource.COMPUTED, True)
-    assert trained.checkpoint_sha256 == sha256_file(study / "runs" / "only-near-frontal-s0" / "last.pth")
+    assert trained.checkpoint_sha256 == file_sha256(study / "runs" / "only-near-frontal-s0" / "last.pth")
     run = trained.provenance["scaling_run"]
     assert run == {"run": "only-near-frontal-s0", "datasets": ["near-frontal"], "strategy": "balance", "seed": 0,
                    "steps": 2, "batch_size": 2, "study_mpe_mm": 512.0}

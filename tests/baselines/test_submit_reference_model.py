@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from leaderboard.benchmarks.services import sha256_file
+from ehps_client.hashing import file_sha256
 from leaderboard.benchmarks.testing import make_benchmark
 from leaderboard.submissions.baselines import ARCH_CITATIONS, SYSTEM_USERNAME
 from leaderboard.submissions.leaderboard import overall_leaderboard
@@ -37,7 +37,7 @@ def test_end_to_end_gives_a_finished_public_computed_row(eager, image_benchmark,
     out = submit("--checkpoint", str(tiny_checkpoint), "--benchmark", image_benchmark.slug, "--wait", "--device", "cpu")
 
     submission = Submission.objects.get()
-    digest = sha256_file(tiny_checkpoint)
+    digest = file_sha256(tiny_checkpoint)
     assert (submission.status, submission.baseline_source, submission.is_public) == (Status.FINISHED, BaselineSource.COMPUTED, True)
     assert submission.owner.username == SYSTEM_USERNAME and submission.citation == ARCH_CITATIONS["smpler_x"]
     assert digest in submission.description and submission.method_name == f"SMPLer-X-tiny (reference, {digest[:8]})"
@@ -158,7 +158,7 @@ def test_a_whole_image_models_only_benchmark_gets_a_computed_row_through_the_det
     submission = Submission.objects.get()
     assert (submission.status, submission.baseline_source, submission.is_public) == (
         Status.FINISHED, BaselineSource.COMPUTED, True), submission.error_message
-    assert submission.checkpoint_sha256 == sha256_file(tiny_checkpoint) and submission.mpe is None  # not in MPE
+    assert submission.checkpoint_sha256 == file_sha256(tiny_checkpoint) and submission.mpe is None  # not in MPE
     assert list(submission.phases.all()) == list(benchmark.phases.all()) != []  # on the open (default) phase's board
     (figures,) = submission.efficiency.all()
     assert figures.source == "measured" and figures.ms_per_image > 0  # the whole run per image, detector included

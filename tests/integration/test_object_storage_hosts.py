@@ -22,7 +22,8 @@ from django.core.wsgi import get_wsgi_application
 from django.test import override_settings
 from rest_framework.authtoken.models import Token
 
-from ehps_client.api import ApiClient, sha256_of
+from ehps_client.api import ApiClient
+from ehps_client.hashing import file_sha256
 from leaderboard.storage import GROUND_TRUTH, PRIVATE, local_folder, local_path, presigned_put, put_file, put_folder
 from leaderboard.storage_config import private_stores
 from leaderboard.submissions.direct_uploads import safe_name
@@ -234,7 +235,7 @@ def test_two_worker_hosts_score_bit_identically_download_gt_once_and_survive_a_k
     with hosts["web"], ehps_client(owner) as client:
         second_id = client.submit(pred_file, ["remote"], "m", direct_min_bytes=1)["id"]
     second = Submission.objects.get(uuid=second_id)
-    assert second.upload.name.startswith("incoming/") and second.upload_sha256 == sha256_of(pred_file)
+    assert second.upload.name.startswith("incoming/") and second.upload_sha256 == file_sha256(pred_file)
     assert any(m == "PUT" and p.startswith(f"/{PRIVATE_BUCKET}/incoming/") and "X-Amz-Signature=" in p and s == 200
                for m, p, s in s3.requests())  # the bytes went to the store, signed by the URL, not through the web
     held = kill_holding_a_shard(hosts["workers"]["a"], second.pk, wait)

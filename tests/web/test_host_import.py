@@ -9,6 +9,7 @@ import io
 import pytest
 from django.contrib.auth.models import User
 
+from ehps_client.hashing import file_sha256
 from leaderboard.benchmarks.models import Benchmark, BenchmarkImport, Split
 from leaderboard.storage import GROUND_TRUTH, PRIVATE, exists, local_path, put_file
 from leaderboard.submissions.models import BenchmarkResult, Status, Submission
@@ -158,7 +159,7 @@ def test_a_failed_import_changes_nothing(staff_client, gts, eager, django_captur
     benchmark.refresh_from_db()
     assert benchmark.name == "Keep" and local_path(GROUND_TRUTH, benchmark.gt_path).read_bytes() == gt_bytes
     assert list(Split.objects.filter(benchmark=benchmark).values_list("name", "is_revealed", "is_ranking")) == splits
-    assert services.sha256_file(local_path(GROUND_TRUTH, benchmark.gt_path)) == benchmark.gt_sha256
+    assert file_sha256(local_path(GROUND_TRUTH, benchmark.gt_path)) == benchmark.gt_sha256
 
     # A corrupt bundle and a path that leaves it: refused by name, nothing imported.
     corrupt = io.BytesIO(b"not a zip at all")

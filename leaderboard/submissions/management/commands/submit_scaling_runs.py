@@ -6,12 +6,12 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from ehps_client.hashing import file_sha256
 from leaderboard.benchmarks.models import Benchmark
 from leaderboard.submissions.baselines import BaselineError, submit_reference_model, user_named
 from leaderboard.submissions.models import BaselineSource, Submission
 from leaderboard.submissions.quotas import QuotaExceeded
 from leaderboard.submissions.uploads import UploadError
-from leaderboard.benchmarks.services import sha256_file
 
 
 def scaling_runs(scaling_dir: Path) -> tuple[dict, list[dict]]:
@@ -70,7 +70,7 @@ class Command(BaseCommand):
             if not checkpoint.is_file():
                 raise CommandError(f"Run {run['run']}: its checkpoint {checkpoint} does not exist.")
             done = Submission.objects.filter(baseline_source=BaselineSource.COMPUTED,
-                                             checkpoint_sha256=sha256_file(checkpoint)).first()
+                                             checkpoint_sha256=file_sha256(checkpoint)).first()
             if done is not None:
                 self.stdout.write(f"{run['run']}: already on the board as '{done.method_name}' ({done.uuid}).")
                 continue
